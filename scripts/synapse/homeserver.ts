@@ -1,0 +1,305 @@
+/**
+ * Runs a real Synapse from the provisioned Debian sid chroot (see provision.sh), for the tests, the
+ * demo and the benchmarks: one fresh data directory per instance, loopback only, stopped by PID.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { existsSync, openSync, readFileSync, closeSync } from 'node:fs';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { homedir, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+const provisionScript = resolve(import.meta.dirname, 'provision.sh');
+
+/** The server name of every homeserver started here: user IDs look like `@alice:localhost`. */
+export const SERVER_NAME = 'localhost';
+
+export interface SynapseOptions {
+  /**
+   * The loopback port to listen on; a free one is picked when absent.
+   * @default a free port
+   */
+  port?: number;
+  /**
+   * Keep Synapse's stock rate limits instead of the relaxed test limits (for 429 tests).
+   * @default false
+   */
+  stockRateLimits?: boolean;
+  /**
+   * Where the chroot lives.
+   * @default $SYNAPSE_CHROOT_DIR, else ~/.cache/matrix-graphql/synapse-sid
+   */
+  chrootDir?: string;
+  /**
+   * How long to wait for `/_matrix/client/versions` to answer after the start.
+   * @default 60000
+   */
+  readyTimeoutMs?: number;
+}
+
+export interface RunningSynapse extends AsyncDisposable {
+  /** Base URL of the client API, e.g. `http://127.0.0.1:38211`. */
+  readonly url: string;
+  readonly serverName: string;
+  /** The secret for `/_synapse/admin/v1/register`. */
+  readonly registrationSharedSecret: string;
+  readonly pid: number;
+  /** This instance's own data directory; Synapse's output goes to `synapse.log` in it. */
+  readonly dataDir: string;
+  /** Stops this Synapse (SIGTERM, then SIGKILL after 10 s) and waits for it to exit. */
+  stop(): Promise<void>;
+}
+
+/** The chroot location, as provision.sh computes it. */
+export function defaultChrootDir(): string {
+  const env = process.env;
+  if (env['SYNAPSE_CHROOT_DIR']) {
+    return env['SYNAPSE_CHROOT_DIR'];
+  }
+  const cache = env['XDG_CACHE_HOME'] || join(homedir(), '.cache');
+  return join(cache, 'matrix-graphql', 'synapse-sid');
+}
+
+/**
+ * Builds the chroot if it is not there yet (about 90 s cold, nothing when cached). Throws with the
+ * script's explanation when it cannot (not root, no debootstrap, no package mirror).
+ */
+export async function provisionSynapse(chrootDir = defaultChrootDir()): Promise<void> {
+  await new Promise<void>((resolvePromise, reject) => {
+    const child = spawn('bash', [provisionScript], {
+      env: { ...process.env, SYNAPSE_CHROOT_DIR: chrootDir },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      if (code === 0) {
+        resolvePromise();
+      } else {
+        reject(new Error(`provisioning the Synapse chroot failed (exit ${code}); see above`));
+      }
+    });
+  });
+}
+
+/** Starts a Synapse on loopback and resolves once its client API answers. */
+export async function startSynapse(options: SynapseOptions = {}): Promise<RunningSynapse> {
+  const chrootDir = options.chrootDir ?? defaultChrootDir();
+  if (!existsSync(join(chrootDir, '.provisioned'))) {
+    throw new Error(
+      `no provisioned Synapse chroot at ${chrootDir}: run \`npm run synapse:provision\` first`,
+    );
+  }
+  // A port picked by listening on 0 can be taken again before Synapse binds it; on that race
+  // Synapse exits at once and we try another port.
+  for (let attempt = 1; ; attempt++) {
+    const port = options.port ?? (await findFreePort());
+    try {
+      return await startOnPort(chrootDir, port, options);
+    } catch (error) {
+      if (!(error instanceof PortInUseError) || options.port !== undefined || attempt >= 5) {
+        throw error;
+      }
+    }
+  }
+}
+
+class PortInUseError extends Error {}
+
+async function startOnPort(
+  chrootDir: string,
+  port: number,
+  options: SynapseOptions,
+): Promise<RunningSynapse> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'synapse-'));
+  const registrationSharedSecret = randomBytes(24).toString('hex');
+  await writeHomeserverConfig(dataDir, port, registrationSharedSecret, options.stockRateLimits);
+
+  const logFile = join(dataDir, 'synapse.log');
+  const logFd = openSync(logFile, 'a');
+  // exec at every step keeps one PID from setpriv to Synapse's python, so the PID we hold is
+  // Synapse's own. The private mount namespace makes /proc and the data directory visible only
+  // to this instance and leaves nothing mounted on the host; --pdeathsig stops Synapse if the
+  // process that started it dies without stopping it.
+  const child = spawn(
+    'setpriv',
+    [
+      '--pdeathsig',
+      'TERM',
+      '--',
+      'unshare',
+      '--mount',
+      '--propagation',
+      'private',
+      'sh',
+      '-ec',
+      'mount -t proc proc "$1/proc"; mount --bind "$2" "$1/data"; cd "$1/data"; ' +
+        'exec chroot "$1" python3 -m synapse.app.homeserver --config-path /data/homeserver.yaml',
+      'sh',
+      chrootDir,
+      dataDir,
+    ],
+    { stdio: ['ignore', logFd, logFd] },
+  );
+  closeSync(logFd);
+  const exited = new Promise<number | null>((resolveExit) => {
+    child.on('exit', (code) => resolveExit(code));
+    child.on('error', () => resolveExit(-1));
+  });
+  if (child.pid === undefined) {
+    throw new Error(`could not start Synapse: ${await exited}`);
+  }
+  const pid = child.pid;
+  const url = `http://127.0.0.1:${port}`;
+
+  const stop = async (): Promise<void> => {
+    await stopChild(child, exited);
+  };
+  try {
+    await waitUntilReady(url, exited, options.readyTimeoutMs ?? 60_000);
+  } catch (error) {
+    await stop();
+    const log = readFileSync(logFile, 'utf8');
+    if (/Address already in use|Couldn't listen/.test(log)) {
+      throw new PortInUseError(`port ${port} is taken`);
+    }
+    throw new Error(
+      `${(error as Error).message}\n--- last lines of ${logFile} ---\n${log.split('\n').slice(-30).join('\n')}`,
+    );
+  }
+  return {
+    url,
+    serverName: SERVER_NAME,
+    registrationSharedSecret,
+    pid,
+    dataDir,
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
+}
+
+async function stopChild(child: ChildProcess, exited: Promise<number | null>): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    return;
+  }
+  child.kill('SIGTERM');
+  const killTimer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(killTimer);
+}
+
+async function waitUntilReady(
+  url: string,
+  exited: Promise<number | null>,
+  timeoutMs: number,
+): Promise<void> {
+  let exitCode: number | null | undefined;
+  void exited.then((code) => {
+    exitCode = code;
+  });
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (exitCode !== undefined) {
+      throw new Error(`Synapse exited during start-up (exit code ${exitCode})`);
+    }
+    try {
+      const response = await fetch(`${url}/_matrix/client/versions`);
+      if (response.ok) {
+        return;
+      }
+    } catch {
+      // not listening yet
+    }
+    await sleep(100);
+  }
+  throw new Error(`Synapse did not answer ${url}/_matrix/client/versions within ${timeoutMs} ms`);
+}
+
+async function findFreePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+/** Limits high enough that no test run meets them. */
+const relaxed = { per_second: 10_000, burst_count: 100_000 };
+const relaxedRateLimits = {
+  rc_message: relaxed,
+  rc_registration: relaxed,
+  rc_login: { address: relaxed, account: relaxed, failed_attempts: relaxed },
+  rc_joins: { local: relaxed, remote: relaxed },
+  rc_joins_per_room: relaxed,
+  rc_invites: { per_room: relaxed, per_user: relaxed, per_issuer: relaxed },
+  rc_room_creation: relaxed,
+  rc_admin_redaction: relaxed,
+  rc_presence: { per_user: relaxed },
+};
+
+async function writeHomeserverConfig(
+  dataDir: string,
+  port: number,
+  registrationSharedSecret: string,
+  stockRateLimits = false,
+): Promise<void> {
+  await mkdir(join(dataDir, 'media_store'));
+  await writeFile(join(dataDir, 'signing.key'), `${generateSigningKey()}\n`);
+  await writeFile(
+    join(dataDir, 'log.config'),
+    JSON.stringify({
+      version: 1,
+      formatters: { plain: { format: '%(asctime)s %(levelname)s %(name)s: %(message)s' } },
+      handlers: { console: { class: 'logging.StreamHandler', formatter: 'plain' } },
+      root: { level: 'INFO', handlers: ['console'] },
+      loggers: { 'synapse.storage.SQL': { level: 'WARNING' } },
+      disable_existing_loggers: false,
+    }),
+  );
+  // JSON is valid YAML, and spares us a YAML dependency. Paths are as seen inside the chroot,
+  // where the data directory is bound at /data.
+  const config = {
+    server_name: SERVER_NAME,
+    public_baseurl: `http://127.0.0.1:${port}/`,
+    listeners: [
+      {
+        port,
+        bind_addresses: ['127.0.0.1'],
+        type: 'http',
+        tls: false,
+        x_forwarded: false,
+        resources: [{ names: ['client'], compress: false }],
+      },
+    ],
+    database: { name: 'sqlite3', args: { database: '/data/homeserver.db' } },
+    log_config: '/data/log.config',
+    media_store_path: '/data/media_store',
+    signing_key_path: '/data/signing.key',
+    registration_shared_secret: registrationSharedSecret,
+    macaroon_secret_key: randomBytes(24).toString('hex'),
+    form_secret: randomBytes(24).toString('hex'),
+    enable_registration: false,
+    report_stats: false,
+    // Nothing outside this machine is reachable.
+    trusted_key_servers: [],
+    suppress_key_server_warning: true,
+    // Let any user publish rooms and aliases, as the public-room tests do.
+    room_list_publication_rules: [{ action: 'allow' }],
+    alias_creation_rules: [{ action: 'allow' }],
+    ...(stockRateLimits ? {} : relaxedRateLimits),
+  };
+  await writeFile(join(dataDir, 'homeserver.yaml'), JSON.stringify(config, null, 2));
+}
+
+/** An ed25519 signing key in Synapse's file format: `ed25519 <key id> <unpadded base64 seed>`. */
+function generateSigningKey(): string {
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const jwk = privateKey.export({ format: 'jwk' });
+  const seed = Buffer.from(jwk.d ?? '', 'base64url').toString('base64').replace(/=+$/, '');
+  return `ed25519 a_${randomBytes(3).toString('hex')} ${seed}`;
+}

@@ -1,0 +1,161 @@
+/**
+ * Who the caller is and what is theirs: whoami, login/logout, profile, account data.
+ * (`whoami.yaml`, `login.yaml`, `logout.yaml`, `profile.yaml`, `account-data.yaml`)
+ */
+import type { JsonObject } from './events.ts';
+import type { CallOptions, MatrixClient } from './http.ts';
+import { clientPath } from './paths.ts';
+import type { WireLoginResponse } from './wire-types.ts';
+
+export interface Whoami {
+  userId: string;
+  /** Absent for application-service tokens. */
+  deviceId: string | null;
+  isGuest: boolean;
+}
+
+export async function whoami(client: MatrixClient, options?: CallOptions): Promise<Whoami> {
+  const body = await client.send<{ user_id: string; device_id?: string; is_guest?: boolean }>(
+    { method: 'GET', path: clientPath`/account/whoami` },
+    options,
+  );
+  return { userId: body.user_id, deviceId: body.device_id ?? null, isGuest: body.is_guest ?? false };
+}
+
+export interface PasswordLogin {
+  /** A full user ID (`@alice:example.org`) or just the localpart (`alice`). */
+  user: string;
+  password: string;
+  /** Reuse an existing device instead of creating a new one. */
+  deviceId?: string;
+  initialDeviceDisplayName?: string;
+}
+
+export interface LoginResult {
+  userId: string;
+  accessToken: string;
+  deviceId: string;
+  /** Set when the homeserver issues expiring tokens. */
+  expiresInMs: number | null;
+}
+
+/** `m.login.password` with an `m.id.user` identifier. Send it with an anonymous client. */
+export async function login(
+  client: MatrixClient,
+  credentials: PasswordLogin,
+  options?: CallOptions,
+): Promise<LoginResult> {
+  const body = await client.send<WireLoginResponse>(
+    {
+      method: 'POST',
+      path: clientPath`/login`,
+      anonymous: true,
+      body: {
+        type: 'm.login.password',
+        identifier: { type: 'm.id.user', user: credentials.user },
+        password: credentials.password,
+        device_id: credentials.deviceId,
+        initial_device_display_name: credentials.initialDeviceDisplayName,
+      },
+    },
+    options,
+  );
+  return {
+    userId: body.user_id,
+    accessToken: body.access_token,
+    deviceId: body.device_id,
+    expiresInMs: body.expires_in_ms ?? null,
+  };
+}
+
+/** Invalidates the client's access token (and deletes its device). */
+export async function logout(client: MatrixClient, options?: CallOptions): Promise<void> {
+  await client.send({ method: 'POST', path: clientPath`/logout`, body: {} }, options);
+}
+
+export interface Profile {
+  displayName: string | null;
+  avatarUrl: string | null;
+}
+
+export async function getProfile(
+  client: MatrixClient,
+  userId: string,
+  options?: CallOptions,
+): Promise<Profile> {
+  const body = await client.send<{ displayname?: string | null; avatar_url?: string | null }>(
+    { method: 'GET', path: clientPath`/profile/${userId}` },
+    options,
+  );
+  return { displayName: body.displayname ?? null, avatarUrl: body.avatar_url ?? null };
+}
+
+export async function setDisplayName(
+  client: MatrixClient,
+  userId: string,
+  displayName: string,
+  options?: CallOptions,
+): Promise<void> {
+  await client.send(
+    {
+      method: 'PUT',
+      path: clientPath`/profile/${userId}/displayname`,
+      body: { displayname: displayName },
+    },
+    options,
+  );
+}
+
+/** `avatarUrl` must be an `mxc://` URI. */
+export async function setAvatarUrl(
+  client: MatrixClient,
+  userId: string,
+  avatarUrl: string,
+  options?: CallOptions,
+): Promise<void> {
+  await client.send(
+    {
+      method: 'PUT',
+      path: clientPath`/profile/${userId}/avatar_url`,
+      body: { avatar_url: avatarUrl },
+    },
+    options,
+  );
+}
+
+/** Global account data of `type` (e.g. `m.direct`); `null` when the user has none of that type. */
+export async function getAccountData(
+  client: MatrixClient,
+  userId: string,
+  type: string,
+  options?: CallOptions,
+): Promise<JsonObject | null> {
+  try {
+    return await client.send<JsonObject>(
+      { method: 'GET', path: clientPath`/user/${userId}/account_data/${type}` },
+      options,
+    );
+  } catch (error) {
+    if (isNotFound(error)) {
+      return null;
+    }
+    throw error;
+  }
+}
+
+export async function setAccountData(
+  client: MatrixClient,
+  userId: string,
+  type: string,
+  content: JsonObject,
+  options?: CallOptions,
+): Promise<void> {
+  await client.send(
+    { method: 'PUT', path: clientPath`/user/${userId}/account_data/${type}`, body: content },
+    options,
+  );
+}
+
+function isNotFound(error: unknown): boolean {
+  return (error as { errcode?: unknown } | null)?.errcode === 'M_NOT_FOUND';
+}

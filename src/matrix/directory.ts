@@ -1,0 +1,110 @@
+/**
+ * Room aliases and the public room directory. (`directory.yaml`, `list_public_rooms.yaml`)
+ */
+import { dropUndefined } from './events.ts';
+import type { CallOptions, MatrixClient } from './http.ts';
+import { clientPath } from './paths.ts';
+import type { WirePublicRoomsChunk, WirePublicRoomsResponse } from './wire-types.ts';
+
+export interface ResolvedAlias {
+  roomId: string;
+  /** Servers that know the room, to join through. */
+  servers: string[];
+}
+
+/** Resolves `#alias:server`; 404 `M_NOT_FOUND` for an unknown alias. */
+export async function resolveAlias(
+  client: MatrixClient,
+  alias: string,
+  options?: CallOptions,
+): Promise<ResolvedAlias> {
+  const body = await client.send<{ room_id: string; servers?: string[] }>(
+    { method: 'GET', path: clientPath`/directory/room/${alias}` },
+    options,
+  );
+  return { roomId: body.room_id, servers: body.servers ?? [] };
+}
+
+export interface PublicRoomsOptions extends CallOptions {
+  limit?: number;
+  /** The `nextBatch` or `prevBatch` token of an earlier page. */
+  since?: string;
+  /** Another server's directory (needs federation). */
+  server?: string;
+  /** Only rooms whose name, topic or alias contain this term. */
+  searchTerm?: string;
+}
+
+export interface PublicRoom {
+  roomId: string;
+  name: string | null;
+  topic: string | null;
+  canonicalAlias: string | null;
+  avatarUrl: string | null;
+  joinRule: string | null;
+  roomType: string | null;
+  numJoinedMembers: number;
+  worldReadable: boolean;
+  guestCanJoin: boolean;
+}
+
+export interface PublicRoomsPage {
+  rooms: PublicRoom[];
+  nextBatch: string | null;
+  prevBatch: string | null;
+  totalRoomCountEstimate: number | null;
+}
+
+/**
+ * A page of the public room directory: `GET /publicRooms`, or the `POST` form when a search term is
+ * given (only the POST form filters).
+ */
+export async function getPublicRooms(
+  client: MatrixClient,
+  options: PublicRoomsOptions = {},
+): Promise<PublicRoomsPage> {
+  const body =
+    options.searchTerm === undefined
+      ? await client.send<WirePublicRoomsResponse>(
+          {
+            method: 'GET',
+            path: clientPath`/publicRooms`,
+            query: { limit: options.limit, since: options.since, server: options.server },
+          },
+          options,
+        )
+      : await client.send<WirePublicRoomsResponse>(
+          {
+            method: 'POST',
+            path: clientPath`/publicRooms`,
+            query: { server: options.server },
+            body: dropUndefined({
+              limit: options.limit,
+              since: options.since,
+              filter: { generic_search_term: options.searchTerm },
+            }),
+          },
+          options,
+        );
+  return {
+    rooms: body.chunk.map(toPublicRoom),
+    nextBatch: body.next_batch ?? null,
+    prevBatch: body.prev_batch ?? null,
+    totalRoomCountEstimate: body.total_room_count_estimate ?? null,
+  };
+}
+
+function toPublicRoom(wire: WirePublicRoomsChunk): PublicRoom {
+  return {
+    roomId: wire.room_id,
+    name: wire.name ?? null,
+    topic: wire.topic ?? null,
+    canonicalAlias: wire.canonical_alias ?? null,
+    avatarUrl: wire.avatar_url ?? null,
+    joinRule: wire.join_rule ?? null,
+    roomType: wire.room_type ?? null,
+    numJoinedMembers: wire.num_joined_members,
+    worldReadable: wire.world_readable,
+    guestCanJoin: wire.guest_can_join,
+  };
+}
