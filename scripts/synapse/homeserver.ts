@@ -4,7 +4,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { existsSync, openSync, readFileSync, closeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
@@ -300,6 +300,8 @@ async function writeHomeserverConfig(
 function generateSigningKey(): string {
   const { privateKey } = generateKeyPairSync('ed25519');
   const jwk = privateKey.export({ format: 'jwk' });
-  const seed = Buffer.from(jwk.d ?? '', 'base64url').toString('base64').replace(/=+$/, '');
+  const seed = Buffer.from(jwk.d ?? '', 'base64url')
+    .toString('base64')
+    .replace(/=+$/, '');
   return `ed25519 a_${randomBytes(3).toString('hex')} ${seed}`;
 }

@@ -41,7 +41,9 @@ export async function registerUser(
 
   const nonceResponse = await fetch(endpoint);
   if (!nonceResponse.ok) {
-    throw new Error(`registration nonce: HTTP ${nonceResponse.status} ${await nonceResponse.text()}`);
+    throw new Error(
+      `registration nonce: HTTP ${nonceResponse.status} ${await nonceResponse.text()}`,
+    );
   }
   const { nonce } = (await nonceResponse.json()) as { nonce: string };
   const mac = createHmac('sha1', sharedSecret)

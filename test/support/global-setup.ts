@@ -3,7 +3,11 @@
  * MATRIX_HOMESERVER_URL and MATRIX_REGISTRATION_SHARED_SECRET set, uses that homeserver instead.
  */
 import type { TestProject } from 'vitest/node';
-import { provisionSynapse, type RunningSynapse, startSynapse } from '../../scripts/synapse/homeserver.ts';
+import {
+  provisionSynapse,
+  type RunningSynapse,
+  startSynapse,
+} from '../../scripts/synapse/homeserver.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {

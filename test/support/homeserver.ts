@@ -9,12 +9,19 @@ import { type MatrixClient, Upstream, type UpstreamOptions } from '../../src/mat
 export type { RegisteredUser };
 
 /** The homeserver under test. */
-export function homeserver(): { url: string; registrationSharedSecret: string; serverName: string } {
+export function homeserver(): {
+  url: string;
+  registrationSharedSecret: string;
+  serverName: string;
+} {
   return inject('homeserver');
 }
 
 /** Registers a new user with a unique localpart starting with `prefix`. */
-export function newUser(prefix = 'user', options: { admin?: boolean } = {}): Promise<RegisteredUser> {
+export function newUser(
+  prefix = 'user',
+  options: { admin?: boolean } = {},
+): Promise<RegisteredUser> {
   const { url, registrationSharedSecret } = homeserver();
   return registerUser(url, registrationSharedSecret, { prefix, ...options });
 }

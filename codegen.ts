@@ -1,0 +1,27 @@
+/**
+ * GraphQL Code Generator: typed documents (client preset) for the operations the tests send,
+ * generated from the committed schema.graphql, so a test operation that no longer fits the
+ * schema fails the build.
+ */
+import type { CodegenConfig } from '@graphql-codegen/cli';
+
+const config: CodegenConfig = {
+  schema: 'schema.graphql',
+  documents: ['test/**/*.ts', '!test/generated/**'],
+  ignoreNoDocuments: false,
+  generates: {
+    'test/generated/': {
+      preset: 'client',
+      config: {
+        useTypeImports: true,
+        importExtension: '.ts',
+        enumsAsTypes: true,
+        strictScalars: true,
+        scalars: {},
+      },
+      presetConfig: { fragmentMasking: false },
+    },
+  },
+};
+
+export default config;

@@ -1,0 +1,109 @@
+/**
+ * The errors clients see. Each has a stable `extensions.code`; upstream Matrix errors also keep
+ * their `errcode` and HTTP status under `extensions.matrix`. Anything not listed here stays masked
+ * by yoga as INTERNAL_SERVER_ERROR.
+ */
+import { GraphQLError, type GraphQLErrorExtensions, type GraphQLErrorOptions } from 'graphql';
+import {
+  ConnectionError,
+  MatrixApiError,
+  MatrixHttpError,
+  type UpstreamError,
+} from '../matrix/errors.ts';
+import type { MatrixClient } from '../matrix/http.ts';
+import type { Context } from './builder.ts';
+
+/** The values of `extensions.code`: part of the public API, never renamed. */
+export type ErrorCode =
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN'
+  | 'NOT_FOUND'
+  | 'BAD_USER_INPUT'
+  | 'RATE_LIMITED'
+  | 'UPSTREAM_UNAVAILABLE';
+
+declare module 'graphql' {
+  interface GraphQLErrorExtensions {
+    code?: ErrorCode | 'INTERNAL_SERVER_ERROR';
+    /** The homeserver's own verdict, when the error came from it. */
+    matrix?: { errcode?: string; status?: number };
+    /** With RATE_LIMITED: how long to wait before trying again, when the homeserver said. */
+    retryAfterMs?: number;
+  }
+}
+
+/** The client-facing error for `code`, carrying any extra extensions given. */
+export function facadeError(
+  code: ErrorCode,
+  message: string,
+  options: Omit<GraphQLErrorOptions, 'extensions'> & {
+    extensions?: GraphQLErrorOptions['extensions'];
+  } = {},
+): GraphQLError {
+  return new GraphQLError(message, { ...options, extensions: { ...options.extensions, code } });
+}
+
+/** The caller's upstream client; `UNAUTHENTICATED` (before any upstream call) when there is none. */
+export function viewerClient(context: Context): MatrixClient {
+  if (context.matrix === null) {
+    throw facadeError(
+      'UNAUTHENTICATED',
+      'An access token is required: send it as "Authorization: Bearer <token>".',
+    );
+  }
+  return context.matrix;
+}
+
+/**
+ * The client-facing form of an upstream failure. The message is the homeserver's own explanation
+ * for Matrix errors (meant for users), and a fixed sentence for transport failures: no URL, token
+ * or raw body ever reaches the client.
+ */
+export function upstreamErrorToGraphQL(
+  error: UpstreamError,
+  options: Omit<GraphQLErrorOptions, 'extensions' | 'originalError'> = {},
+): GraphQLError {
+  const withCode = (code: ErrorCode, message: string, extensions: GraphQLErrorExtensions = {}) =>
+    facadeError(code, message, { ...options, originalError: error, extensions });
+
+  if (error instanceof ConnectionError) {
+    return withCode(
+      'UPSTREAM_UNAVAILABLE',
+      error.failure === 'timeout'
+        ? 'The homeserver did not answer in time.'
+        : 'The homeserver could not be reached.',
+    );
+  }
+  const matrix =
+    error instanceof MatrixApiError
+      ? { errcode: error.errcode, status: error.status }
+      : { status: error.status };
+  const isRateLimit = error instanceof MatrixApiError ? error.isRateLimit : error.status === 429;
+  if (isRateLimit) {
+    return withCode('RATE_LIMITED', 'Too many requests to the homeserver; try again later.', {
+      matrix,
+      ...(error.retryAfterMs === null ? {} : { retryAfterMs: error.retryAfterMs }),
+    });
+  }
+  if (error instanceof MatrixHttpError || error.status >= 500) {
+    return withCode('UPSTREAM_UNAVAILABLE', 'The homeserver failed to answer the request.', {
+      matrix,
+    });
+  }
+  const message = error.error || `The homeserver refused the request (${error.errcode}).`;
+  return withCode(codeForMatrixError(error), message, { matrix });
+}
+
+function codeForMatrixError(error: MatrixApiError): ErrorCode {
+  if (error.status === 401 || error.errcode === 'M_UNKNOWN_TOKEN') {
+    return 'UNAUTHENTICATED';
+  }
+  if (error.status === 403) {
+    // Includes M_BAD_STATE, which Synapse answers for a banned user's join (see synapse-notes).
+    return 'FORBIDDEN';
+  }
+  if (error.status === 404 || error.errcode === 'M_NOT_FOUND') {
+    return 'NOT_FOUND';
+  }
+  return 'BAD_USER_INPUT';
+}

@@ -1,0 +1,41 @@
+/** The process entry point: configuration, logging, listening and signals. */
+import { type Config, ConfigError, loadConfig } from '../config.ts';
+import { createLogger } from '../logger.ts';
+import { buildApp } from './app.ts';
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  const logger = createLogger(config.logLevel);
+  const app = buildApp({ config, logger });
+  const url = await app.start();
+  logger.info({ homeserver: config.homeserverUrl }, `GraphQL facade listening on ${url}/graphql`);
+
+  const shutdown = (signal: string) => {
+    logger.info({ signal }, 'shutting down');
+    app.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(
+    `fatal: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
+  process.exit(1);
+});

@@ -1,0 +1,72 @@
+/** The yoga instance: schema, context, error masking, GraphiQL and the health check. */
+import { GraphQLError } from 'graphql';
+import { createYoga, maskError, type YogaServerInstance } from 'graphql-yoga';
+import type { Logger } from '../logger.ts';
+import { isUpstreamError } from '../matrix/errors.ts';
+import type { Upstream } from '../matrix/http.ts';
+import type { Context } from '../schema/builder.ts';
+import { upstreamErrorToGraphQL } from '../schema/errors.ts';
+import { schema } from '../schema/index.ts';
+import { createContextFactory } from './context.ts';
+
+export interface YogaOptions {
+  upstream: Upstream;
+  logger: Logger;
+  /** @default true */
+  graphiql?: boolean;
+}
+
+export type FacadeYoga = YogaServerInstance<Record<string, unknown>, Context>;
+
+export function createFacadeYoga(options: YogaOptions): FacadeYoga {
+  return createYoga<Record<string, unknown>, Context>({
+    schema,
+    context: createContextFactory(options.upstream),
+    graphqlEndpoint: '/graphql',
+    healthCheckEndpoint: '/healthz',
+    landingPage: false,
+    graphiql: options.graphiql ?? true,
+    logging: toYogaLogger(options.logger),
+    maskedErrors: {
+      // Upstream failures thrown by resolvers become coded client errors here, in one place;
+      // everything else unexpected keeps yoga's masking ("Unexpected error.").
+      maskError(error, message, isDev) {
+        const original = error instanceof GraphQLError ? error.originalError : error;
+        if (isUpstreamError(original)) {
+          const located = error instanceof GraphQLError ? error : undefined;
+          return upstreamErrorToGraphQL(original, {
+            ...(located?.nodes ? { nodes: located.nodes } : {}),
+            ...(located?.source ? { source: located.source } : {}),
+            ...(located?.positions ? { positions: located.positions } : {}),
+            ...(located?.path ? { path: located.path } : {}),
+          });
+        }
+        return maskError(error, message, isDev);
+      },
+    },
+  });
+}
+
+/** Yoga logs with console-style arguments; pino wants (fields, message). */
+function toYogaLogger(logger: Logger) {
+  const forward =
+    (level: 'debug' | 'info' | 'warn' | 'error') =>
+    (...args: unknown[]): void => {
+      const [first, ...rest] = args;
+      if (first instanceof Error) {
+        logger[level]({ err: first }, rest.map(String).join(' ') || first.message);
+      } else {
+        logger[level](
+          [first, ...rest]
+            .map((arg) => (typeof arg === 'string' ? arg : JSON.stringify(arg)))
+            .join(' '),
+        );
+      }
+    };
+  return {
+    debug: forward('debug'),
+    info: forward('info'),
+    warn: forward('warn'),
+    error: forward('error'),
+  };
+}

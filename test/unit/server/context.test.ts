@@ -1,0 +1,17 @@
+import { describe, expect, it } from 'vitest';
+import { bearerToken } from '../../../src/server/context.ts';
+
+describe('bearerToken', () => {
+  it('should take the token of a Bearer header, whatever the scheme case', () => {
+    expect(bearerToken('Bearer syt_abc')).toBe('syt_abc');
+    expect(bearerToken('bearer syt_abc ')).toBe('syt_abc');
+  });
+
+  it('should give null for no header, another scheme or a malformed value', () => {
+    expect(bearerToken(null)).toBeNull();
+    expect(bearerToken('')).toBeNull();
+    expect(bearerToken('Basic YWxpY2U6cHc=')).toBeNull();
+    expect(bearerToken('Bearer')).toBeNull();
+    expect(bearerToken('Bearer two tokens')).toBeNull();
+  });
+});
