@@ -6,6 +6,10 @@ describe('homeserver harness', () => {
   it('should register a user that the homeserver recognises', async () => {
     await using upstream = newUpstream();
     const { user, client } = await newUserClient(upstream, 'smoke');
-    expect(await whoami(client)).toEqual({ userId: user.userId, deviceId: user.deviceId, isGuest: false });
+    expect(await whoami(client)).toEqual({
+      userId: user.userId,
+      deviceId: user.deviceId,
+      isGuest: false,
+    });
   });
 });
