@@ -11,7 +11,13 @@ import {
 
 declare module 'vitest' {
   export interface ProvidedContext {
-    homeserver: { url: string; registrationSharedSecret: string; serverName: string };
+    homeserver: {
+      url: string;
+      registrationSharedSecret: string;
+      serverName: string;
+      /** Started by this run from the local chroot (false: a homeserver named in the environment). */
+      local: boolean;
+    };
   }
 }
 
@@ -29,6 +35,7 @@ export async function setup(project: TestProject): Promise<void> {
       url,
       registrationSharedSecret: secret,
       serverName: process.env['MATRIX_SERVER_NAME'] ?? new URL(url).hostname,
+      local: false,
     });
     return;
   }
@@ -44,6 +51,7 @@ export async function setup(project: TestProject): Promise<void> {
     url: synapse.url,
     registrationSharedSecret: synapse.registrationSharedSecret,
     serverName: synapse.serverName,
+    local: true,
   });
 }
 

@@ -2,18 +2,14 @@
  * What an integration test needs from the homeserver the global setup started: its address, fresh
  * users, and upstream clients acting as them.
  */
-import { inject } from 'vitest';
+import { inject, type ProvidedContext } from 'vitest';
 import { type RegisteredUser, registerUser } from '../../scripts/synapse/register.ts';
 import { type MatrixClient, Upstream, type UpstreamOptions } from '../../src/matrix/http.ts';
 
 export type { RegisteredUser };
 
 /** The homeserver under test. */
-export function homeserver(): {
-  url: string;
-  registrationSharedSecret: string;
-  serverName: string;
-} {
+export function homeserver(): ProvidedContext['homeserver'] {
   return inject('homeserver');
 }
 
