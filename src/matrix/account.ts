@@ -19,7 +19,11 @@ export async function whoami(client: MatrixClient, options?: CallOptions): Promi
     { method: 'GET', path: clientPath`/account/whoami` },
     options,
   );
-  return { userId: body.user_id, deviceId: body.device_id ?? null, isGuest: body.is_guest ?? false };
+  return {
+    userId: body.user_id,
+    deviceId: body.device_id ?? null,
+    isGuest: body.is_guest ?? false,
+  };
 }
 
 export interface PasswordLogin {

@@ -147,6 +147,12 @@ export function parseRetryAfterHeader(value: string | undefined, now = Date.now(
   if (/^\d+$/.test(trimmed)) {
     return Number(trimmed) * 1000;
   }
+  // Every HTTP-date form begins with a day name. Date.parse alone is far too lenient: it reads
+  // `1.5` or `-1` as dates in 2001, which would turn an invalid header into a zero delay that
+  // overrides the body's `retry_after_ms`.
+  if (!/^(Mon|Tue|Wed|Thu|Fri|Sat|Sun)/i.test(trimmed)) {
+    return null;
+  }
   const date = Date.parse(trimmed);
   return Number.isNaN(date) ? null : Math.max(0, date - now);
 }

@@ -106,10 +106,10 @@ export function toWireRoomEventFilter(filter: RoomEventFilter): WireRoomEventFil
 }
 
 /** Leaves out the keys whose value is `undefined`, so the wire body has no `null`s we did not mean. */
-export function dropUndefined<T extends object>(value: {
-  [K in keyof T]: T[K] | undefined;
-}): T {
-  return Object.fromEntries(
-    Object.entries(value).filter(([, field]) => field !== undefined),
-  ) as T;
+export function dropUndefined<T extends object>(
+  value: {
+    [K in keyof T]: T[K] | undefined;
+  },
+): T {
+  return Object.fromEntries(Object.entries(value).filter(([, field]) => field !== undefined)) as T;
 }

@@ -234,7 +234,12 @@ export class Upstream {
     logLine(statusCode);
 
     if (statusCode < 200 || statusCode >= 300) {
-      throw parseErrorResponse(statusCode, headerValue(responseHeaders['retry-after']), text, endpoint);
+      throw parseErrorResponse(
+        statusCode,
+        headerValue(responseHeaders['retry-after']),
+        text,
+        endpoint,
+      );
     }
     if (text === '') {
       return {};

@@ -66,7 +66,7 @@ export function retryDelayMs(
     return null;
   }
   let delay: number;
-  if (error instanceof MatrixApiError && error.isRateLimit) {
+  if (isRateLimit(error)) {
     delay = error.retryAfterMs ?? backoffMs(context.attempts, policy, random);
   } else if (isTransient(error) && context.idempotent) {
     delay = backoffMs(context.attempts, policy, random);
@@ -74,6 +74,17 @@ export function retryDelayMs(
     return null;
   }
   return context.waitedMs + delay > policy.maxTotalDelayMs ? null : delay;
+}
+
+/**
+ * A Matrix `M_LIMIT_EXCEEDED`, or a 429 from whatever answered (a reverse proxy's rate limit has
+ * no Matrix body but means the same, and it also refused the request before forwarding it).
+ */
+function isRateLimit(error: unknown): error is MatrixApiError | MatrixHttpError {
+  return (
+    (error instanceof MatrixApiError && error.isRateLimit) ||
+    (error instanceof MatrixHttpError && error.status === 429)
+  );
 }
 
 function isTransient(error: unknown): boolean {

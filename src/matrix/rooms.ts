@@ -65,7 +65,10 @@ export async function createRoom(
 }
 
 /** The IDs of the rooms the caller has joined. */
-export async function getJoinedRooms(client: MatrixClient, options?: CallOptions): Promise<string[]> {
+export async function getJoinedRooms(
+  client: MatrixClient,
+  options?: CallOptions,
+): Promise<string[]> {
   const body = await client.send<{ joined_rooms: string[] }>(
     { method: 'GET', path: clientPath`/joined_rooms` },
     options,

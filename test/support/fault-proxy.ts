@@ -1,0 +1,234 @@
+/**
+ * A fault-injecting HTTP proxy in front of the real homeserver, for resilience tests: it forwards
+ * every request unchanged unless an injected fault matches it, and counts how many requests it
+ * received and how many of those actually reached the homeserver.
+ */
+import {
+  Agent,
+  createServer,
+  request as forwardRequest,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** What the proxy does to a matching request instead of (or on top of) forwarding it. */
+export type Fault =
+  /** Wait `ms`, then forward, unless the client has given up by then. */
+  | { kind: 'delay'; ms: number }
+  /**
+   * Answer 429 `M_LIMIT_EXCEEDED` without forwarding, with a `Retry-After` header and/or a
+   * `retry_after_ms` body field, as given.
+   */
+  | { kind: 'rate-limit'; retryAfterSeconds?: number; retryAfterMs?: number }
+  /**
+   * Answer a non-JSON 502 or 503, as a reverse proxy would. With `afterForwarding`, the request
+   * reaches the homeserver first and its answer is thrown away: the call took effect but the
+   * client never hears so.
+   */
+  | { kind: 'status'; status: 502 | 503; afterForwarding?: boolean }
+  /** Reset the connection without answering (`afterForwarding` as for `status`). */
+  | { kind: 'reset'; afterForwarding?: boolean }
+  /** Never answer, until {@link FaultProxy.release} forwards it or the client gives up. */
+  | { kind: 'hold' }
+  /** Answer 200 with a body that is not JSON. */
+  | { kind: 'non-json' };
+
+/** Which requests a fault applies to; every given condition must hold. */
+export interface FaultMatch {
+  method?: string;
+  /** Tested against the path and query. */
+  path?: RegExp;
+  /**
+   * How many matching requests the fault applies to (`Infinity` for all of them).
+   * @default 1
+   */
+  times?: number;
+}
+
+export interface FaultProxy extends AsyncDisposable {
+  /** The proxy's base URL, to use as the homeserver URL. */
+  readonly url: string;
+  /** Requests the proxy received. */
+  readonly seen: number;
+  /** Requests that reached the homeserver. */
+  readonly requests: number;
+  /** Requests held now, their clients still waiting. */
+  readonly held: number;
+  /** Applies `fault` to the next matching requests; earlier injections match first. */
+  inject(fault: Fault, match?: FaultMatch): void;
+  /** Forwards every held request. */
+  release(): void;
+  /** Drops every injected fault that has not been used up. */
+  clear(): void;
+  close(): Promise<void>;
+}
+
+export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
+  const target = targetUrl.replace(/\/+$/, '');
+  const targetHost = new URL(target).host;
+  // Its own agent, so that close() can drop the kept-alive connections to the homeserver.
+  const agent = new Agent({ keepAlive: true });
+  const closing = new AbortController();
+  let rules: { fault: Fault; match: FaultMatch; remaining: number }[] = [];
+  let held: { req: IncomingMessage; res: ServerResponse }[] = [];
+  let seen = 0;
+  let requests = 0;
+
+  const takeFault = (req: IncomingMessage): Fault | undefined => {
+    const rule = rules.find(
+      ({ match, remaining }) =>
+        remaining > 0 &&
+        (match.method === undefined || match.method === req.method) &&
+        (match.path === undefined || match.path.test(req.url ?? '')),
+    );
+    if (rule !== undefined) {
+      rule.remaining -= 1;
+    }
+    return rule?.fault;
+  };
+
+  /** Sends the request on to the homeserver; `lose` replaces the homeserver's answer. */
+  const forward = (req: IncomingMessage, res: ServerResponse, lose?: () => void): void => {
+    requests += 1;
+    const upstream = forwardRequest(
+      `${target}${req.url ?? '/'}`,
+      { method: req.method, headers: { ...req.headers, host: targetHost }, agent },
+      (reply) => {
+        if (lose !== undefined) {
+          reply.resume().on('end', lose);
+          return;
+        }
+        res.writeHead(reply.statusCode ?? 502, reply.headers);
+        reply.pipe(res);
+      },
+    );
+    upstream.on('error', () => res.destroy());
+    // A client that gives up (an aborted long-poll) takes the forwarded request down with it.
+    res.on('close', () => {
+      if (!res.writableFinished) {
+        upstream.destroy();
+      }
+    });
+    req.pipe(upstream);
+  };
+
+  /** Answers in the homeserver's place, reading (and dropping) the request body. */
+  const answer = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    status: number,
+    headers: Record<string, string>,
+    body: string,
+  ): void => {
+    req.resume();
+    res.writeHead(status, headers).end(body);
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    seen += 1;
+    const fault = takeFault(req);
+    switch (fault?.kind) {
+      case undefined:
+        forward(req, res);
+        return;
+      case 'delay':
+        await sleep(fault.ms, undefined, { signal: closing.signal }).catch(() => {});
+        if (!req.socket.destroyed && !closing.signal.aborted) {
+          forward(req, res);
+        }
+        return;
+      case 'rate-limit': {
+        const headers: Record<string, string> = { 'content-type': 'application/json' };
+        if (fault.retryAfterSeconds !== undefined) {
+          headers['retry-after'] = String(fault.retryAfterSeconds);
+        }
+        const body: Record<string, unknown> = {
+          errcode: 'M_LIMIT_EXCEEDED',
+          error: 'Too Many Requests',
+        };
+        if (fault.retryAfterMs !== undefined) {
+          body['retry_after_ms'] = fault.retryAfterMs;
+        }
+        answer(req, res, 429, headers, JSON.stringify(body));
+        return;
+      }
+      case 'status': {
+        const { status } = fault;
+        const reply = () =>
+          answer(req, res, status, { 'content-type': 'text/html' }, `<html>${status}</html>`);
+        if (fault.afterForwarding) {
+          forward(req, res, reply);
+        } else {
+          reply();
+        }
+        return;
+      }
+      case 'reset':
+        if (fault.afterForwarding) {
+          forward(req, res, () => req.socket.resetAndDestroy());
+        } else {
+          req.socket.resetAndDestroy();
+        }
+        return;
+      case 'hold': {
+        const entry = { req, res };
+        held.push(entry);
+        res.on('close', () => {
+          held = held.filter((other) => other !== entry);
+        });
+        return;
+      }
+      case 'non-json':
+        answer(req, res, 200, { 'content-type': 'text/plain' }, 'this is not JSON');
+        return;
+    }
+  };
+
+  const server = createServer((req, res) => void handle(req, res));
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject).listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+
+  const close = async (): Promise<void> => {
+    if (closing.signal.aborted) {
+      return;
+    }
+    closing.abort();
+    rules = [];
+    held = [];
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    agent.destroy();
+  };
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    get seen() {
+      return seen;
+    },
+    get requests() {
+      return requests;
+    },
+    inject(fault, match = {}) {
+      rules.push({ fault, match, remaining: match.times ?? 1 });
+    },
+    get held() {
+      return held.length;
+    },
+    release() {
+      const waiting = held;
+      held = [];
+      for (const { req, res } of waiting) {
+        forward(req, res);
+      }
+    },
+    clear() {
+      rules = [];
+    },
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}

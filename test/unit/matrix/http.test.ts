@@ -1,0 +1,101 @@
+/**
+ * Wire-level checks of what the Upstream puts on the wire, with an undici MockAgent in place of
+ * the network. Behaviour against a homeserver is tested against the real Synapse instead.
+ */
+import { MockAgent } from 'undici';
+import { describe, expect, it } from 'vitest';
+import { login, whoami } from '../../../src/matrix/account.ts';
+import { Upstream } from '../../../src/matrix/http.ts';
+import { sync } from '../../../src/matrix/sync.ts';
+
+const origin = 'http://hs.test';
+const token = 'syt_dGVzdA_secretsecret_1a2b3c';
+
+interface Sent {
+  path: string;
+  method: string;
+  headers: Record<string, string>;
+  body: string | null;
+}
+
+/** An Upstream over a MockAgent that answers `reply` to every request and records them. */
+function mockUpstream(
+  reply: { statusCode: number; data: object | string } = { statusCode: 200, data: {} },
+  homeserverUrl = origin,
+) {
+  const agent = new MockAgent();
+  agent.disableNetConnect();
+  const sent: Sent[] = [];
+  agent
+    .get(origin)
+    .intercept({ path: () => true, method: () => true })
+    .reply((options) => {
+      sent.push({
+        path: options.path,
+        method: options.method,
+        headers: { ...(options.headers as Record<string, string>) },
+        body: typeof options.body === 'string' ? options.body : null,
+      });
+      return { ...reply, responseOptions: { headers: { 'content-type': 'application/json' } } };
+    })
+    .persist();
+  const upstream = new Upstream({ homeserverUrl, dispatcher: agent });
+  return {
+    upstream,
+    sent,
+    async [Symbol.asyncDispose]() {
+      await agent.close();
+    },
+  };
+}
+
+describe('Upstream on the wire', () => {
+  it('should send the token in the Authorization header only, never in the URL', async () => {
+    await using mock = mockUpstream({ statusCode: 200, data: { next_batch: 's2' } });
+
+    await sync(mock.upstream.client(token), { since: 's1', timeoutMs: 1000 });
+
+    expect(mock.sent).toHaveLength(1);
+    const [request] = mock.sent;
+    expect(request?.headers['authorization']).toBe(`Bearer ${token}`);
+    expect(request?.path).toBe('/_matrix/client/v3/sync?since=s1&timeout=1000');
+    expect(request?.path).not.toContain(token);
+  });
+
+  it('should send an anonymous request without any Authorization header', async () => {
+    await using mock = mockUpstream({
+      statusCode: 200,
+      data: { user_id: '@a:hs.test', access_token: 'new', device_id: 'D' },
+    });
+
+    await login(mock.upstream.client(token), { user: 'a', password: 'hunter2' });
+
+    const [request] = mock.sent;
+    expect(request?.method).toBe('POST');
+    expect(request?.headers).not.toHaveProperty('authorization');
+    expect(request?.headers['content-type']).toBe('application/json');
+    expect(JSON.parse(request?.body ?? 'null')).toMatchObject({
+      type: 'm.login.password',
+      identifier: { type: 'm.id.user', user: 'a' },
+      password: 'hunter2',
+    });
+  });
+
+  it("should keep the homeserver URL's path in front of the API path", async () => {
+    await using mock = mockUpstream(
+      { statusCode: 200, data: { user_id: '@a:hs.test' } },
+      `${origin}/matrix/`,
+    );
+
+    await whoami(mock.upstream.client(token));
+
+    expect(mock.sent.map((request) => request.path)).toEqual([
+      '/matrix/_matrix/client/v3/account/whoami',
+    ]);
+  });
+
+  it('should not reveal the token when a client is serialised', () => {
+    const upstream = new Upstream({ homeserverUrl: origin, dispatcher: new MockAgent() });
+    expect(JSON.stringify(upstream.client(token))).not.toContain(token);
+  });
+});
