@@ -27,7 +27,7 @@ try {
 }
 
 process.stdout.write(`
-  Synapse      ${synapse.url}  (pid ${synapse.pid}, data in ${synapse.dataDir})
+  Synapse      ${synapse.url}  (pid ${synapse.pid}; its data directory is removed on exit)
   GraphiQL     ${url}/graphql
   User         ${alice.userId}  password ${alice.password}
 

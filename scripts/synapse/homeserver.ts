@@ -5,7 +5,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -37,6 +37,11 @@ export interface SynapseOptions {
    * @default 60000
    */
   readyTimeoutMs?: number;
+  /**
+   * Keep the data directory (database, media, log) after `stop()`.
+   * @default false: removed, so that test runs leave nothing behind
+   */
+  keepDataDir?: boolean;
 }
 
 export interface RunningSynapse extends AsyncDisposable {
@@ -48,7 +53,10 @@ export interface RunningSynapse extends AsyncDisposable {
   readonly pid: number;
   /** This instance's own data directory; Synapse's output goes to `synapse.log` in it. */
   readonly dataDir: string;
-  /** Stops this Synapse (SIGTERM, then SIGKILL after 10 s) and waits for it to exit. */
+  /**
+   * Stops this Synapse (SIGTERM, then SIGKILL after 10 s), waits for it to exit and removes its
+   * data directory unless `keepDataDir` was set.
+   */
   stop(): Promise<void>;
 }
 
@@ -155,17 +163,21 @@ async function startOnPort(
 
   const stop = async (): Promise<void> => {
     await stopChild(child, exited);
+    if (!options.keepDataDir) {
+      await rm(dataDir, { recursive: true, force: true });
+    }
   };
   try {
     await waitUntilReady(url, exited, options.readyTimeoutMs ?? 60_000);
   } catch (error) {
-    await stop();
+    await stopChild(child, exited);
     const log = readFileSync(logFile, 'utf8');
+    await rm(dataDir, { recursive: true, force: true });
     if (/Address already in use|Couldn't listen/.test(log)) {
       throw new PortInUseError(`port ${port} is taken`);
     }
     throw new Error(
-      `${(error as Error).message}\n--- last lines of ${logFile} ---\n${log.split('\n').slice(-30).join('\n')}`,
+      `${(error as Error).message}\n--- last lines of Synapse's log ---\n${log.split('\n').slice(-30).join('\n')}`,
     );
   }
   return {
