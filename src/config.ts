@@ -35,6 +35,7 @@ const environmentSchema = z.object({
   UPSTREAM_BODY_TIMEOUT_MS: milliseconds.default(30_000),
   UPSTREAM_MAX_ATTEMPTS: integer(1, 10).default(4),
   UPSTREAM_CONNECTIONS: integer(1, 1024).default(32),
+  CURSOR_SECRET: z.string().min(32, { error: 'must be at least 32 characters' }).optional(),
 });
 
 /** The validated configuration. See the README's configuration table. */
@@ -44,6 +45,11 @@ export interface Config {
   readonly port: number;
   readonly logLevel: z.infer<typeof environmentSchema>['LOG_LEVEL'];
   readonly graphiql: boolean;
+  /**
+   * Signs pagination cursors. Unset: a random key per process, so cursors stop working when the
+   * process restarts; set the same secret on every instance behind one endpoint.
+   */
+  readonly cursorSecret: string | null;
   readonly upstream: {
     readonly connectTimeoutMs: number;
     readonly headersTimeoutMs: number;
@@ -78,6 +84,7 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
     port: env.PORT,
     logLevel: env.LOG_LEVEL,
     graphiql: env.GRAPHIQL,
+    cursorSecret: env.CURSOR_SECRET ?? null,
     upstream: Object.freeze({
       connectTimeoutMs: env.UPSTREAM_CONNECT_TIMEOUT_MS,
       headersTimeoutMs: env.UPSTREAM_HEADERS_TIMEOUT_MS,

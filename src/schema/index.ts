@@ -1,5 +1,9 @@
 /** The whole schema: imports every domain file for its side effects, then builds. */
 import { builder } from './builder.ts';
 import './viewer.ts';
+import './user.ts';
+import './room.ts';
+import './event.ts';
+import './room-timeline.ts';
 
 export const schema = builder.toSchema({ sortSchema: true });

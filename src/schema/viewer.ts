@@ -1,7 +1,8 @@
 /** The caller: `viewer` and its type. */
-import { type Whoami, whoami } from '../matrix/account.ts';
+import type { Whoami } from '../matrix/account.ts';
 import { builder } from './builder.ts';
-import { viewerClient } from './errors.ts';
+import { loaders } from './loaders.ts';
+import { profileOf } from './user.ts';
 
 const Viewer = builder.objectRef<Whoami>('Viewer').implement({
   description: 'The user whose access token made the request.',
@@ -11,6 +12,18 @@ const Viewer = builder.objectRef<Whoami>('Viewer').implement({
       nullable: true,
       description: 'The device the access token belongs to (absent for application services).',
     }),
+    displayName: t.string({
+      nullable: true,
+      description: 'The global display name.',
+      resolve: async (viewer, _args, context) =>
+        (await profileOf(context, viewer.userId))?.displayName ?? null,
+    }),
+    avatarUrl: t.string({
+      nullable: true,
+      description: 'The global avatar, an `mxc://` URI.',
+      resolve: async (viewer, _args, context) =>
+        (await profileOf(context, viewer.userId))?.avatarUrl ?? null,
+    }),
   }),
 });
 
@@ -18,6 +31,6 @@ builder.queryField('viewer', (t) =>
   t.field({
     type: Viewer,
     description: 'The user making the request. Requires an access token.',
-    resolve: (_root, _args, context) => whoami(viewerClient(context)),
+    resolve: (_root, _args, context) => loaders(context).viewer(),
   }),
 );

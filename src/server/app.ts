@@ -2,6 +2,7 @@
  * Wires the facade together (upstream → yoga → HTTP server) without listening, so that tests and
  * main.ts start and stop the same thing.
  */
+import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Dispatcher } from 'undici';
@@ -40,7 +41,9 @@ export function buildApp({ config, logger, dispatcher }: AppOptions): App {
     logger: logger.child({ component: 'upstream' }),
     ...(dispatcher ? { dispatcher } : {}),
   });
-  const yoga = createFacadeYoga({ upstream, logger, graphiql: config.graphiql });
+  const cursorKey =
+    config.cursorSecret === null ? randomBytes(32) : Buffer.from(config.cursorSecret, 'utf8');
+  const yoga = createFacadeYoga({ upstream, logger, graphiql: config.graphiql, cursorKey });
   const server = createServer(yoga);
 
   const start = () =>

@@ -12,9 +12,12 @@ export function bearerToken(authorization: string | null | undefined): string | 
   return match?.[1] ?? null;
 }
 
-export function createContextFactory(upstream: Upstream): (initial: YogaInitialContext) => Context {
+export function createContextFactory(
+  upstream: Upstream,
+  cursorKey: Uint8Array,
+): (initial: YogaInitialContext) => Context {
   return ({ request }) => {
     const token = bearerToken(request.headers.get('authorization'));
-    return { matrix: token === null ? null : upstream.client(token) };
+    return { matrix: token === null ? null : upstream.client(token), cursorKey };
   };
 }

@@ -11,6 +11,8 @@ import { createContextFactory } from './context.ts';
 
 export interface YogaOptions {
   upstream: Upstream;
+  /** Signs pagination cursors (see `Context.cursorKey`). */
+  cursorKey: Uint8Array;
   logger: Logger;
   /** @default true */
   graphiql?: boolean;
@@ -21,7 +23,7 @@ export type FacadeYoga = YogaServerInstance<Record<string, unknown>, Context>;
 export function createFacadeYoga(options: YogaOptions): FacadeYoga {
   return createYoga<Record<string, unknown>, Context>({
     schema,
-    context: createContextFactory(options.upstream),
+    context: createContextFactory(options.upstream, options.cursorKey),
     graphqlEndpoint: '/graphql',
     healthCheckEndpoint: '/healthz',
     landingPage: false,

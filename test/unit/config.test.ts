@@ -10,6 +10,7 @@ describe('loadConfig', () => {
       port: 4000,
       logLevel: 'info',
       graphiql: true,
+      cursorSecret: null,
       upstream: {
         connectTimeoutMs: 5000,
         headersTimeoutMs: 30_000,

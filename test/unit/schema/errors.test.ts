@@ -74,7 +74,7 @@ describe('upstreamErrorToGraphQL', () => {
 
 describe('viewerClient', () => {
   it('should refuse a context without a token with UNAUTHENTICATED', () => {
-    expect(() => viewerClient({ matrix: null })).toThrowError(
+    expect(() => viewerClient({ matrix: null, cursorKey: new Uint8Array(32) })).toThrowError(
       expect.objectContaining({ extensions: { code: 'UNAUTHENTICATED' } }),
     );
   });

@@ -1,0 +1,2 @@
+/** Room events: the RoomEvent and StateEvent interfaces and their typed implementations. */
+export {};
