@@ -17,7 +17,7 @@ const config: CodegenConfig = {
         importExtension: '.ts',
         enumsAsTypes: true,
         strictScalars: true,
-        scalars: {},
+        scalars: { DateTime: 'string', JSON: 'Record<string, unknown>' },
       },
       presetConfig: { fragmentMasking: false },
     },

@@ -1,4 +1,5 @@
 /** Checks Relay connection arguments the same way for every connection in the schema. */
+import { cursorToOffset, resolveArrayConnection } from '@pothos/plugin-relay';
 import { facadeError } from './errors.ts';
 
 /** The page size when a client asks for neither `first` nor `last`. */
@@ -45,4 +46,29 @@ export function badCursor(field: 'after' | 'before'): Error {
     `${field}: not a cursor from this list; use startCursor or endCursor of an earlier page.`,
     { extensions: { field } },
   );
+}
+
+/**
+ * A Relay connection over a list already in memory (offset cursors, as the relay plugin makes
+ * them), with the arguments checked first so a bad cursor or page size is BAD_USER_INPUT.
+ */
+export function arrayConnection<T extends object>(args: ConnectionArgs, items: readonly T[]) {
+  pageRequest(args);
+  for (const field of ['after', 'before'] as const) {
+    const cursor = args[field];
+    if (cursor != null) {
+      let offset: number;
+      try {
+        offset = cursorToOffset(cursor);
+      } catch {
+        throw badCursor(field);
+      }
+      if (!Number.isInteger(offset) || offset < 0) {
+        throw badCursor(field);
+      }
+    }
+  }
+  return resolveArrayConnection({ args, defaultSize: DEFAULT_PAGE_SIZE, maxSize: MAX_PAGE_SIZE }, [
+    ...items,
+  ]);
 }

@@ -1,0 +1,576 @@
+import { describe, expect, it } from 'vitest';
+import { setAccountData, setDisplayName } from '../../src/matrix/account.ts';
+import { putStateEvent } from '../../src/matrix/room-state.ts';
+import {
+  banUser,
+  createRoom,
+  inviteUser,
+  joinRoom,
+  kickUser,
+  leaveRoom,
+} from '../../src/matrix/rooms.ts';
+import { graphql } from '../generated/gql.ts';
+import { startFacade } from '../support/facade.ts';
+import { homeserver, newUpstream, newUserClient } from '../support/homeserver.ts';
+
+const RoomDetails = graphql(`
+  query RoomDetails($id: ID!) {
+    room(id: $id) {
+      id
+      roomId
+      name
+      topic
+      avatarUrl
+      canonicalAlias
+      joinRule
+      historyVisibility
+      guestAccess
+      creator {
+        id
+      }
+      roomVersion
+      isEncrypted
+      isDirect
+      myMembership
+      joinedMemberCount
+      invitedMemberCount
+      powerLevels {
+        users {
+          user {
+            id
+          }
+          level
+        }
+        usersDefault
+        eventsDefault
+        stateDefault
+        ban
+        kick
+        invite
+        redact
+        events {
+          type
+          level
+        }
+      }
+    }
+  }
+`);
+
+const RoomMembers = graphql(`
+  query RoomMembers($id: ID!, $membership: Membership, $first: Int, $after: String) {
+    room(id: $id) {
+      members(membership: $membership, first: $first, after: $after) {
+        edges {
+          cursor
+          node {
+            user {
+              id
+            }
+            displayName
+            membership
+            powerLevel
+            reason
+          }
+        }
+        pageInfo {
+          hasNextPage
+          hasPreviousPage
+          endCursor
+        }
+      }
+    }
+  }
+`);
+
+const RoomList = graphql(`
+  query RoomList($first: Int, $after: String, $membership: Membership) {
+    rooms(first: $first, after: $after, membership: $membership) {
+      edges {
+        cursor
+        node {
+          id
+          name
+          topic
+          joinedMemberCount
+          myMembership
+        }
+      }
+      pageInfo {
+        hasNextPage
+        hasPreviousPage
+        endCursor
+      }
+    }
+  }
+`);
+
+const RoomListWithMembers = graphql(`
+  query RoomListWithMembers {
+    rooms(first: 20) {
+      edges {
+        node {
+          name
+          topic
+          joinedMemberCount
+          myMembership
+          members(first: 5) {
+            edges {
+              node {
+                displayName
+                powerLevel
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+`);
+
+const DirectRoom = graphql(`
+  query DirectRoom($userId: ID!) {
+    directRoom(userId: $userId) {
+      id
+      isDirect
+    }
+  }
+`);
+
+const UserAndNode = graphql(`
+  query UserAndNode($userId: ID!, $nodeId: ID!) {
+    user(id: $userId) {
+      id
+      displayName
+    }
+    node(id: $nodeId) {
+      __typename
+      id
+      ... on Room {
+        name
+      }
+    }
+  }
+`);
+
+const ViewerProfile = graphql(`
+  query ViewerProfile {
+    viewer {
+      userId
+      displayName
+    }
+  }
+`);
+
+/** alice's room with bob joined (promoted), carol invited, dave banned and erin kicked. */
+async function populatedRoom() {
+  const upstream = newUpstream();
+  const [alice, bob, carol, dave, erin] = await Promise.all(
+    ['alice', 'bob', 'carol', 'dave', 'erin'].map((name) => newUserClient(upstream, name)),
+  );
+  if (!alice || !bob || !carol || !dave || !erin) {
+    throw new Error('registration failed');
+  }
+  const aliasName = `populated-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
+  const { roomId } = await createRoom(alice.client, {
+    name: 'Populated',
+    topic: 'Every membership state',
+    roomAliasName: aliasName,
+    preset: 'public_chat',
+    powerLevelContentOverride: { users: { [alice.user.userId]: 100, [bob.user.userId]: 50 } },
+  });
+  await setDisplayName(bob.client, bob.user.userId, 'Bob B.');
+  await Promise.all([joinRoom(bob.client, roomId), joinRoom(dave.client, roomId)]);
+  await joinRoom(erin.client, roomId);
+  await inviteUser(alice.client, roomId, carol.user.userId);
+  await banUser(alice.client, roomId, dave.user.userId, { reason: 'spam' });
+  await kickUser(alice.client, roomId, erin.user.userId, { reason: 'off topic' });
+  return {
+    upstream,
+    roomId,
+    alias: `#${aliasName}:${homeserver().serverName}`,
+    alice,
+    bob,
+    carol,
+    dave,
+    erin,
+  };
+}
+
+describe('room', () => {
+  it('should resolve every state-derived field from one /state call', async () => {
+    const { upstream, roomId, alias, alice, bob } = await populatedRoom();
+    await using _upstream = upstream;
+    await using facade = startFacade();
+
+    const result = await facade.graphql(RoomDetails, {
+      token: alice.user.accessToken,
+      variables: { id: roomId },
+    });
+    expect(result.errors).toBeUndefined();
+    const room = result.data?.room;
+    expect(room).toMatchObject({
+      id: roomId,
+      roomId,
+      name: 'Populated',
+      topic: 'Every membership state',
+      avatarUrl: null,
+      canonicalAlias: alias,
+      joinRule: 'public',
+      historyVisibility: 'shared',
+      creator: { id: alice.user.userId },
+      roomVersion: '11',
+      isEncrypted: false,
+      isDirect: false,
+      myMembership: 'JOIN',
+      joinedMemberCount: 2,
+      invitedMemberCount: 1,
+    });
+    expect(room?.powerLevels).toMatchObject({
+      users: [
+        { user: { id: alice.user.userId }, level: 100 },
+        { user: { id: bob.user.userId }, level: 50 },
+      ],
+      usersDefault: 0,
+      ban: 50,
+      kick: 50,
+      redact: 50,
+      // Synapse's presets write every level explicitly; invite is 50 there (the spec default,
+      // for a missing key, is 0).
+      invite: 50,
+      stateDefault: 50,
+      eventsDefault: 0,
+    });
+    expect(room?.powerLevels.events).toContainEqual({ type: 'm.room.power_levels', level: 100 });
+    // One /state serves every state-derived field; whoami (for myMembership) and m.direct (for
+    // isDirect) are the viewer's own, once per request whatever the number of rooms.
+    expect(facade.upstream.requests.sort()).toEqual([
+      'GET /_matrix/client/v3/account/whoami',
+      `GET /_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state`,
+      `GET /_matrix/client/v3/user/${encodeURIComponent(alice.user.userId)}/account_data/m.direct`,
+    ]);
+  });
+
+  it('should take an alias, and answer null for an unknown alias', async () => {
+    const { upstream, roomId, alias, bob } = await populatedRoom();
+    await using _upstream = upstream;
+    await using facade = startFacade();
+    const byAlias = await facade.graphql(RoomDetails, {
+      token: bob.user.accessToken,
+      variables: { id: alias },
+    });
+    expect(byAlias.data?.room?.id).toBe(roomId);
+    const unknown = await facade.graphql(RoomDetails, {
+      token: bob.user.accessToken,
+      variables: { id: `#no-such-alias-${Date.now()}:${homeserver().serverName}` },
+    });
+    expect(unknown.errors).toBeUndefined();
+    expect(unknown.data?.room).toBeNull();
+  });
+
+  it('should refuse a room the viewer cannot see with FORBIDDEN and the Matrix errcode', async () => {
+    await using upstream = newUpstream();
+    const [owner, stranger] = await Promise.all([
+      newUserClient(upstream, 'owner'),
+      newUserClient(upstream, 'stranger'),
+    ]);
+    const { roomId } = await createRoom(owner.client, { preset: 'private_chat' });
+    await using facade = startFacade();
+    const result = await facade.graphql(RoomDetails, {
+      token: stranger.user.accessToken,
+      variables: { id: roomId },
+    });
+    expect(result.errors?.[0]).toMatchObject({
+      path: ['room'],
+      extensions: { code: 'FORBIDDEN', matrix: { errcode: 'M_FORBIDDEN', status: 403 } },
+    });
+  });
+
+  it('should show an invited room from its invite state', async () => {
+    const { upstream, roomId, carol } = await populatedRoom();
+    await using _upstream = upstream;
+    await using facade = startFacade();
+    const result = await facade.graphql(RoomDetails, {
+      token: carol.user.accessToken,
+      variables: { id: roomId },
+    });
+    expect(result.errors).toBeUndefined();
+    expect(result.data?.room).toMatchObject({
+      name: 'Populated',
+      myMembership: 'INVITE',
+      joinRule: 'public',
+      joinedMemberCount: null,
+      invitedMemberCount: null,
+    });
+  });
+
+  it('should refuse malformed IDs with BAD_USER_INPUT before any upstream call', async () => {
+    await using facade = startFacade();
+    for (const id of ['not-a-room', '!', '#no-server', '! spaced:hs']) {
+      const result = await facade.graphql(RoomDetails, { token: 'any', variables: { id } });
+      expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'id' });
+    }
+    expect(facade.upstream.count()).toBe(0);
+  });
+});
+
+describe('room members', () => {
+  it('should list members in every state with their room profile, level and reason', async () => {
+    const { upstream, roomId, alice, bob, carol, dave, erin } = await populatedRoom();
+    await using _upstream = upstream;
+    await using facade = startFacade();
+    const result = await facade.graphql(RoomMembers, {
+      token: alice.user.accessToken,
+      variables: { id: roomId, first: 10 },
+    });
+    expect(result.errors).toBeUndefined();
+    const members = result.data?.room?.members.edges.map((edge) => edge.node);
+    expect(members).toEqual([
+      {
+        user: { id: alice.user.userId },
+        displayName: alice.user.localpart,
+        membership: 'JOIN',
+        powerLevel: 100,
+        reason: null,
+      },
+      {
+        user: { id: bob.user.userId },
+        displayName: 'Bob B.',
+        membership: 'JOIN',
+        powerLevel: 50,
+        reason: null,
+      },
+      ...[
+        { user: carol.user, membership: 'INVITE', reason: null, displayName: carol.user.localpart },
+        // A ban or kick event is sent by the moderator and carries no profile of the target.
+        { user: dave.user, membership: 'BAN', reason: 'spam', displayName: null },
+        { user: erin.user, membership: 'LEAVE', reason: 'off topic', displayName: null },
+      ]
+        .sort((a, b) => a.user.localpart.localeCompare(b.user.localpart))
+        .map(({ user, ...rest }) => ({ user: { id: user.userId }, powerLevel: 0, ...rest })),
+    ]);
+    expect(result.data?.room?.members.pageInfo).toMatchObject({
+      hasNextPage: false,
+      hasPreviousPage: false,
+    });
+  });
+
+  it('should filter by membership and page with cursors', async () => {
+    const { upstream, roomId, alice, bob } = await populatedRoom();
+    await using _upstream = upstream;
+    await using facade = startFacade();
+    const joined = await facade.graphql(RoomMembers, {
+      token: alice.user.accessToken,
+      variables: { id: roomId, membership: 'JOIN', first: 1 },
+    });
+    const firstPage = joined.data?.room?.members;
+    expect(firstPage?.edges.map((edge) => edge.node.user.id)).toEqual([alice.user.userId]);
+    expect(firstPage?.pageInfo.hasNextPage).toBe(true);
+    const second = await facade.graphql(RoomMembers, {
+      token: alice.user.accessToken,
+      variables: {
+        id: roomId,
+        membership: 'JOIN',
+        first: 1,
+        after: firstPage?.pageInfo.endCursor ?? null,
+      },
+    });
+    expect(second.data?.room?.members.edges.map((edge) => edge.node.user.id)).toEqual([
+      bob.user.userId,
+    ]);
+    expect(second.data?.room?.members.pageInfo).toMatchObject({
+      hasNextPage: false,
+      hasPreviousPage: true,
+    });
+  });
+
+  it('should refuse a forged cursor and a page above the cap with BAD_USER_INPUT', async () => {
+    const { upstream, roomId, alice } = await populatedRoom();
+    await using _upstream = upstream;
+    await using facade = startFacade();
+    const forged = await facade.graphql(RoomMembers, {
+      token: alice.user.accessToken,
+      variables: { id: roomId, first: 1, after: 'bm90LWEtY3Vyc29y' },
+    });
+    expect(forged.errors?.[0]?.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: 'after',
+    });
+    const tooMany = await facade.graphql(RoomMembers, {
+      token: alice.user.accessToken,
+      variables: { id: roomId, first: 101 },
+    });
+    expect(tooMany.errors?.[0]?.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: 'first',
+    });
+  });
+});
+
+describe('rooms', () => {
+  it('should list 20 rooms with members in at most 21 upstream calls, and 1 without members', async () => {
+    await using upstream = newUpstream();
+    const [alice, bob] = await Promise.all([
+      newUserClient(upstream, 'many-alice'),
+      newUserClient(upstream, 'many-bob'),
+    ]);
+    const roomIds: string[] = [];
+    for (let index = 0; index < 20; index++) {
+      const { roomId } = await createRoom(alice.client, {
+        name: `Room ${index}`,
+        topic: `Topic ${index}`,
+        preset: 'public_chat',
+      });
+      roomIds.push(roomId);
+    }
+    await Promise.all(roomIds.slice(0, 10).map((roomId) => joinRoom(bob.client, roomId)));
+
+    await using facade = startFacade();
+    const withMembers = await facade.graphql(RoomListWithMembers, {
+      token: alice.user.accessToken,
+    });
+    expect(withMembers.errors).toBeUndefined();
+    const nodes = withMembers.data?.rooms.edges.map((edge) => edge.node) ?? [];
+    expect(nodes).toHaveLength(20);
+    // Most recently active first: the rooms were made in order, and bob joined the first ten.
+    expect(new Set(nodes.map((node) => node.name))).toEqual(
+      new Set(roomIds.map((_, index) => `Room ${index}`)),
+    );
+    for (const node of nodes) {
+      const index = Number(node.name?.split(' ')[1]);
+      expect(node).toMatchObject({
+        topic: `Topic ${index}`,
+        myMembership: 'JOIN',
+        joinedMemberCount: index < 10 ? 2 : 1,
+      });
+      expect(node.members.edges[0]?.node).toEqual({
+        displayName: alice.user.localpart,
+        powerLevel: 100,
+      });
+    }
+    expect(facade.upstream.count()).toBeLessThanOrEqual(21);
+    expect(facade.upstream.count(/\/sync$/)).toBe(1);
+
+    facade.upstream.reset();
+    const withoutMembers = await facade.graphql(RoomList, {
+      token: alice.user.accessToken,
+      variables: { first: 20 },
+    });
+    expect(withoutMembers.data?.rooms.edges).toHaveLength(20);
+    expect(facade.upstream.requests).toEqual(['GET /_matrix/client/v3/sync']);
+  });
+
+  it('should order by activity, page with cursors, and list invites and left rooms', async () => {
+    await using upstream = newUpstream();
+    const [alice, bob] = await Promise.all([
+      newUserClient(upstream, 'order-alice'),
+      newUserClient(upstream, 'order-bob'),
+    ]);
+    const older = await createRoom(alice.client, { name: 'Older' });
+    const newer = await createRoom(alice.client, { name: 'Newer' });
+    // Activity in the older room makes it the most recent.
+    await putStateEvent(alice.client, older.roomId, 'm.room.topic', '', { topic: 'busy' });
+    const invite = await createRoom(bob.client, {
+      name: 'Invitation',
+      invite: [alice.user.userId],
+    });
+    const left = await createRoom(bob.client, { name: 'Left behind', preset: 'public_chat' });
+    await joinRoom(alice.client, left.roomId);
+    await leaveRoom(alice.client, left.roomId);
+
+    await using facade = startFacade();
+    const token = alice.user.accessToken;
+    const first = await facade.graphql(RoomList, { token, variables: { first: 1 } });
+    expect(first.data?.rooms.edges.map((edge) => edge.node.name)).toEqual(['Older']);
+    expect(first.data?.rooms.pageInfo).toMatchObject({ hasNextPage: true, hasPreviousPage: false });
+    const second = await facade.graphql(RoomList, {
+      token,
+      variables: { first: 5, after: first.data?.rooms.pageInfo.endCursor ?? null },
+    });
+    expect(second.data?.rooms.edges.map((edge) => edge.node.name)).toEqual(['Newer']);
+    expect(second.data?.rooms.pageInfo.hasNextPage).toBe(false);
+    expect(newer.roomId).toBe(second.data?.rooms.edges[0]?.node.id);
+
+    const invites = await facade.graphql(RoomList, { token, variables: { membership: 'INVITE' } });
+    expect(invites.data?.rooms.edges.map((edge) => edge.node)).toEqual([
+      expect.objectContaining({ id: invite.roomId, name: 'Invitation', myMembership: 'INVITE' }),
+    ]);
+    const leftRooms = await facade.graphql(RoomList, { token, variables: { membership: 'LEAVE' } });
+    expect(leftRooms.data?.rooms.edges.map((edge) => edge.node)).toEqual([
+      expect.objectContaining({ id: left.roomId, name: 'Left behind', myMembership: 'LEAVE' }),
+    ]);
+  });
+});
+
+describe('directRoom', () => {
+  it("should find the room listed in the viewer's m.direct, and null for others", async () => {
+    await using upstream = newUpstream();
+    const [alice, bob, carol] = await Promise.all([
+      newUserClient(upstream, 'dm-alice'),
+      newUserClient(upstream, 'dm-bob'),
+      newUserClient(upstream, 'dm-carol'),
+    ]);
+    const { roomId } = await createRoom(alice.client, {
+      preset: 'trusted_private_chat',
+      isDirect: true,
+      invite: [bob.user.userId],
+    });
+    await setAccountData(alice.client, alice.user.userId, 'm.direct', {
+      [bob.user.userId]: [roomId],
+    });
+    await using facade = startFacade();
+    const found = await facade.graphql(DirectRoom, {
+      token: alice.user.accessToken,
+      variables: { userId: bob.user.userId },
+    });
+    expect(found.data?.directRoom).toEqual({ id: roomId, isDirect: true });
+    expect(facade.upstream.requests).toEqual(['GET /_matrix/client/v3/sync']);
+    const none = await facade.graphql(DirectRoom, {
+      token: alice.user.accessToken,
+      variables: { userId: carol.user.userId },
+    });
+    expect(none.errors).toBeUndefined();
+    expect(none.data?.directRoom).toBeNull();
+  });
+});
+
+describe('user and node', () => {
+  it('should resolve users and rooms by their Matrix IDs', async () => {
+    await using upstream = newUpstream();
+    const alice = await newUserClient(upstream, 'node-alice');
+    await setDisplayName(alice.client, alice.user.userId, 'Alice A.');
+    const { roomId } = await createRoom(alice.client, { name: 'Noded' });
+    await using facade = startFacade();
+    const result = await facade.graphql(UserAndNode, {
+      token: alice.user.accessToken,
+      variables: { userId: alice.user.userId, nodeId: roomId },
+    });
+    expect(result.errors).toBeUndefined();
+    expect(result.data).toEqual({
+      user: { id: alice.user.userId, displayName: 'Alice A.' },
+      node: { __typename: 'Room', id: roomId, name: 'Noded' },
+    });
+    const viewer = await facade.graphql(ViewerProfile, { token: alice.user.accessToken });
+    expect(viewer.data?.viewer).toEqual({ userId: alice.user.userId, displayName: 'Alice A.' });
+  });
+
+  it('should answer null for an unknown user and refuse an ID without a node sigil', async () => {
+    await using upstream = newUpstream();
+    const alice = await newUserClient(upstream, 'node-unknown');
+    await using facade = startFacade();
+    const result = await facade.graphql(UserAndNode, {
+      token: alice.user.accessToken,
+      variables: {
+        userId: `@nobody-${Date.now()}:${homeserver().serverName}`,
+        nodeId: alice.user.userId,
+      },
+    });
+    expect(result.data?.user).toBeNull();
+    expect(result.data?.node).toMatchObject({ __typename: 'User', id: alice.user.userId });
+    const eventNode = await facade.graphql(UserAndNode, {
+      token: alice.user.accessToken,
+      variables: { userId: alice.user.userId, nodeId: '$some-event' },
+    });
+    expect(eventNode.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT' });
+  });
+});
