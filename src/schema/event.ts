@@ -9,7 +9,10 @@ export const MembershipEnum = builder.enumType('Membership', {
     INVITE: { value: 'invite', description: 'Invited, not yet joined.' },
     JOIN: { value: 'join', description: 'In the room.' },
     KNOCK: { value: 'knock', description: 'Asked to join.' },
-    LEAVE: { value: 'leave', description: 'Left, was kicked, or withdrew or was refused an invite.' },
+    LEAVE: {
+      value: 'leave',
+      description: 'Left, was kicked, or withdrew or was refused an invite.',
+    },
     BAN: { value: 'ban', description: 'Banned.' },
   } as const satisfies Record<string, { value: MembershipState; description: string }>,
 });
