@@ -43,7 +43,10 @@ export interface RoomList {
 
 export interface Loaders {
   readonly client: MatrixClient;
-  /** The whole current state of a room (`GET /rooms/{id}/state`), one call per room. */
+  /**
+   * The whole current state of a room: `GET /rooms/{id}/state` for one room, one filtered `/sync`
+   * for several asked for together.
+   */
   readonly roomState: DataLoader<string, StateIndex>;
   /** Global profiles (`GET /profile/{userId}`). */
   readonly profile: DataLoader<string, Profile>;
@@ -116,9 +119,9 @@ function createLoaders(client: MatrixClient): Loaders {
 
   return {
     client,
-    roomState: new DataLoader(
-      perKey(async (roomId) => StateIndex.fromEvents(await getRoomState(client, roomId))),
-    ),
+    roomState: new DataLoader((roomIds) => loadRoomStates(client, roomIds), {
+      maxBatchSize: MAX_ROOMS_PER_STATE_SYNC,
+    }),
     profile: new DataLoader(perKey((userId) => getProfile(client, userId))),
     event: new DataLoader(
       perKey((key) => {
@@ -196,6 +199,56 @@ async function fetchRoomList(client: MatrixClient, includeLeave: boolean): Promi
   }
   const direct = response.accountData.find((event) => event.type === 'm.direct');
   return { rooms, direct: toDirectMap(direct?.content ?? null) };
+}
+
+/** More rooms than this in one batch are split: the filter travels in the query string. */
+const MAX_ROOMS_PER_STATE_SYNC = 50;
+
+/**
+ * The full state of each room. One room: `GET /rooms/{id}/state`. Several rooms asked for in
+ * the same tick (a room list that wants each room's members): one `/sync` filtered to exactly
+ * those rooms, whose initial response holds each joined or left room's complete state (the
+ * `state` block, then the timeline's state events on top). A room the sync does not return (the
+ * viewer was never in it, or is only invited) falls back to `/state`, so its refusal is the
+ * homeserver's own.
+ */
+async function loadRoomStates(
+  client: MatrixClient,
+  roomIds: readonly string[],
+): Promise<(StateIndex | Error)[]> {
+  const fromState = perKey(async (roomId) =>
+    StateIndex.fromEvents(await getRoomState(client, roomId)),
+  );
+  if (roomIds.length === 1) {
+    return fromState(roomIds);
+  }
+  const response = await sync(client, {
+    timeoutMs: 0,
+    setPresence: 'offline',
+    filter: {
+      room: {
+        rooms: [...roomIds],
+        includeLeave: true,
+        timeline: { limit: 1 },
+        ephemeral: { notTypes: ['*'] },
+        accountData: { notTypes: ['*'] },
+      },
+      presence: { notTypes: ['*'] },
+      accountData: { notTypes: ['*'] },
+    },
+  }).catch((error: unknown) => asError(error));
+  if (response instanceof Error) {
+    return roomIds.map(() => response);
+  }
+  const synced = new Map<string, StateIndex>();
+  for (const [roomId, room] of [...response.join, ...response.leave]) {
+    synced.set(roomId, StateIndex.fromEvents([...room.state, ...room.timeline.events]));
+  }
+  const missing = roomIds.filter((roomId) => !synced.has(roomId));
+  const fallback = new Map<string, StateIndex | Error>(
+    (await fromState(missing)).map((state, index) => [missing[index] ?? '', state]),
+  );
+  return roomIds.map((roomId) => synced.get(roomId) ?? fallback.get(roomId) ?? new Error(roomId));
 }
 
 function newestTs(events: readonly ClientEvent[]): number {
