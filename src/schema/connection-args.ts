@@ -32,6 +32,9 @@ export function pageRequest(args: ConnectionArgs): { size: number; backward: boo
   if (args.first != null && args.last != null) {
     throw facadeError('BAD_USER_INPUT', 'Pass first or last, not both.');
   }
+  if (args.after != null && args.before != null) {
+    throw facadeError('BAD_USER_INPUT', 'Pass after or before, not both.');
+  }
   if ((args.after != null && args.last != null) || (args.before != null && args.first != null)) {
     throw facadeError('BAD_USER_INPUT', 'Pair after with first and before with last.');
   }

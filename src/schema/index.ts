@@ -5,5 +5,6 @@ import './user.ts';
 import './room.ts';
 import './event.ts';
 import './room-timeline.ts';
+import './public-rooms.ts';
 
 export const schema = builder.toSchema({ sortSchema: true });

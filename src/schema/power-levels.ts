@@ -51,16 +51,23 @@ export function powerLevelsFrom(
   };
 }
 
-/** Levels are integers; older rooms may hold them as strings of digits. */
+/**
+ * Levels are integers; older rooms may hold them as strings of digits. The spec allows up to
+ * ±(2^53 − 1), GraphQL's Int only 32 bits: larger levels are clamped, which keeps every
+ * comparison between them and the usual levels (0–100) as it was.
+ */
 function toLevel(value: unknown): number | null {
+  let level: number | null = null;
   if (typeof value === 'number' && Number.isInteger(value)) {
-    return value;
+    level = value;
+  } else if (typeof value === 'string' && /^-?\d+$/.test(value)) {
+    level = Number(value);
   }
-  if (typeof value === 'string' && /^-?\d+$/.test(value)) {
-    return Number(value);
-  }
-  return null;
+  return level === null ? null : Math.min(INT32_MAX, Math.max(INT32_MIN, level));
 }
+
+const INT32_MAX = 2 ** 31 - 1;
+const INT32_MIN = -(2 ** 31);
 
 function toLevelMap(value: unknown): Map<string, number> {
   const levels = new Map<string, number>();

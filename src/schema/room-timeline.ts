@@ -1,2 +1,221 @@
 /** The room timeline and state on Room: messages (cursor pagination), state, stateEvent, event. */
-export {};
+import { isUpstreamError } from '../matrix/errors.ts';
+import type { ClientEvent, RoomEventFilter } from '../matrix/events.ts';
+import { getEventContext, getMessages } from '../matrix/room-events.ts';
+import { builder, type Context } from './builder.ts';
+import { type ConnectionArgs, pageRequest } from './connection-args.ts';
+import { decodeTimelineCursor, encodeTimelineCursor, type TimelineScope } from './cursor.ts';
+import { RoomEventRef, StateEventRef } from './event.ts';
+import { eventKey, loaders } from './loaders.ts';
+import { requireEventId } from './matrix-ids.ts';
+import { fullStateOf, RoomRef } from './room.ts';
+
+/**
+ * The most events one `/messages` call asks for while topping up a page: a page comes back short
+ * when the homeserver drops events the viewer may not see, and a stretch of invisible history
+ * is crossed faster with larger requests.
+ */
+const MAX_UPSTREAM_LIMIT = 1000;
+
+/**
+ * How many `/messages` calls one page may make before it settles for what it has (with the
+ * has-more flag set, since the homeserver still had an `end`). Only reached when long stretches of
+ * history are invisible to the viewer.
+ */
+const MAX_CALLS_PER_PAGE = 20;
+
+interface MessagesArgs extends ConnectionArgs {
+  types?: readonly string[] | null | undefined;
+}
+
+interface EventPage {
+  edges: { cursor: string; node: ClientEvent }[];
+  pageInfo: {
+    hasNextPage: boolean;
+    hasPreviousPage: boolean;
+    startCursor: string | null;
+    endCursor: string | null;
+  };
+}
+
+/**
+ * One page of `Room.messages`, with Relay semantics on top of `/messages`.
+ *
+ * A cursor names an event (signed, bound to the room and the `types` filter: see cursor.ts). To
+ * resume next to it, `/context` with `limit: 0` gives the tokens around that event, and the page
+ * is read with `/messages` from there. Matrix tokens mark positions between chunks, not events,
+ * so a cursor holding a chunk token alone could not say where inside the chunk a page ended.
+ *
+ * Only the context's `end` token is used, in both directions. Verified against Synapse 1.160:
+ * paging forward from `end` starts right after the event; paging backward from `end` starts *at*
+ * the event (so it is dropped from the results). The context's `start` token is unusable:
+ * Synapse makes it (depth − 1, stream position), and events sent concurrently share a depth
+ * (a batch of parallel sends all get the same one), so paging back from `start` silently skips
+ * the earlier events of the same depth.
+ *
+ * Each page asks for one event more than it returns, so `hasNextPage` (forward) or
+ * `hasPreviousPage` (backward) is exact; a short answer that still has an `end` is topped up with
+ * further calls (Synapse ends a history only with an empty chunk without `end`).
+ */
+async function messagesPage(
+  context: Context,
+  roomId: string,
+  args: MessagesArgs,
+): Promise<EventPage> {
+  const { size, backward } = pageRequest(args);
+  const scope: TimelineScope = { roomId, types: args.types ?? null };
+  // Every argument is checked before the first upstream call.
+  let anchor: string | null = null;
+  if (args.after != null) {
+    anchor = decodeTimelineCursor(context.cursorKey, scope, args.after, 'after');
+  } else if (args.before != null) {
+    anchor = decodeTimelineCursor(context.cursorKey, scope, args.before, 'before');
+  }
+  if (scope.types?.length === 0) {
+    // No type is wanted, so no event matches: nothing to ask the homeserver.
+    return {
+      edges: [],
+      pageInfo: { hasNextPage: false, hasPreviousPage: false, startCursor: null, endCursor: null },
+    };
+  }
+  const client = loaders(context).client;
+  const filter: RoomEventFilter | undefined = scope.types ? { types: [...scope.types] } : undefined;
+
+  let from: string | undefined;
+  if (anchor !== null) {
+    const around = await getEventContext(client, roomId, anchor, {
+      limit: 0,
+      // Only the tokens are needed. Synapse applies the filter to the room state /context also
+      // returns, so this leaves all of it out (the event itself still comes back).
+      filter: { notTypes: ['*'] },
+    });
+    if (around.end === null) {
+      throw new Error('/context answered without an end token');
+    }
+    from = around.end;
+  }
+
+  // One more than the page, to know whether there is more. Backward from an anchor, the first
+  // event returned is the anchor itself.
+  const wanted = size + 1;
+  const events: ClientEvent[] = [];
+  let limit = wanted + (backward && anchor !== null ? 1 : 0);
+  let exhausted = false;
+  for (let calls = 0; calls < MAX_CALLS_PER_PAGE && events.length < wanted; calls++) {
+    const page = await getMessages(client, roomId, {
+      dir: backward ? 'b' : 'f',
+      ...(from === undefined ? {} : { from }),
+      limit,
+      ...(filter ? { filter } : {}),
+    });
+    for (const event of page.chunk) {
+      if (event.eventId !== anchor) {
+        events.push(event);
+      }
+    }
+    if (page.end === null) {
+      exhausted = true;
+      break;
+    }
+    from = page.end;
+    limit = Math.min(MAX_UPSTREAM_LIMIT, Math.max(wanted - events.length, limit * 2));
+  }
+
+  const more = events.length > size || !exhausted;
+  const nodes = events.slice(0, size);
+  if (backward) {
+    nodes.reverse();
+  }
+  const edges = nodes.map((node) => ({
+    cursor: encodeTimelineCursor(context.cursorKey, scope, node.eventId),
+    node,
+  }));
+  return {
+    edges,
+    pageInfo: {
+      // Next to a cursor there is always at least its own event on that side.
+      hasNextPage: backward ? anchor !== null : more,
+      hasPreviousPage: backward ? more : anchor !== null,
+      startCursor: edges[0]?.cursor ?? null,
+      endCursor: edges.at(-1)?.cursor ?? null,
+    },
+  };
+}
+
+builder.objectFields(RoomRef, (t) => ({
+  messages: t.connection(
+    {
+      type: RoomEventRef,
+      description:
+        "The room's timeline as the viewer may see it, oldest first within a page. `last: N` gives the N most recent events and `before` continues into older history; `first: N` starts at the beginning of the visible history and `after` walks forward to the live end. `types` keeps only events of those types (filtered by the homeserver; pages stay full). Cursors belong to this room and `types` filter. Pages hold 20 events unless asked, at most 100. A page costs one `/messages` call, plus one `/context` call when it continues from a cursor (and one more when it reaches either end of the history, to be sure it is the end).",
+      args: {
+        types: t.arg.stringList({
+          required: false,
+          description: 'Only events of these types, e.g. `["m.room.message"]`.',
+        }),
+      },
+      resolve: (room, args, context) => messagesPage(context, room.roomId, args),
+    },
+    { name: 'RoomEventConnection' },
+    { name: 'RoomEventEdge' },
+  ),
+  state: t.field({
+    type: [StateEventRef],
+    description:
+      "The room's current state events (all of them, or only of `types`), ordered by type and state key.",
+    args: {
+      types: t.arg.stringList({
+        required: false,
+        description: 'Only state of these types, e.g. `["m.room.member"]`.',
+      }),
+    },
+    resolve: async (room, args, context) => {
+      const state = await fullStateOf(context, room);
+      return state
+        .entries(args.types ?? undefined)
+        .flatMap((entry) => (entry.event ? [entry.event] : []))
+        .sort((a, b) => compare(a.type, b.type) || compare(a.stateKey ?? '', b.stateKey ?? ''));
+    },
+  }),
+  stateEvent: t.field({
+    type: StateEventRef,
+    nullable: true,
+    description: 'The current state event of `type` under `stateKey`; `null` when there is none.',
+    args: {
+      type: t.arg.string({ required: true, description: 'The event type, e.g. `m.room.name`.' }),
+      stateKey: t.arg.string({
+        required: false,
+        defaultValue: '',
+        description: 'The state key: a user ID for `m.room.member`, else usually empty.',
+      }),
+    },
+    resolve: async (room, args, context) => {
+      const state = await fullStateOf(context, room);
+      return state.get(args.type, args.stateKey ?? '')?.event ?? null;
+    },
+  }),
+  event: t.field({
+    type: RoomEventRef,
+    nullable: true,
+    description:
+      'One event of this room by ID; `null` when the room has no such event or the viewer may not see it.',
+    args: { id: t.arg.id({ required: true, description: 'An event ID, e.g. `$abc…`.' }) },
+    resolve: async (room, args, context) => {
+      const eventId = requireEventId(String(args.id), 'id');
+      try {
+        return await loaders(context).event.load(eventKey(room.roomId, eventId));
+      } catch (error) {
+        // Synapse answers 404 M_NOT_FOUND both for unknown events and for invisible ones.
+        if (isUpstreamError(error) && 'status' in error && error.status === 404) {
+          return null;
+        }
+        throw error;
+      }
+    },
+  }),
+}));
+
+/** Code-point order, the same on every machine (unlike localeCompare). */
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
