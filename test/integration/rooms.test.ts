@@ -506,6 +506,37 @@ describe('rooms', () => {
   });
 });
 
+describe('loaders', () => {
+  it("should never answer one user's query with another's data, even concurrently", async () => {
+    await using upstream = newUpstream();
+    const [alice, bob] = await Promise.all([
+      newUserClient(upstream, 'own-alice'),
+      newUserClient(upstream, 'own-bob'),
+    ]);
+    const [aliceRoom, bobRoom] = await Promise.all([
+      createRoom(alice.client, { name: 'Alice only' }),
+      createRoom(bob.client, { name: 'Bob only' }),
+    ]);
+    await using facade = startFacade();
+    const ask = (token: string) => facade.graphql(RoomList, { token, variables: { first: 10 } });
+    const answers = await Promise.all([
+      ask(alice.user.accessToken),
+      ask(bob.user.accessToken),
+      ask(alice.user.accessToken),
+      ask(bob.user.accessToken),
+    ]);
+    const ids = answers.map((answer) => answer.data?.rooms.edges.map((edge) => edge.node.id));
+    expect(ids).toEqual([
+      [aliceRoom.roomId],
+      [bobRoom.roomId],
+      [aliceRoom.roomId],
+      [bobRoom.roomId],
+    ]);
+    // Each request made its own /sync with its own token: nothing was shared.
+    expect(facade.upstream.count(/\/sync$/)).toBe(4);
+  });
+});
+
 describe('directRoom', () => {
   it("should find the room listed in the viewer's m.direct, and null for others", async () => {
     await using upstream = newUpstream();
