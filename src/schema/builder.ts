@@ -47,3 +47,4 @@ builder.addScalarType('DateTime', DateTimeResolver);
 builder.addScalarType('JSON', JSONObjectResolver);
 
 builder.queryType({});
+builder.mutationType({});

@@ -6,5 +6,10 @@ import './room.ts';
 import './event.ts';
 import './room-timeline.ts';
 import './public-rooms.ts';
+import './room-mutations.ts';
+import './membership-mutations.ts';
+import './message-mutations.ts';
+import './session-mutations.ts';
+import './delete-room.ts';
 
 export const schema = builder.toSchema({ sortSchema: true });

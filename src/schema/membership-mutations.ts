@@ -1,0 +1,2 @@
+/** Placeholder: filled in by the mutations work (issue 4). */
+export {};
