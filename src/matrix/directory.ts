@@ -25,6 +25,51 @@ export async function resolveAlias(
   return { roomId: body.room_id, servers: body.servers ?? [] };
 }
 
+/**
+ * The aliases on the caller's homeserver that point at the room (`GET /rooms/{roomId}/aliases`);
+ * the caller must be able to see the room.
+ */
+export async function getLocalAliases(
+  client: MatrixClient,
+  roomId: string,
+  options?: CallOptions,
+): Promise<string[]> {
+  const body = await client.send<{ aliases?: string[] }>(
+    { method: 'GET', path: clientPath`/rooms/${roomId}/aliases` },
+    options,
+  );
+  return body.aliases ?? [];
+}
+
+/**
+ * Removes an alias (`DELETE /directory/room/{roomAlias}`); 404 `M_NOT_FOUND` when it is unknown.
+ * Who may is the server's choice: Synapse allows the alias's creator, server admins and users
+ * whose power level lets them send `m.room.canonical_alias`, and updates that event itself.
+ */
+export async function deleteAlias(
+  client: MatrixClient,
+  alias: string,
+  options?: CallOptions,
+): Promise<void> {
+  await client.send({ method: 'DELETE', path: clientPath`/directory/room/${alias}` }, options);
+}
+
+/**
+ * Lists the room in the public directory or takes it out (`PUT /directory/list/room/{roomId}`).
+ * Synapse requires the `m.room.canonical_alias` power level ("a moderator in the room").
+ */
+export async function setDirectoryVisibility(
+  client: MatrixClient,
+  roomId: string,
+  visibility: 'public' | 'private',
+  options?: CallOptions,
+): Promise<void> {
+  await client.send(
+    { method: 'PUT', path: clientPath`/directory/list/room/${roomId}`, body: { visibility } },
+    options,
+  );
+}
+
 export interface PublicRoomsOptions extends CallOptions {
   limit?: number;
   /** The `nextBatch` or `prevBatch` token of an earlier page. */

@@ -1,6 +1,7 @@
 /**
  * One `/sync` request (`sync.yaml`). The long-poll loop built on it lives in `src/sync/`.
  */
+import { randomUUID } from 'node:crypto';
 import {
   type ClientEvent,
   dropUndefined,
@@ -43,7 +44,20 @@ export interface SyncOptions extends CallOptions {
   timeoutMs?: number;
   fullState?: boolean;
   setPresence?: 'offline' | 'online' | 'unavailable';
+  /**
+   * Never answer from the homeserver's response cache. Synapse keeps the response to a non-empty
+   * initial sync for `sync_response_cache_duration` (2 minutes by default), keyed by the filter
+   * string among others, and answers identical requests from it: a room list built from such a
+   * sync could miss what happened in the last two minutes. With an inline filter, a unique key
+   * under our own namespace makes each request its own (filters accept unknown fields for
+   * forward compatibility: spec and Synapse's filter schema alike).
+   * @default false
+   */
+  fresh?: boolean;
 }
+
+/** The namespaced filter key that makes a {@link SyncOptions.fresh} request unique. */
+export const FRESH_FILTER_KEY = 'org.matrix_graphql_facade.request';
 
 /**
  * How much longer than the server-side `timeout` we wait for the answer before calling the
@@ -93,10 +107,7 @@ export async function sync(client: MatrixClient, options: SyncOptions = {}): Pro
       method: 'GET',
       path: clientPath`/sync`,
       query: {
-        filter:
-          typeof options.filter === 'object'
-            ? JSON.stringify(toWireSyncFilter(options.filter))
-            : options.filter,
+        filter: filterParameter(options),
         since: options.since,
         timeout: timeoutMs,
         full_state: options.fullState,
@@ -107,6 +118,17 @@ export async function sync(client: MatrixClient, options: SyncOptions = {}): Pro
     options,
   );
   return toSyncResponse(body);
+}
+
+function filterParameter(options: SyncOptions): string | undefined {
+  if (typeof options.filter !== 'object') {
+    if (options.fresh) {
+      throw new TypeError('a fresh sync needs an inline filter, not a filter ID');
+    }
+    return options.filter;
+  }
+  const wire = toWireSyncFilter(options.filter);
+  return JSON.stringify(options.fresh ? { ...wire, [FRESH_FILTER_KEY]: randomUUID() } : wire);
 }
 
 export function toWireSyncFilter(filter: SyncFilter): WireSyncFilter {

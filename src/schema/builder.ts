@@ -13,6 +13,8 @@ export interface Context {
    * into an `UNAUTHENTICATED` error before any upstream call.
    */
   readonly matrix: MatrixClient | null;
+  /** An upstream client without a token, for the calls made before the caller has one (`login`). */
+  readonly anonymousMatrix: MatrixClient;
   /**
    * The key that signs pagination cursors (HMAC), so that a cursor the server did not issue is
    * refused before it reaches the homeserver.

@@ -6,6 +6,7 @@ import './room.ts';
 import './event.ts';
 import './room-timeline.ts';
 import './public-rooms.ts';
+import './create-room.ts';
 import './room-mutations.ts';
 import './membership-mutations.ts';
 import './message-mutations.ts';

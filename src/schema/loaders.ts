@@ -147,6 +147,8 @@ async function fetchRoomList(client: MatrixClient, includeLeave: boolean): Promi
   const response = await sync(client, {
     timeoutMs: 0,
     setPresence: 'offline',
+    // A snapshot must be current: never Synapse's cached answer to an earlier identical sync.
+    fresh: true,
     filter: {
       room: {
         includeLeave,
@@ -225,6 +227,8 @@ async function loadRoomStates(
   const response = await sync(client, {
     timeoutMs: 0,
     setPresence: 'offline',
+    // A snapshot must be current: never Synapse's cached answer to an earlier identical sync.
+    fresh: true,
     filter: {
       room: {
         rooms: [...roomIds],

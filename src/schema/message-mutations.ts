@@ -1,2 +1,159 @@
-/** Placeholder: filled in by the mutations work (issue 4). */
-export {};
+/**
+ * Mutations that put events into a room's timeline: sendMessage and redactEvent. Both are
+ * idempotent through a client-chosen transaction ID (`txnId`, else `clientMutationId`), so a
+ * retried mutation never sends twice.
+ */
+import { redactEvent, sendMessageEvent } from '../matrix/room-events.ts';
+import { builder } from './builder.ts';
+import { facadeError } from './errors.ts';
+import { RoomEventRef } from './event.ts';
+import { eventKey, loaders } from './loaders.ts';
+import { requireEventId, requireRoomId } from './matrix-ids.ts';
+import {
+  afterWrite,
+  MAX_BODY_BYTES,
+  optionalReason,
+  type RoomEventPayloadShape,
+  requireMaxBytes,
+  roomEventPayloadFields,
+  transactionId,
+} from './mutation-support.ts';
+
+/** The `msgtype`s of `m.room.message` that are plain text (event-schemas/schema/m.room.message$m.*). */
+const MessageTypeEnum = builder.enumType('MessageType', {
+  description: 'The kind of a text message (`msgtype` of `m.room.message`).',
+  values: {
+    TEXT: { value: 'm.text', description: 'An ordinary message (`m.text`).' },
+    NOTICE: {
+      value: 'm.notice',
+      description:
+        'An automated message, e.g. from a bot (`m.notice`); bots should not reply to it.',
+    },
+    EMOTE: {
+      value: 'm.emote',
+      description: 'An action, shown as "* alice waves" (`m.emote`).',
+    },
+  } as const,
+});
+
+/** The only `format` the spec defines for `formatted_body`. */
+const HTML_FORMAT = 'org.matrix.custom.html';
+
+/**
+ * `value` unchanged when it has something besides whitespace and fits in {@link MAX_BODY_BYTES};
+ * else BAD_USER_INPUT naming `field`. Unlike `requireNonBlank` it does not trim: the text is sent
+ * exactly as the user wrote it.
+ */
+function requireMessageText(value: string, field: string): string {
+  if (value.trim() === '') {
+    throw facadeError('BAD_USER_INPUT', `${field} must not be empty.`, { extensions: { field } });
+  }
+  return requireMaxBytes(value, field, MAX_BODY_BYTES);
+}
+
+builder.relayMutationField(
+  'sendMessage',
+  {
+    description: 'Input of `sendMessage`.',
+    inputFields: (t) => ({
+      roomId: t.id({ required: true }),
+      body: t.string({
+        required: true,
+        description: `The text (at most ${MAX_BODY_BYTES} bytes), sent as written; also the fallback for clients that do not render \`formattedBody\`.`,
+      }),
+      msgtype: t.field({
+        type: MessageTypeEnum,
+        required: false,
+        defaultValue: 'm.text',
+        description: 'The kind of message.',
+      }),
+      formattedBody: t.string({
+        required: false,
+        description: `The same message as HTML (at most ${MAX_BODY_BYTES} bytes), sent as \`formatted_body\` with \`format: "${HTML_FORMAT}"\`.`,
+      }),
+      txnId: t.string({
+        required: false,
+        description:
+          'The transaction ID (1 to 200 characters) that makes a retry safe: the same ID from the same session sends once. Defaults to `clientMutationId`; without either, a retry sends again.',
+      }),
+    }),
+  },
+  {
+    description:
+      'Sends a text message (`m.room.message` with `m.text`, `m.notice` or `m.emote`). Idempotent: repeating it with the same `txnId` (or `clientMutationId`) returns the first event.',
+    resolve: async (_root, { input }, context) => {
+      const roomId = requireRoomId(String(input.roomId), 'roomId');
+      const body = requireMessageText(input.body, 'body');
+      const formattedBody =
+        input.formattedBody == null
+          ? null
+          : requireMessageText(input.formattedBody, 'formattedBody');
+      const txnId = transactionId(input);
+      const content: Record<string, unknown> = { msgtype: input.msgtype ?? 'm.text', body };
+      if (formattedBody !== null) {
+        content['format'] = HTML_FORMAT;
+        content['formatted_body'] = formattedBody;
+      }
+      const { eventId } = await sendMessageEvent(
+        loaders(context).client,
+        roomId,
+        'm.room.message',
+        txnId,
+        content,
+      );
+      afterWrite(context);
+      return { roomId, eventId };
+    },
+  },
+  {
+    outputFields: (t) => ({
+      ...roomEventPayloadFields(t),
+      event: t.field({
+        type: RoomEventRef,
+        description: 'The message as the homeserver now has it (one more upstream call).',
+        resolve: (payload: RoomEventPayloadShape, _args, context) =>
+          loaders(context).event.load(eventKey(payload.roomId, payload.eventId)),
+      }),
+    }),
+  },
+);
+
+builder.relayMutationField(
+  'redactEvent',
+  {
+    description: 'Input of `redactEvent`.',
+    inputFields: (t) => ({
+      roomId: t.id({ required: true }),
+      eventId: t.id({ required: true, description: 'The event to redact.' }),
+      reason: t.string({
+        required: false,
+        description: 'Why (at most 1000 characters); visible to the room.',
+      }),
+      txnId: t.string({
+        required: false,
+        description:
+          'The transaction ID (1 to 200 characters) that makes a retry safe, as in `sendMessage`. Defaults to `clientMutationId`.',
+      }),
+    }),
+  },
+  {
+    description:
+      "Redacts an event: the homeserver strips its content down to the keys the room version keeps. Idempotent through `txnId` (or `clientMutationId`), like `sendMessage`. `eventId` in the payload is the redaction's own event.",
+    resolve: async (_root, { input }, context) => {
+      const roomId = requireRoomId(String(input.roomId), 'roomId');
+      const eventId = requireEventId(String(input.eventId), 'eventId');
+      const reason = optionalReason(input.reason);
+      const txnId = transactionId(input);
+      const redaction = await redactEvent(
+        loaders(context).client,
+        roomId,
+        eventId,
+        txnId,
+        reason === undefined ? {} : { reason },
+      );
+      afterWrite(context);
+      return { roomId, eventId: redaction.eventId };
+    },
+  },
+  { outputFields: roomEventPayloadFields },
+);

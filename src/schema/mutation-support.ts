@@ -79,8 +79,8 @@ export function requireMxcUri(value: string, field: string): string {
  * when the client gave neither.
  */
 export function transactionId(input: {
-  txnId?: string | null;
-  clientMutationId?: string | number | null;
+  txnId?: string | null | undefined;
+  clientMutationId?: string | number | null | undefined;
 }): string {
   const given =
     input.txnId ?? (input.clientMutationId == null ? null : String(input.clientMutationId));

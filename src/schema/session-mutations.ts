@@ -1,2 +1,139 @@
-/** Placeholder: filled in by the mutations work (issue 4). */
-export {};
+/**
+ * Sessions: `login` trades a user's password for an access token (the one mutation that needs
+ * none), `logout` invalidates the caller's token. The password goes only into the upstream
+ * request body, which is never logged (see the log test in session-mutations.test.ts).
+ */
+import { type LoginResult, login, logout } from '../matrix/account.ts';
+import { MatrixApiError } from '../matrix/errors.ts';
+import { builder } from './builder.ts';
+import { facadeError } from './errors.ts';
+import { loaders } from './loaders.ts';
+import { requireUserId } from './matrix-ids.ts';
+import { afterWrite, requireMaxBytes, requireNonBlank } from './mutation-support.ts';
+
+/** Longest device ID the facade forwards, in bytes. */
+const MAX_DEVICE_ID_BYTES = 255;
+/**
+ * Longest device name, in characters. The spec sets no bound; Synapse 1.160 refuses more than 100
+ * characters with 400 `M_TOO_LARGE` ("Device display name is too long (max 100)").
+ */
+const MAX_DEVICE_NAME_LENGTH = 100;
+/** User IDs are at most 255 bytes (spec appendix, "User Identifiers"); so then is a localpart. */
+const MAX_USER_BYTES = 255;
+
+/** A full user ID (checked) or a bare localpart, trimmed. */
+function requireLoginUser(value: string): string {
+  const user = requireNonBlank(value, 'user');
+  return user.startsWith('@')
+    ? requireUserId(user, 'user')
+    : requireMaxBytes(user, 'user', MAX_USER_BYTES);
+}
+
+/**
+ * Wrong credentials are an authentication failure, not a refusal: the homeserver answers 403
+ * (`M_FORBIDDEN`, or `M_USER_DEACTIVATED`), which the central mapping would call FORBIDDEN.
+ * The error is built without `originalError`, since yoga masks a GraphQLError wrapping anything
+ * but another GraphQLError; `extensions.matrix` keeps the homeserver's verdict.
+ */
+function loginFailure(error: unknown): unknown {
+  if (error instanceof MatrixApiError && error.status === 403) {
+    return facadeError('UNAUTHENTICATED', error.error || 'Wrong user or password.', {
+      extensions: { matrix: { errcode: error.errcode, status: error.status } },
+    });
+  }
+  return error;
+}
+
+builder.relayMutationField(
+  'login',
+  {
+    description: 'Input of `login`.',
+    inputFields: (t) => ({
+      user: t.string({
+        required: true,
+        description: 'A full user ID (`@alice:example.org`) or just the localpart (`alice`).',
+      }),
+      password: t.string({ required: true, description: 'Never logged.' }),
+      deviceName: t.string({
+        required: false,
+        description:
+          'A display name for the new device, at most 100 characters (ignored when `deviceId` names an existing one).',
+      }),
+      deviceId: t.string({
+        required: false,
+        description:
+          'Use this device ID instead of a new one: an existing device gets the new token (its previous one may stop working), an unknown ID becomes a new device.',
+      }),
+    }),
+  },
+  {
+    description:
+      "Logs in with a password (`m.login.password`) and returns a new access token. Needs no token. Wrong credentials are UNAUTHENTICATED, with the homeserver's errcode under `extensions.matrix`.",
+    resolve: async (_root, { input }, context): Promise<LoginResult> => {
+      const user = requireLoginUser(input.user);
+      if (input.password === '') {
+        throw facadeError('BAD_USER_INPUT', 'password must not be empty.', {
+          extensions: { field: 'password' },
+        });
+      }
+      const deviceId =
+        input.deviceId == null
+          ? undefined
+          : requireMaxBytes(
+              requireNonBlank(input.deviceId, 'deviceId'),
+              'deviceId',
+              MAX_DEVICE_ID_BYTES,
+            );
+      const deviceName = input.deviceName ?? undefined;
+      if (deviceName !== undefined && deviceName.length > MAX_DEVICE_NAME_LENGTH) {
+        throw facadeError(
+          'BAD_USER_INPUT',
+          `deviceName must be at most ${MAX_DEVICE_NAME_LENGTH} characters.`,
+          { extensions: { field: 'deviceName' } },
+        );
+      }
+      try {
+        return await login(context.anonymousMatrix, {
+          user,
+          password: input.password,
+          ...(deviceId === undefined ? {} : { deviceId }),
+          ...(deviceName === undefined ? {} : { initialDeviceDisplayName: deviceName }),
+        });
+      } catch (error) {
+        throw loginFailure(error);
+      }
+    },
+  },
+  {
+    outputFields: (t) => ({
+      accessToken: t.exposeString('accessToken', {
+        description:
+          'The new access token: send it as `Authorization: Bearer <token>`. Keep it secret.',
+      }),
+      userId: t.exposeID('userId', { description: 'The full user ID logged in.' }),
+      deviceId: t.exposeString('deviceId', { description: 'The device the token belongs to.' }),
+    }),
+  },
+);
+
+builder.relayMutationField(
+  'logout',
+  {
+    description: 'Input of `logout`.',
+    inputFields: () => ({}),
+  },
+  {
+    description:
+      "Invalidates the caller's access token and deletes its device. Later requests with that token are UNAUTHENTICATED.",
+    resolve: async (_root, _args, context) => {
+      await logout(loaders(context).client);
+      afterWrite(context);
+      return { loggedOut: true };
+    },
+  },
+  {
+    outputFields: (t) => ({
+      loggedOut: t.exposeBoolean('loggedOut', { description: 'Always `true`.' }),
+    }),
+  },
+);

@@ -18,6 +18,10 @@ export function createContextFactory(
 ): (initial: YogaInitialContext) => Context {
   return ({ request }) => {
     const token = bearerToken(request.headers.get('authorization'));
-    return { matrix: token === null ? null : upstream.client(token), cursorKey };
+    return {
+      matrix: token === null ? null : upstream.client(token),
+      anonymousMatrix: upstream.client(null),
+      cursorKey,
+    };
   };
 }

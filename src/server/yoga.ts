@@ -43,10 +43,34 @@ export function createFacadeYoga(options: YogaOptions): FacadeYoga {
             ...(located?.path ? { path: located.path } : {}),
           });
         }
+        if (isRequestInputError(error)) {
+          return new GraphQLError(error.message, {
+            ...(error.nodes ? { nodes: error.nodes } : {}),
+            ...(error.source ? { source: error.source } : {}),
+            ...(error.positions ? { positions: error.positions } : {}),
+            // Keeps yoga's `http` extension (status 400).
+            extensions: { ...error.extensions, code: 'BAD_USER_INPUT' },
+          });
+        }
         return maskError(error, message, isDev);
       },
     },
   });
+}
+
+/**
+ * An error graphql-js raised about the request's own input before executing anything, such as a
+ * variable of the wrong type or out of range ("Int cannot represent …"): no path, at most
+ * graphql's own error as the cause, and no code of its own (parse and validation errors already carry
+ * GRAPHQL_PARSE_FAILED / GRAPHQL_VALIDATION_FAILED).
+ */
+function isRequestInputError(error: unknown): error is GraphQLError {
+  return (
+    error instanceof GraphQLError &&
+    error.path === undefined &&
+    error.extensions['code'] === undefined &&
+    (error.originalError == null || error.originalError instanceof GraphQLError)
+  );
 }
 
 /** Yoga logs with console-style arguments; pino wants (fields, message). */

@@ -8,7 +8,27 @@ import { registerUser } from '../../scripts/synapse/register.ts';
 import { MatrixApiError } from '../../src/matrix/errors.ts';
 import { getMessages, sendMessageEvent } from '../../src/matrix/room-events.ts';
 import { createRoom } from '../../src/matrix/rooms.ts';
+import { graphql } from '../generated/gql.ts';
+import { startFacade } from '../support/facade.ts';
 import { homeserver, newUpstream } from '../support/homeserver.ts';
+
+const CreateRoomForLimits = graphql(`
+  mutation CreateRoomForLimits($input: CreateRoomInput!) {
+    createRoom(input: $input) {
+      room {
+        id
+      }
+    }
+  }
+`);
+
+const RenameForLimits = graphql(`
+  mutation RenameForLimits($input: RenameInput!) {
+    rename(input: $input) {
+      eventId
+    }
+  }
+`);
 
 const text = (body: string) => ({ msgtype: 'm.text', body });
 
@@ -53,6 +73,30 @@ describe.skipIf(!homeserver().local)('rate limits of a stock Synapse', () => {
     const delay = (first as MatrixApiError).retryAfterMs;
     expect(delay).toBeGreaterThan(0);
     expect((delay ?? 0) % 1000).toBe(0);
+  });
+
+  it('should answer RATE_LIMITED with retryAfterMs through GraphQL when retries are off', async () => {
+    const alice = await registerUser(synapse.url, synapse.registrationSharedSecret);
+    await using facade = startFacade({
+      MATRIX_HOMESERVER_URL: synapse.url,
+      UPSTREAM_MAX_ATTEMPTS: '1',
+    });
+    const token = alice.accessToken;
+    const created = await facade.graphql(CreateRoomForLimits, { token, variables: { input: {} } });
+    const roomId = created.data?.createRoom.room.id ?? '';
+    let limited: { extensions?: Record<string, unknown> } | undefined;
+    for (let index = 0; index < 15 && limited === undefined; index++) {
+      const result = await facade.graphql(RenameForLimits, {
+        token,
+        variables: { input: { roomId, name: `name ${index}` } },
+      });
+      limited = result.errors?.[0];
+    }
+    expect(limited?.extensions).toMatchObject({
+      code: 'RATE_LIMITED',
+      matrix: { errcode: 'M_LIMIT_EXCEEDED', status: 429 },
+    });
+    expect(limited?.extensions?.['retryAfterMs']).toBeGreaterThan(0);
   });
 
   it('should wait out the 429 and deliver every message exactly once with retries on', async () => {

@@ -506,6 +506,22 @@ describe('rooms', () => {
   });
 });
 
+describe('rooms freshness', () => {
+  it('should list a room made right after an earlier listing (no cached /sync answer)', async () => {
+    await using upstream = newUpstream();
+    const alice = await newUserClient(upstream, 'fresh');
+    await createRoom(alice.client, { name: 'First' });
+    await using facade = startFacade();
+    const token = alice.user.accessToken;
+    const before = await facade.graphql(RoomList, { token, variables: { first: 10 } });
+    expect(before.data?.rooms.edges.map((edge) => edge.node.name)).toEqual(['First']);
+    // Synapse caches an identical initial /sync for 2 minutes by default.
+    await createRoom(alice.client, { name: 'Second' });
+    const after = await facade.graphql(RoomList, { token, variables: { first: 10 } });
+    expect(after.data?.rooms.edges.map((edge) => edge.node.name)).toEqual(['Second', 'First']);
+  });
+});
+
 describe('loaders', () => {
   it("should never answer one user's query with another's data, even concurrently", async () => {
     await using upstream = newUpstream();

@@ -5,7 +5,7 @@
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { type ExecutionResult, print } from 'graphql';
 import { loadConfig } from '../../src/config.ts';
-import { createLogger } from '../../src/logger.ts';
+import { createLogger, type Logger } from '../../src/logger.ts';
 import { type App, buildApp } from '../../src/server/app.ts';
 import { type CountingDispatcher, countingDispatcher } from './counting-dispatcher.ts';
 import { homeserver } from './homeserver.ts';
@@ -23,12 +23,20 @@ export interface TestFacade extends AsyncDisposable {
   ): Promise<ExecutionResult<TResult> & { status: number }>;
 }
 
-export function startFacade(environment: Record<string, string> = {}): TestFacade {
+export interface FacadeOptions {
+  /** Where the facade logs (to capture its lines). @default a silent logger */
+  logger?: Logger;
+}
+
+export function startFacade(
+  environment: Record<string, string> = {},
+  options: FacadeOptions = {},
+): TestFacade {
   const config = loadConfig({ MATRIX_HOMESERVER_URL: homeserver().url, ...environment });
   const upstream = countingDispatcher();
   const app = buildApp({
     config,
-    logger: createLogger('silent'),
+    logger: options.logger ?? createLogger('silent'),
     dispatcher: upstream.dispatcher,
   });
   return {

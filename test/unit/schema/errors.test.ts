@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConnectionError, MatrixApiError, MatrixHttpError } from '../../../src/matrix/errors.ts';
+import { Upstream } from '../../../src/matrix/http.ts';
 import { upstreamErrorToGraphQL, viewerClient } from '../../../src/schema/errors.ts';
 
 const endpoint = { method: 'GET', path: '/_matrix/client/v3/rooms/!r:hs/state' };
@@ -74,8 +75,12 @@ describe('upstreamErrorToGraphQL', () => {
 
 describe('viewerClient', () => {
   it('should refuse a context without a token with UNAUTHENTICATED', () => {
-    expect(() => viewerClient({ matrix: null, cursorKey: new Uint8Array(32) })).toThrowError(
-      expect.objectContaining({ extensions: { code: 'UNAUTHENTICATED' } }),
-    );
+    expect(() =>
+      viewerClient({
+        matrix: null,
+        anonymousMatrix: new Upstream({ homeserverUrl: 'http://homeserver.invalid' }).client(null),
+        cursorKey: new Uint8Array(32),
+      }),
+    ).toThrowError(expect.objectContaining({ extensions: { code: 'UNAUTHENTICATED' } }));
   });
 });

@@ -1,0 +1,219 @@
+/** Creating rooms: `createRoom` (every option of create_room.yaml) and `createDirectRoom`. */
+import { getAccountData, setAccountData } from '../matrix/account.ts';
+import { type CreateRoomOptions, createRoom } from '../matrix/rooms.ts';
+import { builder } from './builder.ts';
+import { facadeError } from './errors.ts';
+import { loaders } from './loaders.ts';
+import { requireUserId } from './matrix-ids.ts';
+import {
+  afterWrite,
+  MAX_ROOM_NAME_BYTES,
+  requireMaxBytes,
+  roomPayloadFields,
+} from './mutation-support.ts';
+import { RoomRef } from './room.ts';
+
+const RoomPresetEnum = builder.enumType('RoomPreset', {
+  description: 'Default state for a new room (`create_room.yaml` `preset`).',
+  values: {
+    PRIVATE_CHAT: { value: 'private_chat', description: 'Invite only; history shared.' },
+    TRUSTED_PRIVATE_CHAT: {
+      value: 'trusted_private_chat',
+      description: 'Invite only; invitees get the creator’s power level.',
+    },
+    PUBLIC_CHAT: { value: 'public_chat', description: 'Anyone may join; no guests.' },
+  } as const,
+});
+
+const RoomVisibilityEnum = builder.enumType('RoomVisibility', {
+  description: 'Whether the room is listed in the public room directory.',
+  values: {
+    PUBLIC: { value: 'public' },
+    PRIVATE: { value: 'private' },
+  } as const,
+});
+
+const InitialStateEventInput = builder.inputType('InitialStateEventInput', {
+  description: 'A state event to set in the new room (`initial_state`).',
+  fields: (t) => ({
+    type: t.string({ required: true }),
+    stateKey: t.string({ required: false, defaultValue: '' }),
+    content: t.field({ type: 'JSON', required: true }),
+  }),
+});
+
+const ThirdPartyInviteInput = builder.inputType('ThirdPartyInviteInput', {
+  description: 'A third-party identifier to invite (`invite_3pid`); needs an identity server.',
+  fields: (t) => ({
+    idServer: t.string({ required: true }),
+    idAccessToken: t.string({ required: true }),
+    medium: t.string({ required: true, description: 'e.g. `email`.' }),
+    address: t.string({ required: true }),
+  }),
+});
+
+/** An alias local part: what goes between `#` and `:server`. */
+function requireAliasLocalpart(value: string): string {
+  if (!/^[^\s:#]+$/u.test(value) || Buffer.byteLength(value) > 200) {
+    throw facadeError(
+      'BAD_USER_INPUT',
+      'roomAliasName must be the local part of an alias only: no spaces, ":" or "#" (e.g. "lobby" for #lobby:example.org).',
+      { extensions: { field: 'roomAliasName' } },
+    );
+  }
+  return value;
+}
+
+builder.relayMutationField(
+  'createRoom',
+  {
+    inputFields: (t) => ({
+      name: t.string({ required: false, description: 'At most 255 bytes.' }),
+      topic: t.string({ required: false }),
+      preset: t.field({ type: RoomPresetEnum, required: false }),
+      visibility: t.field({
+        type: RoomVisibilityEnum,
+        required: false,
+        description: 'PUBLIC lists the room in the public directory (default PRIVATE).',
+      }),
+      roomAliasName: t.string({
+        required: false,
+        description: 'The local part of an alias to create: "lobby" makes #lobby:<server>.',
+      }),
+      invite: t.idList({ required: false, description: 'User IDs to invite.' }),
+      invite3pid: t.field({ type: [ThirdPartyInviteInput], required: false }),
+      isDirect: t.boolean({
+        required: false,
+        description: 'Marks the invites as direct-message invites (see also createDirectRoom).',
+      }),
+      initialState: t.field({ type: [InitialStateEventInput], required: false }),
+      roomVersion: t.string({ required: false }),
+      creationContent: t.field({
+        type: 'JSON',
+        required: false,
+        description: 'Extra `m.room.create` content, e.g. `{"m.federate": false}`.',
+      }),
+      powerLevelContentOverride: t.field({
+        type: 'JSON',
+        required: false,
+        description: 'Merged over the default `m.room.power_levels` content.',
+      }),
+    }),
+  },
+  {
+    description:
+      'Creates a room. The payload’s room already shows the name, topic, alias and members asked for.',
+    resolve: async (_root, { input }, context) => {
+      const options: CreateRoomOptions = {};
+      if (input.name != null) {
+        options.name = requireMaxBytes(input.name, 'name', MAX_ROOM_NAME_BYTES);
+      }
+      if (input.topic != null) {
+        options.topic = requireMaxBytes(input.topic, 'topic', 30_000);
+      }
+      if (input.preset != null) {
+        options.preset = input.preset;
+      }
+      if (input.visibility != null) {
+        options.visibility = input.visibility;
+      }
+      if (input.roomAliasName != null) {
+        options.roomAliasName = requireAliasLocalpart(input.roomAliasName);
+      }
+      if (input.invite != null) {
+        options.invite = input.invite.map((userId, index) =>
+          requireUserId(String(userId), `invite[${index}]`),
+        );
+      }
+      if (input.invite3pid != null) {
+        options.invite3pid = input.invite3pid;
+      }
+      if (input.isDirect != null) {
+        options.isDirect = input.isDirect;
+      }
+      if (input.initialState != null) {
+        options.initialState = input.initialState.map((event) => ({
+          type: event.type,
+          stateKey: event.stateKey ?? '',
+          content: event.content,
+        }));
+      }
+      if (input.roomVersion != null) {
+        options.roomVersion = input.roomVersion;
+      }
+      if (input.creationContent != null) {
+        options.creationContent = input.creationContent;
+      }
+      if (input.powerLevelContentOverride != null) {
+        options.powerLevelContentOverride = input.powerLevelContentOverride;
+      }
+      const { roomId } = await createRoom(loaders(context).client, options);
+      afterWrite(context);
+      return { roomId };
+    },
+  },
+  { outputFields: roomPayloadFields },
+);
+
+builder.relayMutationField(
+  'createDirectRoom',
+  {
+    inputFields: (t) => ({
+      userId: t.id({ required: true, description: 'The user to talk to.' }),
+    }),
+  },
+  {
+    description:
+      "The direct-message room with a user: the existing one when the viewer's `m.direct` lists a room the viewer is still in, else a new `trusted_private_chat` room (invite marked direct) that is then recorded in `m.direct`.",
+    resolve: async (_root, { input }, context) => {
+      const userId = requireUserId(String(input.userId), 'userId');
+      const roomLoaders = loaders(context);
+      const viewer = await roomLoaders.viewer();
+      if (userId === viewer.userId) {
+        throw facadeError('BAD_USER_INPUT', 'userId: a direct room needs another user.', {
+          extensions: { field: 'userId' },
+        });
+      }
+      const list = await roomLoaders.roomList(false);
+      const existing = [...(list.direct.get(userId) ?? [])]
+        .reverse()
+        .find((roomId) =>
+          list.rooms.some(
+            (room) =>
+              room.roomId === roomId &&
+              (room.membership === 'join' || room.membership === 'invite'),
+          ),
+        );
+      if (existing) {
+        return { roomId: existing, created: false };
+      }
+      const { roomId } = await createRoom(roomLoaders.client, {
+        preset: 'trusted_private_chat',
+        isDirect: true,
+        invite: [userId],
+      });
+      // Read m.direct fresh right before writing it: the room list may be older, and the event
+      // replaces the whole map.
+      const direct = (await getAccountData(roomLoaders.client, viewer.userId, 'm.direct')) ?? {};
+      const rooms = direct[userId];
+      await setAccountData(roomLoaders.client, viewer.userId, 'm.direct', {
+        ...direct,
+        [userId]: [...(Array.isArray(rooms) ? rooms : []), roomId],
+      });
+      afterWrite(context);
+      return { roomId, created: true };
+    },
+  },
+  {
+    outputFields: (t) => ({
+      room: t.field({
+        type: RoomRef,
+        description: 'The direct-message room.',
+        resolve: (payload) => ({ roomId: payload.roomId, listing: null }),
+      }),
+      created: t.exposeBoolean('created', {
+        description: 'Whether the room was made now (false: it already existed).',
+      }),
+    }),
+  },
+);
