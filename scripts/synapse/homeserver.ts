@@ -50,9 +50,16 @@ export interface RunningSynapse extends AsyncDisposable {
   readonly serverName: string;
   /** The secret for `/_synapse/admin/v1/register`. */
   readonly registrationSharedSecret: string;
+  /** The PID of the Synapse process running now (a new one after {@link restart}). */
   readonly pid: number;
   /** This instance's own data directory; Synapse's output goes to `synapse.log` in it. */
   readonly dataDir: string;
+  /**
+   * Stops this Synapse and starts it again on the same port with the same data directory and
+   * configuration, resolving once its client API answers: users, rooms and access tokens survive,
+   * as after a real server restart. In between, connections are refused.
+   */
+  restart(): Promise<void>;
   /**
    * Stops this Synapse (SIGTERM, then SIGKILL after 10 s), waits for it to exit and removes its
    * data directory unless `keepDataDir` was set.
@@ -125,6 +132,64 @@ async function startOnPort(
   await writeHomeserverConfig(dataDir, port, registrationSharedSecret, options.stockRateLimits);
 
   const logFile = join(dataDir, 'synapse.log');
+  const url = `http://127.0.0.1:${port}`;
+  const readyTimeoutMs = options.readyTimeoutMs ?? 60_000;
+  let running = spawnSynapse(chrootDir, dataDir, logFile);
+  let stopped = false;
+
+  const stop = async (): Promise<void> => {
+    stopped = true;
+    await stopChild(running.child, running.exited);
+    if (!options.keepDataDir) {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  };
+  const restart = async (): Promise<void> => {
+    if (stopped) {
+      throw new Error('this Synapse was stopped for good');
+    }
+    await stopChild(running.child, running.exited);
+    running = spawnSynapse(chrootDir, dataDir, logFile);
+    try {
+      await waitUntilReady(url, running.exited, readyTimeoutMs);
+    } catch (error) {
+      await stopChild(running.child, running.exited);
+      throw new Error(`${(error as Error).message}\n${lastLogLines(logFile)}`);
+    }
+  };
+  try {
+    await waitUntilReady(url, running.exited, readyTimeoutMs);
+  } catch (error) {
+    await stopChild(running.child, running.exited);
+    const log = readFileSync(logFile, 'utf8');
+    await rm(dataDir, { recursive: true, force: true });
+    if (/Address already in use|Couldn't listen/.test(log)) {
+      throw new PortInUseError(`port ${port} is taken`);
+    }
+    throw new Error(`${(error as Error).message}\n${lastLogLines(logFile, log)}`);
+  }
+  return {
+    url,
+    serverName: SERVER_NAME,
+    registrationSharedSecret,
+    get pid() {
+      return running.pid;
+    },
+    dataDir,
+    restart,
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
+}
+
+interface SynapseProcess {
+  child: ChildProcess;
+  pid: number;
+  exited: Promise<number | null>;
+}
+
+/** Starts Synapse over the prepared data directory, appending its output to `logFile`. */
+function spawnSynapse(chrootDir: string, dataDir: string, logFile: string): SynapseProcess {
   const logFd = openSync(logFile, 'a');
   // exec at every step keeps one PID from setpriv to Synapse's python, so the PID we hold is
   // Synapse's own. The private mount namespace makes /proc and the data directory visible only
@@ -156,39 +221,13 @@ async function startOnPort(
     child.on('error', () => resolveExit(-1));
   });
   if (child.pid === undefined) {
-    throw new Error(`could not start Synapse: ${await exited}`);
+    throw new Error('could not start Synapse (no PID)');
   }
-  const pid = child.pid;
-  const url = `http://127.0.0.1:${port}`;
+  return { child, pid: child.pid, exited };
+}
 
-  const stop = async (): Promise<void> => {
-    await stopChild(child, exited);
-    if (!options.keepDataDir) {
-      await rm(dataDir, { recursive: true, force: true });
-    }
-  };
-  try {
-    await waitUntilReady(url, exited, options.readyTimeoutMs ?? 60_000);
-  } catch (error) {
-    await stopChild(child, exited);
-    const log = readFileSync(logFile, 'utf8');
-    await rm(dataDir, { recursive: true, force: true });
-    if (/Address already in use|Couldn't listen/.test(log)) {
-      throw new PortInUseError(`port ${port} is taken`);
-    }
-    throw new Error(
-      `${(error as Error).message}\n--- last lines of Synapse's log ---\n${log.split('\n').slice(-30).join('\n')}`,
-    );
-  }
-  return {
-    url,
-    serverName: SERVER_NAME,
-    registrationSharedSecret,
-    pid,
-    dataDir,
-    stop,
-    [Symbol.asyncDispose]: stop,
-  };
+function lastLogLines(logFile: string, log = readFileSync(logFile, 'utf8')): string {
+  return `--- last lines of Synapse's log ---\n${log.split('\n').slice(-30).join('\n')}`;
 }
 
 async function stopChild(child: ChildProcess, exited: Promise<number | null>): Promise<void> {

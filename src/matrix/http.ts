@@ -275,6 +275,14 @@ export class MatrixClient {
     return this.#accessToken !== null;
   }
 
+  /**
+   * The token itself, for keying per-user state such as the sync bridge's loops. Never log it:
+   * `toJSON` leaves it out so a logged client cannot leak it.
+   */
+  get accessToken(): string | null {
+    return this.#accessToken;
+  }
+
   send<T>(request: MatrixRequest, options?: CallOptions): Promise<T> {
     return this.upstream.send<T>(request, this.#accessToken, options);
   }

@@ -3,6 +3,7 @@ import SchemaBuilder from '@pothos/core';
 import RelayPlugin from '@pothos/plugin-relay';
 import { DateTimeResolver, JSONObjectResolver } from 'graphql-scalars';
 import type { MatrixClient } from '../matrix/http.ts';
+import type { SyncHub } from '../sync/sync-hub.ts';
 import { nodeIdType } from './node-id.ts';
 
 /** What every resolver receives. Built per request by the server (`src/server/context.ts`). */
@@ -20,6 +21,10 @@ export interface Context {
    * refused before it reaches the homeserver.
    */
   readonly cursorKey: Uint8Array;
+  /** The server's sync bridge (created on first use): subscriptions listen to it. */
+  readonly syncHub: () => SyncHub;
+  /** Aborted when the server shuts down: open subscriptions complete. */
+  readonly shutdownSignal: AbortSignal;
 }
 
 export const builder = new SchemaBuilder<{

@@ -12,5 +12,6 @@ import './membership-mutations.ts';
 import './message-mutations.ts';
 import './session-mutations.ts';
 import './delete-room.ts';
+import './subscriptions.ts';
 
 export const schema = builder.toSchema({ sortSchema: true });

@@ -1,6 +1,6 @@
 /**
- * Wires the facade together (upstream → yoga → HTTP server) without listening, so that tests and
- * main.ts start and stop the same thing.
+ * Wires the facade together (upstream → sync bridge → yoga → HTTP and graphql-ws) without
+ * listening, so that tests and main.ts start and stop the same thing.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
@@ -9,6 +9,8 @@ import type { Dispatcher } from 'undici';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import { Upstream } from '../matrix/http.ts';
+import { SyncHub } from '../sync/sync-hub.ts';
+import { attachWebSocketTransport } from './ws.ts';
 import { createFacadeYoga, type FacadeYoga } from './yoga.ts';
 
 export interface AppOptions {
@@ -16,19 +18,44 @@ export interface AppOptions {
   logger: Logger;
   /** Replaces the upstream connection pool (tests count or fault-inject through it). */
   dispatcher?: Dispatcher;
+  /**
+   * How long a sync loop outlives its last subscription.
+   * @default 5000
+   */
+  syncGracePeriodMs?: number;
+  /**
+   * The server-side timeout of each sync long-poll.
+   * @default 30000
+   */
+  syncPollTimeoutMs?: number;
 }
 
 export interface App extends AsyncDisposable {
   readonly yoga: FacadeYoga;
   readonly upstream: Upstream;
   readonly server: Server;
+  /** The sync bridge's live loops and listeners (zero until a subscription starts one). */
+  readonly syncStats: { loops: number; listeners: number };
   /** Listens on the configured host and port (0 picks a free one); resolves with the base URL. */
   start(): Promise<string>;
-  /** Stops accepting, lets in-flight requests finish, then closes upstream connections. */
+  /**
+   * Shuts down gracefully: stops accepting connections, completes every subscription and closes
+   * websockets with 1001, stops every sync loop (aborting its long-poll), lets in-flight HTTP
+   * requests finish, then closes the upstream connections.
+   */
   stop(): Promise<void>;
 }
 
-export function buildApp({ config, logger, dispatcher }: AppOptions): App {
+/** How long in-flight HTTP requests get to finish on shutdown before their sockets are cut. */
+const DRAIN_TIMEOUT_MS = 10_000;
+
+export function buildApp({
+  config,
+  logger,
+  dispatcher,
+  syncGracePeriodMs,
+  syncPollTimeoutMs,
+}: AppOptions): App {
   const upstream = new Upstream({
     homeserverUrl: config.homeserverUrl,
     timeouts: {
@@ -43,8 +70,25 @@ export function buildApp({ config, logger, dispatcher }: AppOptions): App {
   });
   const cursorKey =
     config.cursorSecret === null ? randomBytes(32) : Buffer.from(config.cursorSecret, 'utf8');
-  const yoga = createFacadeYoga({ upstream, logger, graphiql: config.graphiql, cursorKey });
+  const shutdown = new AbortController();
+  // Made on the first subscription: a server that serves none never starts a loop.
+  let hub: SyncHub | undefined;
+  const syncHub = () => {
+    hub ??= new SyncHub({
+      upstream,
+      logger: logger.child({ component: 'sync' }),
+      ...(syncGracePeriodMs === undefined ? {} : { gracePeriodMs: syncGracePeriodMs }),
+      ...(syncPollTimeoutMs === undefined ? {} : { pollTimeoutMs: syncPollTimeoutMs }),
+    });
+    return hub;
+  };
+  const yoga = createFacadeYoga({
+    shared: { upstream, cursorKey, syncHub, shutdownSignal: shutdown.signal },
+    logger,
+    graphiql: config.graphiql,
+  });
   const server = createServer(yoga);
+  const websockets = attachWebSocketTransport(server, yoga, upstream, logger);
 
   const start = () =>
     new Promise<string>((resolve, reject) => {
@@ -57,16 +101,36 @@ export function buildApp({ config, logger, dispatcher }: AppOptions): App {
       });
     });
 
-  const stop = async () => {
-    if (server.listening) {
-      await new Promise<void>((resolve, reject) => {
-        server.close((error) => (error ? reject(error) : resolve()));
-        // Idle keep-alive sockets would hold close() open until they time out.
-        server.closeIdleConnections();
-      });
-    }
-    await upstream.close();
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      // No new connections from here on; close() resolves once in-flight requests are done.
+      const closed = server.listening
+        ? new Promise<void>((resolve) => server.close(() => resolve()))
+        : Promise.resolve();
+      // Subscriptions (SSE and websocket alike) complete; sockets go with 1001.
+      shutdown.abort();
+      await websockets.close();
+      await hub?.close();
+      server.closeIdleConnections();
+      const cut = setTimeout(() => server.closeAllConnections(), DRAIN_TIMEOUT_MS);
+      cut.unref();
+      await closed;
+      clearTimeout(cut);
+      await upstream.close();
+    })();
+    return stopping;
   };
 
-  return { yoga, upstream, server, start, stop, [Symbol.asyncDispose]: stop };
+  return {
+    yoga,
+    upstream,
+    server,
+    get syncStats() {
+      return hub?.stats ?? { loops: 0, listeners: 0 };
+    },
+    start,
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
 }

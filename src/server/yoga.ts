@@ -3,16 +3,14 @@ import { GraphQLError } from 'graphql';
 import { createYoga, maskError, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from '../logger.ts';
 import { isUpstreamError } from '../matrix/errors.ts';
-import type { Upstream } from '../matrix/http.ts';
 import type { Context } from '../schema/builder.ts';
 import { upstreamErrorToGraphQL } from '../schema/errors.ts';
 import { schema } from '../schema/index.ts';
-import { createContextFactory } from './context.ts';
+import { createContextFactory, type SharedContext } from './context.ts';
 
 export interface YogaOptions {
-  upstream: Upstream;
-  /** Signs pagination cursors (see `Context.cursorKey`). */
-  cursorKey: Uint8Array;
+  /** The server-wide parts of every request's context. */
+  shared: SharedContext;
   logger: Logger;
   /** @default true */
   graphiql?: boolean;
@@ -23,7 +21,7 @@ export type FacadeYoga = YogaServerInstance<Record<string, unknown>, Context>;
 export function createFacadeYoga(options: YogaOptions): FacadeYoga {
   return createYoga<Record<string, unknown>, Context>({
     schema,
-    context: createContextFactory(options.upstream, options.cursorKey),
+    context: createContextFactory(options.shared),
     graphqlEndpoint: '/graphql',
     healthCheckEndpoint: '/healthz',
     landingPage: false,

@@ -47,6 +47,20 @@ export interface FaultMatch {
   times?: number;
 }
 
+/** One request the proxy received, for tests that count or order requests of one kind. */
+export interface ProxiedRequest {
+  readonly method: string;
+  /** Path and query, as received. */
+  readonly url: string;
+  /**
+   * When it arrived, as a position in the proxy's own sequence of arrivals and endings (not a
+   * clock): requests overlap when one arrived before the other ended.
+   */
+  readonly opened: number;
+  /** When its exchange ended (answered, reset or abandoned), in the same sequence; `null` while open. */
+  readonly closed: number | null;
+}
+
 export interface FaultProxy extends AsyncDisposable {
   /** The proxy's base URL, to use as the homeserver URL. */
   readonly url: string;
@@ -56,10 +70,14 @@ export interface FaultProxy extends AsyncDisposable {
   readonly requests: number;
   /** Requests held now, their clients still waiting. */
   readonly held: number;
+  /** Every request received, in order of arrival. */
+  readonly log: readonly ProxiedRequest[];
   /** Applies `fault` to the next matching requests; earlier injections match first. */
   inject(fault: Fault, match?: FaultMatch): void;
   /** Forwards every held request. */
   release(): void;
+  /** Resets the connection of every held request instead: their clients see a broken connection. */
+  resetHeld(): void;
   /** Drops every injected fault that has not been used up. */
   clear(): void;
   close(): Promise<void>;
@@ -75,6 +93,9 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
   let held: { req: IncomingMessage; res: ServerResponse }[] = [];
   let seen = 0;
   let requests = 0;
+  type LogEntry = { -readonly [K in keyof ProxiedRequest]: ProxiedRequest[K] };
+  const log: LogEntry[] = [];
+  let sequence = 0;
 
   const takeFault = (req: IncomingMessage): Fault | undefined => {
     const rule = rules.find(
@@ -128,6 +149,16 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     seen += 1;
+    const entry: LogEntry = {
+      method: req.method ?? '',
+      url: req.url ?? '',
+      opened: ++sequence,
+      closed: null,
+    };
+    log.push(entry);
+    res.on('close', () => {
+      entry.closed = ++sequence;
+    });
     const fault = takeFault(req);
     switch (fault?.kind) {
       case undefined:
@@ -218,11 +249,19 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
     get held() {
       return held.length;
     },
+    log,
     release() {
       const waiting = held;
       held = [];
       for (const { req, res } of waiting) {
         forward(req, res);
+      }
+    },
+    resetHeld() {
+      const waiting = held;
+      held = [];
+      for (const { req } of waiting) {
+        req.socket.resetAndDestroy();
       }
     },
     clear() {

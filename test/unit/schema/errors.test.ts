@@ -80,6 +80,10 @@ describe('viewerClient', () => {
         matrix: null,
         anonymousMatrix: new Upstream({ homeserverUrl: 'http://homeserver.invalid' }).client(null),
         cursorKey: new Uint8Array(32),
+        syncHub: () => {
+          throw new Error('no sync in this test');
+        },
+        shutdownSignal: new AbortController().signal,
       }),
     ).toThrowError(expect.objectContaining({ extensions: { code: 'UNAUTHENTICATED' } }));
   });

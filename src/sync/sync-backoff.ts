@@ -1,0 +1,80 @@
+/**
+ * How the sync loop reacts to a failed request, as pure functions so that they can be tested
+ * without a clock or a network.
+ */
+import { MatrixApiError, MatrixHttpError } from '../matrix/errors.ts';
+
+export interface SyncBackoffPolicy {
+  /**
+   * The delay after the first failure of a row; it doubles with each further failure.
+   * @default 1000
+   */
+  initialDelayMs: number;
+  /**
+   * The cap on one delay (a `Retry-After` from the homeserver is honoured even when longer).
+   * @default 30000
+   */
+  maxDelayMs: number;
+}
+
+export const defaultSyncBackoff: SyncBackoffPolicy = Object.freeze({
+  initialDelayMs: 1000,
+  maxDelayMs: 30_000,
+});
+
+/**
+ * Whether `error` means the access token is no longer valid (logged out, deleted device,
+ * deactivated account): 401 `M_UNKNOWN_TOKEN`, or any other Matrix 401. No retry can help, so the
+ * loop ends. A 401 without a Matrix body came from something in front of the homeserver and is
+ * treated as a transient failure instead.
+ */
+export function isTokenRejected(error: unknown): error is MatrixApiError {
+  return (
+    error instanceof MatrixApiError &&
+    (error.status === 401 ||
+      error.errcode === 'M_UNKNOWN_TOKEN' ||
+      error.errcode === 'M_MISSING_TOKEN')
+  );
+}
+
+/**
+ * How long to wait before the next sync after `consecutiveFailures` failures in a row (1 after the
+ * first), `error` being the latest.
+ *
+ * - Rate limited (429 or `M_LIMIT_EXCEEDED`) with a delay from the homeserver: exactly that delay,
+ *   however long, since asking earlier is refused anyway.
+ * - Everything else (broken connections, timeouts, 5xx, a 429 without a delay, other errors):
+ *   capped exponential backoff with "equal jitter" (half fixed, half random), so that the loops
+ *   of many users do not hit a recovering homeserver at the same instant.
+ *
+ * A sync loop never gives up on its own (only a rejected token ends it, see
+ * {@link isTokenRejected}): its subscribers expect it to resume when the homeserver is back.
+ */
+export function syncRetryDelayMs(
+  error: unknown,
+  consecutiveFailures: number,
+  policy: SyncBackoffPolicy = defaultSyncBackoff,
+  random: () => number = Math.random,
+): number {
+  const retryAfterMs = rateLimitDelayMs(error);
+  if (retryAfterMs !== null) {
+    return retryAfterMs;
+  }
+  const exponent = Math.max(0, consecutiveFailures - 1);
+  // 2 ** exponent grows without bound; the cap keeps the product finite and meaningful.
+  const exponential = Math.min(
+    policy.maxDelayMs,
+    policy.initialDelayMs * 2 ** Math.min(exponent, 30),
+  );
+  return Math.round(exponential / 2 + (exponential / 2) * random());
+}
+
+function rateLimitDelayMs(error: unknown): number | null {
+  if (error instanceof MatrixApiError && error.isRateLimit) {
+    return error.retryAfterMs;
+  }
+  if (error instanceof MatrixHttpError && error.status === 429) {
+    return error.retryAfterMs;
+  }
+  return null;
+}

@@ -1,0 +1,239 @@
+/**
+ * Owns one long-poll sync loop per access token, shared by every subscription of that token across
+ * all connections, and fans each loop's updates out to its listeners.
+ */
+import type { Upstream, UpstreamLogger } from '../matrix/http.ts';
+import { defaultSyncBackoff, type SyncBackoffPolicy } from './sync-backoff.ts';
+import type { SyncListener, SyncUpdate } from './sync-events.ts';
+import { SyncLoop, type SyncTransport } from './sync-loop.ts';
+
+export interface SyncHubOptions {
+  /**
+   * Where the loops sync from. Its retry policy applies to each request first (a few quick
+   * retries of a 502 or a reset); the loop's own backoff ({@link SyncHubOptions.backoff}) governs
+   * once a failure surfaces. Give the hub an Upstream with `retry: { maxAttempts: 1 }` for the
+   * loop's backoff alone.
+   */
+  upstream: Upstream;
+  /**
+   * How long the homeserver may hold each long-poll (`/sync` `timeout`).
+   * @default 30000
+   */
+  pollTimeoutMs?: number;
+  /**
+   * How long a loop outlives its last listener, so that a reconnecting client finds it running.
+   * @default 5000
+   */
+  gracePeriodMs?: number;
+  /**
+   * The most events backfilled for one room after a `limited` sync before giving up with a `gap`.
+   * @default 500
+   */
+  maxBackfillEvents?: number;
+  logger?: UpstreamLogger;
+  /**
+   * The loops' backoff after failed requests.
+   * @default {@link defaultSyncBackoff}
+   */
+  backoff?: Partial<SyncBackoffPolicy>;
+  /**
+   * The upstream calls the loops make, for unit tests that script them.
+   * @default the real endpoint functions ({@link matrixSyncTransport})
+   */
+  transport?: SyncTransport;
+}
+
+/** One listener's registration; a new object per `subscribe`, so the same function may subscribe twice. */
+interface Subscription {
+  readonly listener: SyncListener;
+}
+
+interface LoopEntry {
+  readonly loopId: number;
+  readonly loop: SyncLoop;
+  readonly listeners: Set<Subscription>;
+  graceTimer: ReturnType<typeof setTimeout> | null;
+}
+
+/**
+ * The loops of every token, reference-counted by listeners: the first `subscribe` of a token
+ * starts its loop, the last unsubscribe stops it after the grace period. Every loop's promise is
+ * tracked until it settles, and `close()` stops and awaits them all.
+ */
+export class SyncHub {
+  readonly #upstream: Upstream;
+  readonly #pollTimeoutMs: number;
+  readonly #gracePeriodMs: number;
+  readonly #maxBackfillEvents: number;
+  readonly #backoff: SyncBackoffPolicy;
+  readonly #transport: SyncTransport | undefined;
+  readonly #logger: UpstreamLogger | undefined;
+  /** The loop serving each token. Keyed by the token itself, which never leaves this map. */
+  readonly #loops = new Map<string, LoopEntry>();
+  /** Every loop's `run()` promise until it settles, including loops stopped and winding down. */
+  readonly #running = new Set<Promise<void>>();
+  #nextLoopId = 1;
+  #closed = false;
+
+  constructor(options: SyncHubOptions) {
+    this.#upstream = options.upstream;
+    this.#pollTimeoutMs = options.pollTimeoutMs ?? 30_000;
+    this.#gracePeriodMs = options.gracePeriodMs ?? 5000;
+    this.#maxBackfillEvents = options.maxBackfillEvents ?? 500;
+    this.#backoff = { ...defaultSyncBackoff, ...options.backoff };
+    this.#transport = options.transport;
+    this.#logger = options.logger;
+  }
+
+  /**
+   * Delivers `accessToken`'s updates to `listener` from the next sync on, starting the token's
+   * loop when it has none. Returns the unsubscribe function (calling it again does nothing).
+   *
+   * A new loop first establishes its position with an initial sync whose content is not
+   * delivered; a listener joining a running loop gets the updates of the next response it
+   * processes. A listener that throws is logged and keeps its subscription; the others are not
+   * affected.
+   */
+  subscribe(accessToken: string, listener: SyncListener): () => void {
+    if (this.#closed) {
+      throw new Error('the sync hub is closed');
+    }
+    let entry = this.#loops.get(accessToken);
+    if (entry === undefined) {
+      entry = this.#startLoop(accessToken);
+    } else if (entry.graceTimer !== null) {
+      clearTimeout(entry.graceTimer);
+      entry.graceTimer = null;
+    }
+    const subscription: Subscription = { listener };
+    entry.listeners.add(subscription);
+    const subscribed = entry;
+    let active = true;
+    return () => {
+      if (!active) {
+        return;
+      }
+      active = false;
+      subscribed.listeners.delete(subscription);
+      // An entry already replaced (ended, stopped) has nothing left to schedule.
+      if (subscribed.listeners.size === 0 && this.#loops.get(accessToken) === subscribed) {
+        this.#scheduleStop(accessToken, subscribed);
+      }
+    };
+  }
+
+  /**
+   * Live loops and listeners, for tests and metrics. `loops` counts every loop still running,
+   * those in their grace period and those stopped but still winding down included.
+   */
+  get stats(): { loops: number; listeners: number } {
+    let listeners = 0;
+    for (const entry of this.#loops.values()) {
+      listeners += entry.listeners.size;
+    }
+    return { loops: this.#running.size, listeners };
+  }
+
+  /** Stops every loop (aborting in-flight long-polls); listeners get nothing more. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const entry of this.#loops.values()) {
+      if (entry.graceTimer !== null) {
+        clearTimeout(entry.graceTimer);
+        entry.graceTimer = null;
+      }
+      entry.listeners.clear();
+      entry.loop.stop();
+    }
+    this.#loops.clear();
+    await Promise.all(this.#running);
+  }
+
+  #startLoop(accessToken: string): LoopEntry {
+    const loopId = this.#nextLoopId++;
+    const listeners = new Set<Subscription>();
+    const loop: SyncLoop = new SyncLoop({
+      client: this.#upstream.client(accessToken),
+      pollTimeoutMs: this.#pollTimeoutMs,
+      maxBackfillEvents: this.#maxBackfillEvents,
+      backoff: this.#backoff,
+      ...(this.#transport === undefined ? {} : { transport: this.#transport }),
+      logger: this.#logger,
+      loopId,
+      onUpdates: (updates) => this.#fanOut(accessToken, entry, updates),
+    });
+    const entry: LoopEntry = { loopId, loop, listeners, graceTimer: null };
+    this.#loops.set(accessToken, entry);
+    // run() never rejects; the catch only keeps a bug in it from going unhandled.
+    const running: Promise<void> = loop
+      .run()
+      .catch((error: unknown) => {
+        this.#logger?.warn({ loopId, error: String(error) }, 'sync loop crashed');
+      })
+      .finally(() => {
+        this.#running.delete(running);
+        // A loop that ended by itself must not be found by the next subscribe.
+        if (this.#loops.get(accessToken) === entry) {
+          this.#remove(accessToken, entry);
+        }
+      });
+    this.#running.add(running);
+    return entry;
+  }
+
+  #scheduleStop(accessToken: string, entry: LoopEntry): void {
+    if (entry.graceTimer !== null) {
+      clearTimeout(entry.graceTimer);
+    }
+    entry.graceTimer = setTimeout(() => {
+      entry.graceTimer = null;
+      if (entry.listeners.size === 0 && this.#loops.get(accessToken) === entry) {
+        this.#remove(accessToken, entry);
+      }
+    }, this.#gracePeriodMs);
+  }
+
+  /** Takes the entry out of the map and stops its loop (its promise stays tracked until settled). */
+  #remove(accessToken: string, entry: LoopEntry): void {
+    if (entry.graceTimer !== null) {
+      clearTimeout(entry.graceTimer);
+      entry.graceTimer = null;
+    }
+    if (this.#loops.get(accessToken) === entry) {
+      this.#loops.delete(accessToken);
+    }
+    entry.listeners.clear();
+    entry.loop.stop();
+  }
+
+  #fanOut(accessToken: string, entry: LoopEntry, updates: readonly SyncUpdate[]): void {
+    // Taken once per response: a listener that subscribes while being called starts with the
+    // next response. One that unsubscribes (itself or another) is skipped from then on.
+    const subscriptions = [...entry.listeners];
+    const ending = updates.some((update) => update.kind === 'ended');
+    if (ending && this.#loops.get(accessToken) === entry) {
+      // Out of the map before anyone hears `ended`: a listener subscribing again in response
+      // gets a new loop rather than this finished one.
+      this.#loops.delete(accessToken);
+    }
+    for (const update of updates) {
+      for (const subscription of subscriptions) {
+        if (!entry.listeners.has(subscription)) {
+          continue;
+        }
+        try {
+          subscription.listener(update);
+        } catch (error) {
+          this.#logger?.warn(
+            { loopId: entry.loopId, kind: update.kind, error: String(error) },
+            'a sync listener threw; the others are not affected',
+          );
+        }
+      }
+    }
+    if (ending) {
+      // Nothing follows `ended`: its listeners are dropped.
+      this.#remove(accessToken, entry);
+    }
+  }
+}

@@ -1,0 +1,376 @@
+/**
+ * One user's long-poll `/sync` loop: establishes the position, long-polls from it, fills gaps,
+ * backs off on failures and ends when the token is rejected. The {@link SyncHub} owns the loops
+ * and fans their updates out to listeners.
+ */
+import { whoami } from '../matrix/account.ts';
+import { MatrixApiError } from '../matrix/errors.ts';
+import type { CallOptions, MatrixClient, UpstreamLogger } from '../matrix/http.ts';
+import { getMessages, type MessagesOptions, type MessagesPage } from '../matrix/room-events.ts';
+import { type SyncFilter, type SyncOptions, type SyncResponse, sync } from '../matrix/sync.ts';
+import { backfillRoom, isPermanentBackfillFailure } from './backfill.ts';
+import { isTokenRejected, type SyncBackoffPolicy, syncRetryDelayMs } from './sync-backoff.ts';
+import type { SyncUpdate } from './sync-events.ts';
+import { SyncMemory } from './sync-memory.ts';
+import { type BackfillResult, planBackfills, toSyncUpdates } from './sync-updates.ts';
+
+/** The upstream calls a loop makes; tests script them. */
+export interface SyncTransport {
+  whoami(client: MatrixClient, options: CallOptions): Promise<{ userId: string }>;
+  sync(client: MatrixClient, options: SyncOptions): Promise<SyncResponse>;
+  getMessages(
+    client: MatrixClient,
+    roomId: string,
+    options: MessagesOptions,
+  ): Promise<MessagesPage>;
+}
+
+/** The real endpoint functions of `src/matrix`. */
+export const matrixSyncTransport: SyncTransport = Object.freeze({ whoami, sync, getMessages });
+
+/** Filter part that lets nothing through. */
+const nothing = { notTypes: ['*'] };
+
+/**
+ * The filter of the initial sync, which only establishes the position (see
+ * {@link SyncMemory.establish}): each joined room's last timeline event, invites (always sent)
+ * and `next_batch`. No state, ephemeral events, presence or account data.
+ */
+export const INITIAL_SYNC_FILTER: SyncFilter = Object.freeze({
+  presence: nothing,
+  accountData: nothing,
+  room: { timeline: { limit: 1 }, state: nothing, ephemeral: nothing, accountData: nothing },
+});
+
+/**
+ * The most timeline events one long-poll brings per room; a room with more news comes back
+ * `limited` and the rest is backfilled from `/messages`.
+ */
+export const LONG_POLL_TIMELINE_LIMIT = 50;
+
+/**
+ * The filter of every long-poll: what the updates need and nothing else. The whole timeline
+ * (state events included); the `state` block, not lazy-loaded, so that it holds exactly the state
+ * that changed inside a gap (lazy loading would add unchanged member events of new senders);
+ * `m.typing`; no presence, account data or receipts. Invites and the rooms the viewer left come
+ * regardless of the filter (Synapse lists a room left since `since` without `include_leave`).
+ */
+export const LONG_POLL_FILTER: SyncFilter = Object.freeze({
+  presence: nothing,
+  accountData: nothing,
+  room: {
+    timeline: { limit: LONG_POLL_TIMELINE_LIMIT },
+    ephemeral: { types: ['m.typing'] },
+    accountData: nothing,
+  },
+});
+
+/** Where a loop is; `as const` members rather than an enum (type stripping). */
+export const SyncLoopState = {
+  /** Finding out whose token it is and establishing the position (whoami, initial sync). */
+  Starting: 'starting',
+  /** Long-polling. */
+  Syncing: 'syncing',
+  /** The last request failed; waiting out the backoff, then catching up with `timeout=0`. */
+  Reconnecting: 'reconnecting',
+  /** Stopped by its owner. */
+  Stopped: 'stopped',
+  /** Ended by the homeserver rejecting the token; it delivered `ended`. */
+  Ended: 'ended',
+} as const;
+export type SyncLoopState = (typeof SyncLoopState)[keyof typeof SyncLoopState];
+
+export interface SyncLoopOptions {
+  /** Bound to the user's token. */
+  client: MatrixClient;
+  /** The `/sync` `timeout` of each long-poll. */
+  pollTimeoutMs: number;
+  /** The most events backfilled for one room after a `limited` sync before a `gap`. */
+  maxBackfillEvents: number;
+  backoff: SyncBackoffPolicy;
+  /** @default {@link matrixSyncTransport} */
+  transport?: SyncTransport;
+  logger?: UpstreamLogger | undefined;
+  /** Names the loop in log lines, which never carry the token. */
+  loopId: number;
+  /**
+   * Receives each response's updates, synchronously and in order, after the loop has stored the
+   * response's `next_batch`; last of all, once, `ended` when the token is rejected.
+   */
+  onUpdates: (updates: readonly SyncUpdate[]) => void;
+  /** @default {@link LONG_POLL_TIMELINE_LIMIT} */
+  timelineLimit?: number;
+  /** @default Math.random */
+  random?: () => number;
+}
+
+/**
+ * One user's loop. `run()` finds out whose token it is (whoami), establishes the position with an
+ * initial sync whose content is not delivered, then long-polls from it, one request at a time:
+ * each response is backfilled where `limited`, translated into updates, its `next_batch` stored,
+ * and only then handed to `onUpdates`. Failures back off and retry from the same position;
+ * a rejected token ends the loop with `ended`.
+ */
+export class SyncLoop {
+  readonly #client: MatrixClient;
+  readonly #options: SyncLoopOptions;
+  readonly #transport: SyncTransport;
+  readonly #longPollFilter: SyncFilter;
+  readonly #abort = new AbortController();
+  #state: SyncLoopState = SyncLoopState.Starting;
+  #memory: SyncMemory | null = null;
+  #failures = 0;
+  /** After a failure the next sync uses `timeout=0`, to catch up before long-polling again. */
+  #catchingUp = false;
+  /** The homeserver refused `since`: the next initial sync re-establishes and reports gaps. */
+  #reestablishing = false;
+  /** Which request is (or was last) in flight: only a sync from `since` can refuse `since`. */
+  #lastRequest: 'whoami' | 'initial' | 'sync' | 'backfill' = 'whoami';
+
+  constructor(options: SyncLoopOptions) {
+    this.#client = options.client;
+    this.#options = options;
+    this.#transport = options.transport ?? matrixSyncTransport;
+    const timelineLimit = options.timelineLimit ?? LONG_POLL_TIMELINE_LIMIT;
+    this.#longPollFilter = {
+      ...LONG_POLL_FILTER,
+      room: { ...LONG_POLL_FILTER.room, timeline: { limit: timelineLimit } },
+    };
+  }
+
+  /** Where the loop is now, for logs and tests. */
+  get state(): SyncLoopState {
+    return this.#state;
+  }
+
+  /** Consecutive failed requests (0 while all is well). */
+  get failures(): number {
+    return this.#failures;
+  }
+
+  /**
+   * Runs until {@link stop} or until the token is rejected. Never rejects: every failure is
+   * logged and retried, and the owner awaits the promise to know the loop is gone.
+   */
+  async run(): Promise<void> {
+    const { logger, loopId } = this.#options;
+    logger?.debug({ loopId, pollTimeoutMs: this.#options.pollTimeoutMs }, 'sync loop started');
+    try {
+      await this.#loop();
+    } finally {
+      if (this.#state !== SyncLoopState.Ended) {
+        this.#state = SyncLoopState.Stopped;
+      }
+      logger?.debug({ loopId, state: this.#state }, 'sync loop stopped');
+    }
+  }
+
+  /** Stops the loop: aborts the request in flight and the backoff wait. Idempotent. */
+  stop(): void {
+    this.#abort.abort(new DOMException('sync loop stopped', 'AbortError'));
+  }
+
+  async #loop(): Promise<void> {
+    const signal = this.#abort.signal;
+    const { logger, loopId } = this.#options;
+    while (!signal.aborted) {
+      try {
+        await this.#step(signal);
+        if (this.#failures > 0) {
+          logger?.debug({ loopId, failures: this.#failures }, 'sync recovered');
+        }
+        this.#failures = 0;
+      } catch (error) {
+        if (signal.aborted) {
+          return;
+        }
+        if (isTokenRejected(error)) {
+          this.#state = SyncLoopState.Ended;
+          logger?.warn(
+            { loopId, errcode: error.errcode, status: error.status },
+            'sync loop ended: the homeserver rejected the access token',
+          );
+          this.#deliver([{ kind: 'ended', error }]);
+          return;
+        }
+        if (
+          error instanceof MatrixApiError &&
+          error.status === 400 &&
+          this.#lastRequest === 'sync' &&
+          this.#memory !== null
+        ) {
+          // A `since` the homeserver no longer accepts would fail forever: start again from
+          // the current position and report the rooms' gaps.
+          logger?.warn(
+            { loopId, errcode: error.errcode },
+            'sync position refused, establishing a new one',
+          );
+          this.#memory.since = null;
+          this.#reestablishing = true;
+        }
+        this.#failures += 1;
+        this.#catchingUp = true;
+        this.#state = SyncLoopState.Reconnecting;
+        const delayMs = syncRetryDelayMs(
+          error,
+          this.#failures,
+          this.#options.backoff,
+          this.#options.random,
+        );
+        logger?.warn(
+          { loopId, failures: this.#failures, delayMs, error: describe(error) },
+          'sync failed, backing off',
+        );
+        await abortableDelay(delayMs, signal);
+      }
+    }
+  }
+
+  async #step(signal: AbortSignal): Promise<void> {
+    const transport = this.#transport;
+    const client = this.#client;
+    if (this.#memory === null) {
+      this.#lastRequest = 'whoami';
+      const { userId } = await transport.whoami(client, { signal });
+      this.#memory = new SyncMemory(userId);
+    }
+    const memory = this.#memory;
+    if (memory.since === null) {
+      this.#lastRequest = 'initial';
+      const initial = await transport.sync(client, {
+        filter: INITIAL_SYNC_FILTER,
+        timeoutMs: 0,
+        setPresence: 'offline',
+        // Synapse answers an identical initial sync from its response cache for two minutes:
+        // a loop restarted within that time would start from a stale position and deliver
+        // what happened before its subscribers subscribed.
+        fresh: true,
+        signal,
+      });
+      const before = [...memory.joined];
+      memory.establish(initial);
+      this.#state = SyncLoopState.Syncing;
+      this.#catchingUp = false;
+      this.#options.logger?.debug(
+        { loopId: this.#options.loopId, rooms: memory.joined.size },
+        'sync position established',
+      );
+      if (this.#reestablishing) {
+        this.#reestablishing = false;
+        const rooms = new Set([...before, ...memory.joined]);
+        this.#deliver([...rooms].map((roomId): SyncUpdate => ({ kind: 'gap', roomId })));
+      }
+      return;
+    }
+
+    this.#lastRequest = 'sync';
+    const response = await transport.sync(client, {
+      filter: this.#longPollFilter,
+      since: memory.since,
+      timeoutMs: this.#catchingUp ? 0 : this.#options.pollTimeoutMs,
+      setPresence: 'offline',
+      signal,
+    });
+    this.#lastRequest = 'backfill';
+    const backfills = await this.#backfill(response, memory, signal);
+    let updates: SyncUpdate[];
+    try {
+      updates = toSyncUpdates(response, memory, backfills);
+    } catch (error) {
+      // A response we cannot read must not be fetched again and again: skip it, saying which
+      // rooms may have lost events.
+      this.#options.logger?.warn(
+        { loopId: this.#options.loopId, error: describe(error) },
+        'sync response could not be translated; its rooms get a gap',
+      );
+      updates = [...response.join.keys(), ...response.leave.keys()].map((roomId) => ({
+        kind: 'gap',
+        roomId,
+      }));
+    }
+    // Stored before fan-out: whatever a listener does, the next sync starts after this one.
+    memory.since = response.nextBatch;
+    this.#catchingUp = false;
+    this.#state = SyncLoopState.Syncing;
+    this.#deliver(updates);
+  }
+
+  async #backfill(
+    response: SyncResponse,
+    memory: SyncMemory,
+    signal: AbortSignal,
+  ): Promise<Map<string, BackfillResult>> {
+    const results = new Map<string, BackfillResult>();
+    const { logger, loopId, maxBackfillEvents } = this.#options;
+    for (const request of planBackfills(response, memory)) {
+      let result: BackfillResult;
+      try {
+        result = await backfillRoom(request, maxBackfillEvents, (roomId, from, limit) =>
+          this.#transport.getMessages(this.#client, roomId, { from, dir: 'b', limit, signal }),
+        );
+      } catch (error) {
+        if (!isPermanentBackfillFailure(error)) {
+          throw error;
+        }
+        logger?.warn(
+          { loopId, roomId: request.roomId, error: describe(error) },
+          'backfill refused; the room gets a gap',
+        );
+        result = { events: [], complete: false };
+      }
+      logger?.debug(
+        { loopId, roomId: request.roomId, events: result.events.length, complete: result.complete },
+        'backfilled a limited timeline',
+      );
+      results.set(request.roomId, result);
+    }
+    return results;
+  }
+
+  #deliver(updates: readonly SyncUpdate[]): void {
+    // A stopped loop's owner has let go of it: nothing it still had in hand goes out.
+    if (updates.length === 0 || this.#abort.signal.aborted) {
+      return;
+    }
+    for (const update of updates) {
+      if (update.kind === 'gap') {
+        this.#options.logger?.warn(
+          { loopId: this.#options.loopId, roomId: update.roomId },
+          'sync gap: events of this room may be missing',
+        );
+      }
+    }
+    try {
+      this.#options.onUpdates(updates);
+    } catch (error) {
+      // The owner isolates its listeners; this only keeps an owner's bug from being taken for a
+      // failed sync (the position has moved on already either way).
+      this.#options.logger?.warn(
+        { loopId: this.#options.loopId, error: describe(error) },
+        'delivering sync updates threw',
+      );
+    }
+  }
+}
+
+/** Waits `ms`, or less when `signal` aborts (resolving either way: the caller checks). */
+function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) {
+      resolve();
+      return;
+    }
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** An error for a log line: its class and message (never a request's headers). */
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}

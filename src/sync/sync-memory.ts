@@ -1,0 +1,82 @@
+/** What one sync loop remembers between responses. */
+import type { SyncResponse } from '../matrix/sync.ts';
+import { RecentIds } from './recent-ids.ts';
+
+/**
+ * How many recently delivered event IDs are remembered per room. Duplicates come from a few
+ * places only (a sync retried with the same `since`, a backfill page overlapping the timeline, a
+ * state event both in `state` and in the timeline), all of them recent, so a few hundred per
+ * room suffices while keeping a user with thousands of rooms at a few hundred kilobytes.
+ */
+export const RECENT_EVENTS_PER_ROOM = 256;
+
+/**
+ * One user's position in their sync stream, and what has been delivered from it.
+ *
+ * Established by an initial sync (see {@link SyncMemory.establish}) and then updated by each
+ * response, always before the response's updates go out.
+ */
+export class SyncMemory {
+  /** The viewer, whose own member events are membership changes. */
+  readonly userId: string;
+  /**
+   * The `next_batch` to continue from; `null` until the position is established, or after the
+   * homeserver refused the old one.
+   */
+  since: string | null = null;
+  /** Rooms the viewer is joined to, as far as the stream has told. */
+  readonly joined = new Set<string>();
+  /** Rooms the viewer is invited to, as far as the stream has told. */
+  readonly invited = new Set<string>();
+  readonly #recent = new Map<string, RecentIds>();
+  readonly #capacity: number;
+
+  constructor(userId: string, recentEventsPerRoom = RECENT_EVENTS_PER_ROOM) {
+    this.userId = userId;
+    this.#capacity = recentEventsPerRoom;
+  }
+
+  /**
+   * Takes the position from an initial sync, whose content is never delivered: subscribers get
+   * what happens after it. What it establishes:
+   *
+   * - `since`: the response's `next_batch`;
+   * - per joined room, the last event of its timeline, remembered as delivered: when a later
+   *   sync of that room comes back `limited`, backfill pages back until it reaches that event
+   *   (or any other delivered one) and no further;
+   * - which rooms the viewer is joined to and invited to, so that later syncs tell a new join or
+   *   invite from one that was already there.
+   *
+   * Calling it again (after the homeserver refused `since`) replaces the room sets and keeps the
+   * delivered IDs.
+   */
+  establish(initial: SyncResponse): void {
+    this.since = initial.nextBatch;
+    this.joined.clear();
+    this.invited.clear();
+    for (const [roomId, room] of initial.join) {
+      this.joined.add(roomId);
+      for (const event of room.timeline.events) {
+        this.recent(roomId).remember(event.eventId);
+      }
+    }
+    for (const roomId of initial.invite.keys()) {
+      this.invited.add(roomId);
+    }
+  }
+
+  /** The room's recently delivered event IDs (an empty memory for a room not seen yet). */
+  recent(roomId: string): RecentIds {
+    let ids = this.#recent.get(roomId);
+    if (ids === undefined) {
+      ids = new RecentIds(this.#capacity);
+      this.#recent.set(roomId, ids);
+    }
+    return ids;
+  }
+
+  /** Whether the event was delivered (or was the room's last event at the initial sync). */
+  delivered(roomId: string, eventId: string): boolean {
+    return this.#recent.get(roomId)?.has(eventId) ?? false;
+  }
+}

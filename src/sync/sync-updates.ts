@@ -1,0 +1,300 @@
+/**
+ * Turning one `/sync` response into the updates subscribers receive: which rooms need backfill,
+ * and the updates themselves, in order and without duplicates. Pure apart from updating the
+ * loop's {@link SyncMemory}, so that it can be tested with scripted responses.
+ */
+import type { ClientEvent } from '../matrix/events.ts';
+import type { MembershipState } from '../matrix/room-state.ts';
+import type { SyncResponse, Timeline } from '../matrix/sync.ts';
+import type { SyncUpdate } from './sync-events.ts';
+import type { SyncMemory } from './sync-memory.ts';
+
+/**
+ * What an event met while paging back through a gap means: `exclude`, it was delivered already
+ * and the gap ends after it; `include`, it is the oldest missing event (the viewer's own join to
+ * a room new to the stream: nothing before it is news); `null`, missing, keep paging.
+ */
+export type BackfillBoundary = 'exclude' | 'include' | null;
+
+/** A room whose timeline came back `limited` without reaching what was delivered before. */
+export interface BackfillRequest {
+  roomId: string;
+  /** The timeline's `prev_batch`; `null` when the homeserver gave none to page back from. */
+  from: string | null;
+  boundary: (event: ClientEvent) => BackfillBoundary;
+}
+
+export interface BackfillResult {
+  /** The missing events, oldest first. */
+  events: ClientEvent[];
+  /**
+   * Whether the gap is closed: the boundary (or the start of the room's history) was reached.
+   * When not, events before `events` may be missing and a `gap` update says so.
+   */
+  complete: boolean;
+}
+
+/**
+ * The rooms of `response` whose timeline is `limited` and does not itself reach the last event
+ * delivered (or, for a room the viewer just joined, their join): only those have events the
+ * response left out. Rooms the viewer left are included when their timeline is delivered.
+ */
+export function planBackfills(response: SyncResponse, memory: SyncMemory): BackfillRequest[] {
+  const requests: BackfillRequest[] = [];
+  const consider = (roomId: string, timeline: Timeline, known: boolean): void => {
+    if (!timeline.limited) {
+      return;
+    }
+    const boundary = backfillBoundary(memory, roomId, known);
+    if (timeline.events.some((event) => boundary(event) !== null)) {
+      return;
+    }
+    requests.push({ roomId, from: timeline.prevBatch, boundary });
+  };
+  for (const [roomId, room] of response.join) {
+    consider(roomId, room.timeline, memory.joined.has(roomId));
+  }
+  for (const [roomId, room] of response.leave) {
+    if (memory.joined.has(roomId)) {
+      consider(roomId, room.timeline, true);
+    }
+  }
+  return requests;
+}
+
+function backfillBoundary(
+  memory: SyncMemory,
+  roomId: string,
+  known: boolean,
+): (event: ClientEvent) => BackfillBoundary {
+  return (event) => {
+    if (memory.delivered(roomId, event.eventId)) {
+      return 'exclude';
+    }
+    if (!known && isOwnMembershipChange(event, memory.userId, 'join')) {
+      return 'include';
+    }
+    return null;
+  };
+}
+
+/**
+ * The updates of one response, in the order subscribers receive them, and the memory updated to
+ * match (delivered event IDs, joined and invited rooms). `backfills` holds the missing events of
+ * the rooms {@link planBackfills} named.
+ *
+ * Per room, in response order: joined rooms, then rooms left, then invites. Within a room: a
+ * `gap` if backfill stopped at its bound; each new timeline event, oldest first (backfilled ones
+ * before the response's own); one `state` update if state changed (state events among those
+ * delivered, or in the response's `state` block); the viewer's membership changes; `typing`.
+ *
+ * Timeline events are delivered from the last event delivered before (exclusive) or, in a room
+ * the viewer just joined, from their join (inclusive): the history a join reveals is not news.
+ */
+export function toSyncUpdates(
+  response: SyncResponse,
+  memory: SyncMemory,
+  backfills: ReadonlyMap<string, BackfillResult>,
+): SyncUpdate[] {
+  const updates: SyncUpdate[] = [];
+  const { userId } = memory;
+
+  for (const [roomId, room] of response.join) {
+    const known = memory.joined.has(roomId);
+    const delivered = deliverTimeline(updates, memory, roomId, {
+      events: room.timeline.events,
+      stateBlock: room.state,
+      backfill: backfills.get(roomId),
+      known,
+    });
+    const changes = delivered.filter((event) => isOwnMembershipChange(event, userId));
+    for (const event of changes) {
+      updates.push(membershipUpdate(roomId, event));
+    }
+    if (!known && !changes.some((event) => event.content['membership'] === 'join')) {
+      // The join itself was not among the delivered events (it lies in a gap): say so anyway,
+      // with the member event from the state block when the homeserver sent it.
+      const own = lastOwnMemberEvent([...room.state, ...room.timeline.events], userId);
+      updates.push({
+        kind: 'membership',
+        roomId,
+        membership: 'join',
+        event: own?.content['membership'] === 'join' ? own : null,
+        inviteState: [],
+      });
+    }
+    const typing = room.ephemeral.filter((event) => event.type === 'm.typing').at(-1);
+    if (typing !== undefined) {
+      updates.push({ kind: 'typing', roomId, userIds: stringArray(typing.content['user_ids']) });
+    }
+    memory.joined.add(roomId);
+    memory.invited.delete(roomId);
+  }
+
+  for (const [roomId, room] of response.leave) {
+    const wasJoined = memory.joined.has(roomId);
+    const wasInvited = memory.invited.has(roomId);
+    const own = lastOwnMemberEvent([...room.state, ...room.timeline.events], userId);
+    const ownIsNews = own !== undefined && !memory.delivered(roomId, own.eventId);
+    // Only a room the viewer was in has a timeline to deliver; a rejected or withdrawn invite
+    // (the other way into `leave`) is a membership change only.
+    const delivered = wasJoined
+      ? deliverTimeline(updates, memory, roomId, {
+          events: room.timeline.events,
+          stateBlock: room.state,
+          backfill: backfills.get(roomId),
+          known: true,
+        })
+      : [];
+    const changes = delivered.filter((event) => isOwnMembershipChange(event, userId));
+    for (const event of changes) {
+      updates.push(membershipUpdate(roomId, event));
+    }
+    if (changes.length === 0 && (wasJoined || wasInvited || ownIsNews)) {
+      if (own !== undefined && isMembershipState(own.content['membership'])) {
+        updates.push(membershipUpdate(roomId, own));
+        memory.recent(roomId).remember(own.eventId);
+      } else {
+        updates.push({
+          kind: 'membership',
+          roomId,
+          membership: 'leave',
+          event: null,
+          inviteState: [],
+        });
+      }
+    }
+    memory.joined.delete(roomId);
+    memory.invited.delete(roomId);
+  }
+
+  for (const [roomId, room] of response.invite) {
+    // An invite is listed again whenever its stripped state changes; only a new one is news.
+    if (!memory.invited.has(roomId)) {
+      updates.push({
+        kind: 'membership',
+        roomId,
+        membership: 'invite',
+        event: null,
+        inviteState: room.inviteState,
+      });
+    }
+    memory.invited.add(roomId);
+    memory.joined.delete(roomId);
+  }
+  return updates;
+}
+
+/**
+ * Appends a room's `gap`, `timeline` and `state` updates, remembers the delivered event IDs and
+ * returns the delivered events.
+ */
+function deliverTimeline(
+  updates: SyncUpdate[],
+  memory: SyncMemory,
+  roomId: string,
+  room: {
+    events: ClientEvent[];
+    stateBlock: ClientEvent[];
+    backfill: BackfillResult | undefined;
+    known: boolean;
+  },
+): ClientEvent[] {
+  const recent = memory.recent(roomId);
+  let candidates = [...(room.backfill?.events ?? []), ...room.events];
+  const ownJoin = room.known
+    ? -1
+    : candidates.findLastIndex((event) => isOwnMembershipChange(event, memory.userId, 'join'));
+  if (ownJoin >= 0) {
+    candidates = candidates.slice(ownJoin);
+  } else {
+    // Whatever precedes an event delivered before is old news, even if the bounded memory has
+    // forgotten it by now.
+    const lastDelivered = candidates.findLastIndex((event) => recent.has(event.eventId));
+    candidates = candidates.slice(lastDelivered + 1);
+  }
+  // Taken before the timeline is remembered: the state block's events are news unless an
+  // earlier response delivered them.
+  const stateBlock = room.stateBlock.filter((event) => !recent.has(event.eventId));
+
+  if (room.backfill !== undefined && !room.backfill.complete) {
+    updates.push({ kind: 'gap', roomId });
+  }
+  const delivered: ClientEvent[] = [];
+  for (const event of candidates) {
+    if (recent.has(event.eventId)) {
+      continue;
+    }
+    recent.remember(event.eventId);
+    delivered.push(event);
+    updates.push({ kind: 'timeline', roomId, event });
+  }
+  const changed = uniqueById([
+    ...stateBlock,
+    ...delivered.filter((event) => event.stateKey !== null),
+  ]);
+  if (changed.length > 0) {
+    updates.push({ kind: 'state', roomId, events: changed });
+  }
+  return delivered;
+}
+
+/**
+ * Whether `event` moves `userId` from one membership to another (to `to`, when given). A member
+ * event that keeps the membership (a display name change) is not one.
+ */
+function isOwnMembershipChange(event: ClientEvent, userId: string, to?: MembershipState): boolean {
+  if (event.type !== 'm.room.member' || event.stateKey !== userId) {
+    return false;
+  }
+  const membership = event.content['membership'];
+  return (
+    isMembershipState(membership) &&
+    (to === undefined || membership === to) &&
+    membership !== event.unsigned.prevContent?.['membership']
+  );
+}
+
+function membershipUpdate(roomId: string, event: ClientEvent): SyncUpdate {
+  const membership = event.content['membership'];
+  return {
+    kind: 'membership',
+    roomId,
+    membership: isMembershipState(membership) ? membership : 'leave',
+    event,
+    inviteState: [],
+  };
+}
+
+function lastOwnMemberEvent(events: ClientEvent[], userId: string): ClientEvent | undefined {
+  return events.findLast((event) => event.type === 'm.room.member' && event.stateKey === userId);
+}
+
+const membershipStates: ReadonlySet<unknown> = new Set<MembershipState>([
+  'join',
+  'invite',
+  'knock',
+  'leave',
+  'ban',
+]);
+
+function isMembershipState(value: unknown): value is MembershipState {
+  return membershipStates.has(value);
+}
+
+function uniqueById(events: ClientEvent[]): ClientEvent[] {
+  const seen = new Set<string>();
+  return events.filter((event) => {
+    if (seen.has(event.eventId)) {
+      return false;
+    }
+    seen.add(event.eventId);
+    return true;
+  });
+}
+
+function stringArray(value: unknown): string[] {
+  return Array.isArray(value)
+    ? value.filter((item): item is string => typeof item === 'string')
+    : [];
+}

@@ -1,0 +1,347 @@
+import { MockAgent } from 'undici';
+import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ConnectionError } from '../../../src/matrix/errors.ts';
+import { toClientEvent } from '../../../src/matrix/events.ts';
+import { Upstream } from '../../../src/matrix/http.ts';
+import type { SyncUpdate } from '../../../src/sync/sync-events.ts';
+import {
+  INITIAL_SYNC_FILTER,
+  SyncLoop,
+  type SyncLoopOptions,
+  SyncLoopState,
+} from '../../../src/sync/sync-loop.ts';
+import {
+  apiError,
+  joined,
+  message,
+  page,
+  type ScriptedTransport,
+  scriptedTransport,
+  syncResponse,
+  unknownToken,
+} from './scripted-transport.ts';
+
+const ROOM = '!room:hs.test';
+const POLL_MS = 30_000;
+
+// A MockAgent refusing every request: the loop talks to the scripted transport only.
+const agent = new MockAgent();
+agent.disableNetConnect();
+const upstream = new Upstream({ homeserverUrl: 'http://hs.test', dispatcher: agent });
+afterAll(() => agent.close());
+
+const reset = () =>
+  new ConnectionError('reset', { method: 'GET', path: '/_matrix/client/v3/sync' }, new Error('x'));
+
+/** Lets every pending promise chain run (setImmediate is left real, so it comes after them). */
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+interface Harness {
+  transport: ScriptedTransport;
+  loop: SyncLoop;
+  updates: SyncUpdate[];
+  done: Promise<void>;
+  warnings: string[];
+}
+
+const running: Harness[] = [];
+
+/** Starts a loop over a scripted transport; `prepare` scripts what its first calls meet. */
+function startLoop(
+  overrides: Partial<SyncLoopOptions> = {},
+  prepare: (transport: ScriptedTransport) => void = () => {},
+): Harness {
+  const transport = scriptedTransport();
+  prepare(transport);
+  const updates: SyncUpdate[] = [];
+  const warnings: string[] = [];
+  const loop = new SyncLoop({
+    client: upstream.client('secret-token'),
+    pollTimeoutMs: POLL_MS,
+    maxBackfillEvents: 100,
+    backoff: { initialDelayMs: 1000, maxDelayMs: 30_000 },
+    transport,
+    logger: {
+      debug: () => {},
+      warn: (fields, text) => warnings.push(`${text} ${JSON.stringify(fields)}`),
+    },
+    loopId: 7,
+    onUpdates: (batch) => updates.push(...batch),
+    random: () => 1,
+    ...overrides,
+  });
+  const harness = { transport, loop, updates, done: loop.run(), warnings };
+  running.push(harness);
+  return harness;
+}
+
+/** The initial sync: room ROOM with `anchor` as its last event, position `s1`. */
+function establish(transport: ScriptedTransport, anchor = message('anchor')) {
+  transport.answerSync(syncResponse('s1', { join: { [ROOM]: joined([anchor]) } }));
+  return anchor;
+}
+
+const timelineBodies = (updates: SyncUpdate[]) =>
+  updates.flatMap((update) => (update.kind === 'timeline' ? [update.event.content['body']] : []));
+
+describe('SyncLoop', () => {
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+  });
+  afterEach(async () => {
+    for (const harness of running.splice(0)) {
+      harness.loop.stop();
+      await harness.done;
+    }
+    vi.useRealTimers();
+  });
+
+  it('should establish its position without delivering it, then long-poll from next_batch', async () => {
+    const { transport, updates } = startLoop();
+    transport.answerSync(syncResponse('s1', { join: { [ROOM]: joined([message('before')]) } }));
+    transport.answerSync(syncResponse('s2', { join: { [ROOM]: joined([message('after')]) } }));
+    await settle();
+
+    expect(timelineBodies(updates)).toEqual(['after']);
+    expect(transport.whoamis).toBe(1);
+    expect(transport.syncs[0]).toMatchObject({
+      filter: INITIAL_SYNC_FILTER,
+      timeoutMs: 0,
+      fresh: true,
+      setPresence: 'offline',
+    });
+    expect(transport.syncs[0]?.since).toBeUndefined();
+    expect(
+      transport.syncs
+        .slice(1)
+        .map(({ since, timeoutMs, setPresence }) => ({ since, timeoutMs, setPresence })),
+    ).toEqual([
+      { since: 's1', timeoutMs: POLL_MS, setPresence: 'offline' },
+      { since: 's2', timeoutMs: POLL_MS, setPresence: 'offline' },
+    ]);
+    expect(transport.inFlight).toBe(1);
+  });
+
+  it('should move on to the next token even when delivering throws', async () => {
+    const { transport, loop } = startLoop({
+      onUpdates: () => {
+        throw new Error('listener bug');
+      },
+    });
+    establish(transport);
+    transport.answerSync(syncResponse('s2', { join: { [ROOM]: joined([message('poison')]) } }));
+    await settle();
+
+    expect(transport.syncs.map((options) => options.since)).toEqual([undefined, 's1', 's2']);
+    expect(loop.failures).toBe(0);
+    expect(loop.state).toBe(SyncLoopState.Syncing);
+  });
+
+  it('should back off exponentially on failures, keep its position and catch up with timeout=0', async () => {
+    const { transport, loop, warnings, updates } = startLoop();
+    establish(transport);
+    await settle();
+    transport.answerSync(reset());
+    await settle();
+    expect(loop.state).toBe(SyncLoopState.Reconnecting);
+
+    // random() = 1: the full exponential delay, 1 s, then 2 s.
+    await vi.advanceTimersByTimeAsync(999);
+    expect(transport.syncs).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(1);
+    await settle();
+    expect(transport.syncs).toHaveLength(3);
+    transport.answerSync(reset());
+    await settle();
+    await vi.advanceTimersByTimeAsync(1999);
+    expect(transport.syncs).toHaveLength(3);
+    await vi.advanceTimersByTimeAsync(1);
+    await settle();
+
+    transport.answerSync(syncResponse('s2', { join: { [ROOM]: joined([message('back')]) } }));
+    await settle();
+
+    expect(transport.syncs.slice(1).map(({ since, timeoutMs }) => [since, timeoutMs])).toEqual([
+      ['s1', POLL_MS],
+      ['s1', 0],
+      ['s1', 0],
+      ['s2', POLL_MS],
+    ]);
+    expect(timelineBodies(updates)).toEqual(['back']);
+    expect(loop.failures).toBe(0);
+    expect(warnings.filter((line) => line.startsWith('sync failed'))).toHaveLength(2);
+    expect(warnings.join('\n')).not.toContain('secret-token');
+  });
+
+  it('should wait exactly the Retry-After of a 429', async () => {
+    const { transport } = startLoop();
+    establish(transport);
+    await settle();
+    transport.answerSync(apiError(429, 'M_LIMIT_EXCEEDED', 5000));
+    await settle();
+
+    await vi.advanceTimersByTimeAsync(4999);
+    expect(transport.syncs).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(1);
+    await settle();
+    expect(transport.syncs).toHaveLength(3);
+  });
+
+  it('should retry whoami and the initial sync like any other request', async () => {
+    const { transport, updates } = startLoop({}, (scripted) => scripted.failWhoami(reset()));
+    await settle();
+    expect(transport.syncs).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(1000);
+    transport.answerSync(apiError(502, 'M_UNKNOWN'));
+    await settle();
+    // The second failure in a row: 2 s.
+    await vi.advanceTimersByTimeAsync(2000);
+    establish(transport);
+    transport.answerSync(syncResponse('s2', { join: { [ROOM]: joined([message('first')]) } }));
+    await settle();
+
+    expect(transport.whoamis).toBe(2);
+    expect(transport.syncs.map((options) => options.since)).toEqual([
+      undefined,
+      undefined,
+      's1',
+      's2',
+    ]);
+    expect(timelineBodies(updates)).toEqual(['first']);
+  });
+
+  it('should end with `ended` when the token is rejected, and sync no more', async () => {
+    const { transport, updates, done, loop } = startLoop();
+    establish(transport);
+    await settle();
+    const rejection = unknownToken();
+    transport.answerSync(rejection);
+    await done;
+
+    expect(updates).toEqual([{ kind: 'ended', error: rejection }]);
+    expect(loop.state).toBe(SyncLoopState.Ended);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(transport.syncs).toHaveLength(2);
+  });
+
+  it('should abort the long-poll in flight when stopped', async () => {
+    const { transport, loop, done } = startLoop();
+    establish(transport);
+    await settle();
+    expect(transport.inFlight).toBe(1);
+
+    loop.stop();
+    await done;
+
+    expect(transport.inFlight).toBe(0);
+    expect(loop.state).toBe(SyncLoopState.Stopped);
+  });
+
+  it('should stop at once while backing off', async () => {
+    const { transport, loop, done } = startLoop();
+    establish(transport);
+    await settle();
+    transport.answerSync(reset());
+    await settle();
+
+    loop.stop();
+    await done;
+
+    expect(transport.syncs).toHaveLength(2);
+  });
+
+  it('should fill a limited timeline from /messages, oldest first, before the new events', async () => {
+    const { transport, updates } = startLoop();
+    const anchor = establish(transport);
+    const missing = [message('missing 1'), message('missing 2')].map((event) =>
+      toClientEvent(event, ROOM),
+    );
+    transport.answerMessages(ROOM, page([...missing].reverse(), 'p0'));
+    transport.answerMessages(ROOM, page([toClientEvent(anchor, ROOM)], 'p-1'));
+    transport.answerSync(
+      syncResponse('s2', {
+        join: { [ROOM]: joined([message('new')], { limited: true, prevBatch: 'p1' }) },
+      }),
+    );
+    await settle();
+
+    expect(timelineBodies(updates)).toEqual(['missing 1', 'missing 2', 'new']);
+    expect(transport.pages.map(({ roomId, from, dir }) => ({ roomId, from, dir }))).toEqual([
+      { roomId: ROOM, from: 'p1', dir: 'b' },
+      { roomId: ROOM, from: 'p0', dir: 'b' },
+    ]);
+  });
+
+  it('should deliver a gap when backfill reaches its bound', async () => {
+    const { transport, updates } = startLoop({ maxBackfillEvents: 1 });
+    establish(transport);
+    const older = toClientEvent(message('older'), ROOM);
+    const newer = toClientEvent(message('newer'), ROOM);
+    transport.answerMessages(ROOM, page([newer, older], 'p0'));
+    transport.answerSync(
+      syncResponse('s2', {
+        join: { [ROOM]: joined([message('new')], { limited: true, prevBatch: 'p1' }) },
+      }),
+    );
+    await settle();
+
+    expect(updates.map((update) => update.kind)).toEqual(['gap', 'timeline', 'timeline']);
+    expect(timelineBodies(updates)).toEqual(['newer', 'new']);
+    expect(transport.pages[0]?.limit).toBe(2);
+  });
+
+  it('should retry the whole sync when backfill fails on the way, delivering each event once', async () => {
+    const { transport, updates } = startLoop();
+    const anchor = establish(transport);
+    const limited = syncResponse('s2', {
+      join: { [ROOM]: joined([message('new')], { limited: true, prevBatch: 'p1' }) },
+    });
+    const missing = toClientEvent(message('missing'), ROOM);
+    transport.answerMessages(ROOM, reset());
+    transport.answerMessages(ROOM, page([missing, toClientEvent(anchor, ROOM)], 'p0'));
+    transport.answerSync(limited);
+    await settle();
+    expect(updates).toEqual([]);
+
+    await vi.advanceTimersByTimeAsync(1000);
+    transport.answerSync(limited);
+    await settle();
+
+    expect(timelineBodies(updates)).toEqual(['missing', 'new']);
+    expect(transport.syncs.slice(1).map(({ since }) => since)).toEqual(['s1', 's1', 's2']);
+  });
+
+  it('should leave a gap, not retry, when the homeserver refuses the backfill', async () => {
+    const { transport, updates } = startLoop();
+    establish(transport);
+    transport.answerMessages(ROOM, apiError(403, 'M_FORBIDDEN'));
+    transport.answerSync(
+      syncResponse('s2', {
+        join: { [ROOM]: joined([message('new')], { limited: true, prevBatch: 'p1' }) },
+      }),
+    );
+    await settle();
+
+    expect(updates.map((update) => update.kind)).toEqual(['gap', 'timeline']);
+    expect(transport.syncs.at(-1)?.since).toBe('s2');
+  });
+
+  it('should establish a new position, reporting gaps, when the homeserver refuses `since`', async () => {
+    const { transport, updates } = startLoop();
+    establish(transport);
+    await settle();
+    transport.answerSync(apiError(400, 'M_UNKNOWN'));
+    await settle();
+    await vi.advanceTimersByTimeAsync(1000);
+    transport.answerSync(syncResponse('t1', { join: { [ROOM]: joined([message('x')]) } }));
+    await settle();
+
+    expect(updates).toEqual([{ kind: 'gap', roomId: ROOM }]);
+    expect(transport.syncs.map(({ since, fresh }) => [since, fresh])).toEqual([
+      [undefined, true],
+      ['s1', undefined],
+      [undefined, true],
+      ['t1', undefined],
+    ]);
+  });
+});
