@@ -20,7 +20,9 @@ export type ErrorCode =
   | 'NOT_FOUND'
   | 'BAD_USER_INPUT'
   | 'RATE_LIMITED'
-  | 'UPSTREAM_UNAVAILABLE';
+  | 'UPSTREAM_UNAVAILABLE'
+  /** In a `roomEvents` stream: events after a connection loss could not all be recovered. */
+  | 'EVENTS_MISSED';
 
 declare module 'graphql' {
   interface GraphQLErrorExtensions {

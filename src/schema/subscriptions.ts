@@ -7,7 +7,7 @@ import type { ClientEvent } from '../matrix/events.ts';
 import type { MembershipState } from '../matrix/room-state.ts';
 import type { SyncUpdate } from '../sync/sync-events.ts';
 import { builder, type Context } from './builder.ts';
-import { viewerClient } from './errors.ts';
+import { facadeError, viewerClient } from './errors.ts';
 import { MembershipEnum, RoomEventRef, StateEventRef } from './event.ts';
 import { clearLoaders, loaders } from './loaders.ts';
 import { requireRoomId } from './matrix-ids.ts';
@@ -78,7 +78,7 @@ builder.subscriptionField('roomEvents', (t) =>
   t.field({
     type: RoomEventRef,
     description:
-      'Every new event of the room’s timeline (state events included), or only of `types`: in order, each once, gaps after a connection loss filled from history. Ends with UNAUTHENTICATED if the token is revoked.',
+      'Every new event of the room’s timeline (state events included), or only of `types`: in order, each once, gaps after a connection loss filled from history (when too much was missed to recover, one error item with code EVENTS_MISSED says so and the stream goes on). Ends with UNAUTHENTICATED if the token is revoked.',
     args: {
       roomId: t.arg.id({ required: true }),
       types: t.arg.stringList({ required: false }),
@@ -89,13 +89,25 @@ builder.subscriptionField('roomEvents', (t) =>
       return viewerUpdates(
         context,
         (update) =>
-          update.kind === 'timeline' &&
-          update.roomId === roomId &&
-          (types === null || types.includes(update.event.type)),
+          (update.kind === 'gap' && update.roomId === roomId) ||
+          (update.kind === 'timeline' &&
+            update.roomId === roomId &&
+            (types === null || types.includes(update.event.type))),
       );
     },
     resolve: (update: SyncUpdate, _args, context): ClientEvent =>
-      freshFor(context, update, (timeline) => (timeline as { event: ClientEvent }).event),
+      freshFor(context, update, (item) => {
+        if (item.kind === 'gap') {
+          // One error item in the stream, which goes on: the client knows to reload the
+          // timeline (e.g. `room.messages(last:)`) instead of trusting it is complete.
+          throw facadeError(
+            'EVENTS_MISSED',
+            'Some events of this room could not be recovered after a connection loss; the stream goes on with the newest ones. Reload the timeline to fill the gap.',
+            { extensions: { roomId: item.roomId } },
+          );
+        }
+        return (item as { event: ClientEvent }).event;
+      }),
   }),
 );
 

@@ -28,6 +28,11 @@ export interface AppOptions {
    * @default 30000
    */
   syncPollTimeoutMs?: number;
+  /**
+   * The most events recovered for one room after a `limited` sync.
+   * @default 500
+   */
+  syncMaxBackfillEvents?: number;
 }
 
 export interface App extends AsyncDisposable {
@@ -55,6 +60,7 @@ export function buildApp({
   dispatcher,
   syncGracePeriodMs,
   syncPollTimeoutMs,
+  syncMaxBackfillEvents,
 }: AppOptions): App {
   const upstream = new Upstream({
     homeserverUrl: config.homeserverUrl,
@@ -79,6 +85,7 @@ export function buildApp({
       logger: logger.child({ component: 'sync' }),
       ...(syncGracePeriodMs === undefined ? {} : { gracePeriodMs: syncGracePeriodMs }),
       ...(syncPollTimeoutMs === undefined ? {} : { pollTimeoutMs: syncPollTimeoutMs }),
+      ...(syncMaxBackfillEvents === undefined ? {} : { maxBackfillEvents: syncMaxBackfillEvents }),
     });
     return hub;
   };

@@ -239,6 +239,49 @@ describe('subscriptions through upstream faults', () => {
   });
 });
 
+describe('subscriptions after too long a break', () => {
+  it('should say EVENTS_MISSED once when backfill stops at its bound, then go on with the newest', async () => {
+    const { upstream, alice, bob, roomId } = await sharedRoom('gap');
+    await using _upstream = upstream;
+    await using proxy = await startFaultProxy(homeserver().url);
+    await using server = await startServer({
+      environment: { MATRIX_HOMESERVER_URL: proxy.url },
+      syncPollTimeoutMs: 1000,
+      syncMaxBackfillEvents: 5,
+    });
+    await using client = server.client(alice.user.accessToken);
+    const feed = subscribe(client, RoomEventsSubscription, { roomId });
+    await vi.waitFor(() => expect(server.app.syncStats.listeners).toBe(1));
+
+    proxy.inject({ kind: 'hold' }, { path: /\/sync/, times: 1 });
+    await vi.waitFor(() => expect(proxy.held).toBe(1), { timeout: 10_000 });
+    // More than one long-poll's timeline (50) and more than the backfill bound (5) can recover.
+    const sent: string[] = [];
+    for (let index = 0; index < 70; index++) {
+      const body = `flood ${index}`;
+      sent.push(
+        (await sendMessageEvent(bob.client, roomId, 'm.room.message', body, text(body))).eventId,
+      );
+    }
+    proxy.resetHeld();
+    const marker = await sendMessageEvent(bob.client, roomId, 'm.room.message', 'end', text('end'));
+    await vi.waitFor(() => expect(feed.values.at(-1)?.data?.roomEvents.id).toBe(marker.eventId), {
+      timeout: 30_000,
+    });
+
+    const items = feed.values.map((value) =>
+      value.errors ? `error:${value.errors[0]?.extensions?.['code']}` : value.data?.roomEvents.id,
+    );
+    expect(items.filter((item) => item === 'error:EVENTS_MISSED')).toHaveLength(1);
+    // After the signal: the newest events in order, each once, ending with the marker.
+    const afterGap = items.slice(items.indexOf('error:EVENTS_MISSED') + 1);
+    expect(afterGap.at(-1)).toBe(marker.eventId);
+    const delivered = afterGap.slice(0, -1);
+    expect(new Set(delivered).size).toBe(delivered.length);
+    expect(delivered).toEqual(sent.slice(sent.length - delivered.length));
+  });
+});
+
 describe('subscriptions over SSE', () => {
   it('should stream roomEvents with the bearer header', async () => {
     const { upstream, alice, bob, roomId } = await sharedRoom('sse');

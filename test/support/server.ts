@@ -25,6 +25,7 @@ export interface TestServerOptions {
   environment?: Record<string, string>;
   syncGracePeriodMs?: number;
   syncPollTimeoutMs?: number;
+  syncMaxBackfillEvents?: number;
 }
 
 export async function startServer(options: TestServerOptions = {}): Promise<TestServer> {
@@ -40,6 +41,9 @@ export async function startServer(options: TestServerOptions = {}): Promise<Test
     dispatcher: upstream.dispatcher,
     syncGracePeriodMs: options.syncGracePeriodMs ?? 200,
     syncPollTimeoutMs: options.syncPollTimeoutMs ?? 2000,
+    ...(options.syncMaxBackfillEvents === undefined
+      ? {}
+      : { syncMaxBackfillEvents: options.syncMaxBackfillEvents }),
   });
   const url = await app.start();
   const wsUrl = `${url.replace(/^http/, 'ws')}/graphql`;
