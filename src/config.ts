@@ -36,6 +36,9 @@ const environmentSchema = z.object({
   UPSTREAM_MAX_ATTEMPTS: integer(1, 10).default(4),
   UPSTREAM_CONNECTIONS: integer(1, 1024).default(32),
   CURSOR_SECRET: z.string().min(32, { error: 'must be at least 32 characters' }).optional(),
+  SYNC_POLL_TIMEOUT_MS: integer(0, 300_000).default(30_000),
+  SYNC_GRACE_PERIOD_MS: integer(0, 3_600_000).default(5000),
+  SYNC_MAX_BACKFILL_EVENTS: integer(0, 100_000).default(500),
 });
 
 /** The validated configuration. See the README's configuration table. */
@@ -50,6 +53,14 @@ export interface Config {
    * process restarts; set the same secret on every instance behind one endpoint.
    */
   readonly cursorSecret: string | null;
+  readonly sync: {
+    /** Server-side timeout of each long-poll. */
+    readonly pollTimeoutMs: number;
+    /** How long a user's sync loop outlives their last subscription. */
+    readonly gracePeriodMs: number;
+    /** The most events recovered for one room after a `limited` sync. */
+    readonly maxBackfillEvents: number;
+  };
   readonly upstream: {
     readonly connectTimeoutMs: number;
     readonly headersTimeoutMs: number;
@@ -85,6 +96,11 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
     logLevel: env.LOG_LEVEL,
     graphiql: env.GRAPHIQL,
     cursorSecret: env.CURSOR_SECRET ?? null,
+    sync: Object.freeze({
+      pollTimeoutMs: env.SYNC_POLL_TIMEOUT_MS,
+      gracePeriodMs: env.SYNC_GRACE_PERIOD_MS,
+      maxBackfillEvents: env.SYNC_MAX_BACKFILL_EVENTS,
+    }),
     upstream: Object.freeze({
       connectTimeoutMs: env.UPSTREAM_CONNECT_TIMEOUT_MS,
       headersTimeoutMs: env.UPSTREAM_HEADERS_TIMEOUT_MS,

@@ -18,21 +18,6 @@ export interface AppOptions {
   logger: Logger;
   /** Replaces the upstream connection pool (tests count or fault-inject through it). */
   dispatcher?: Dispatcher;
-  /**
-   * How long a sync loop outlives its last subscription.
-   * @default 5000
-   */
-  syncGracePeriodMs?: number;
-  /**
-   * The server-side timeout of each sync long-poll.
-   * @default 30000
-   */
-  syncPollTimeoutMs?: number;
-  /**
-   * The most events recovered for one room after a `limited` sync.
-   * @default 500
-   */
-  syncMaxBackfillEvents?: number;
 }
 
 export interface App extends AsyncDisposable {
@@ -54,14 +39,7 @@ export interface App extends AsyncDisposable {
 /** How long in-flight HTTP requests get to finish on shutdown before their sockets are cut. */
 const DRAIN_TIMEOUT_MS = 10_000;
 
-export function buildApp({
-  config,
-  logger,
-  dispatcher,
-  syncGracePeriodMs,
-  syncPollTimeoutMs,
-  syncMaxBackfillEvents,
-}: AppOptions): App {
+export function buildApp({ config, logger, dispatcher }: AppOptions): App {
   const upstream = new Upstream({
     homeserverUrl: config.homeserverUrl,
     timeouts: {
@@ -83,9 +61,9 @@ export function buildApp({
     hub ??= new SyncHub({
       upstream,
       logger: logger.child({ component: 'sync' }),
-      ...(syncGracePeriodMs === undefined ? {} : { gracePeriodMs: syncGracePeriodMs }),
-      ...(syncPollTimeoutMs === undefined ? {} : { pollTimeoutMs: syncPollTimeoutMs }),
-      ...(syncMaxBackfillEvents === undefined ? {} : { maxBackfillEvents: syncMaxBackfillEvents }),
+      gracePeriodMs: config.sync.gracePeriodMs,
+      pollTimeoutMs: config.sync.pollTimeoutMs,
+      maxBackfillEvents: config.sync.maxBackfillEvents,
     });
     return hub;
   };

@@ -32,6 +32,11 @@ export async function startServer(options: TestServerOptions = {}): Promise<Test
   const config = loadConfig({
     MATRIX_HOMESERVER_URL: homeserver().url,
     PORT: '0',
+    SYNC_GRACE_PERIOD_MS: String(options.syncGracePeriodMs ?? 200),
+    SYNC_POLL_TIMEOUT_MS: String(options.syncPollTimeoutMs ?? 2000),
+    ...(options.syncMaxBackfillEvents === undefined
+      ? {}
+      : { SYNC_MAX_BACKFILL_EVENTS: String(options.syncMaxBackfillEvents) }),
     ...options.environment,
   });
   const upstream = countingDispatcher();
@@ -39,11 +44,6 @@ export async function startServer(options: TestServerOptions = {}): Promise<Test
     config,
     logger: createLogger('silent'),
     dispatcher: upstream.dispatcher,
-    syncGracePeriodMs: options.syncGracePeriodMs ?? 200,
-    syncPollTimeoutMs: options.syncPollTimeoutMs ?? 2000,
-    ...(options.syncMaxBackfillEvents === undefined
-      ? {}
-      : { syncMaxBackfillEvents: options.syncMaxBackfillEvents }),
   });
   const url = await app.start();
   const wsUrl = `${url.replace(/^http/, 'ws')}/graphql`;
