@@ -4,17 +4,24 @@
 export const CLIENT_API_PREFIX = '/_matrix/client/v3';
 
 /**
- * A tagged template for endpoint paths: `clientPath\`/rooms/${roomId}/state\``. Each value is encoded
- * as one path segment, so room IDs (`!a:b`), aliases (`#a:b`), event IDs (`$…`, may contain `/`)
- * and empty state keys all arrive intact.
+ * A tagged template for paths under `prefix`: each interpolated value is encoded as one path
+ * segment, so room IDs (`!a:b`), aliases (`#a:b`), event IDs (`$…`, may contain `/`) and empty
+ * state keys all arrive intact.
  */
-export function clientPath(strings: TemplateStringsArray, ...values: string[]): string {
-  let path = CLIENT_API_PREFIX + strings[0];
-  values.forEach((value, index) => {
-    path += encodeURIComponent(value) + strings[index + 1];
-  });
-  return path;
+export function pathTemplate(
+  prefix: string,
+): (strings: TemplateStringsArray, ...values: string[]) => string {
+  return (strings, ...values) => {
+    let path = prefix + strings[0];
+    values.forEach((value, index) => {
+      path += encodeURIComponent(value) + strings[index + 1];
+    });
+    return path;
+  };
 }
+
+/** Client-Server API paths: `clientPath\`/rooms/${roomId}/state\``. */
+export const clientPath = pathTemplate(CLIENT_API_PREFIX);
 
 /** Query parameters: `undefined` leaves a parameter out, an array repeats it (`?via=a&via=b`). */
 export type Query = Record<string, string | number | boolean | readonly string[] | undefined>;

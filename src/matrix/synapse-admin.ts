@@ -8,21 +8,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MatrixApiError } from './errors.ts';
 import type { CallOptions, MatrixClient } from './http.ts';
+import { pathTemplate } from './paths.ts';
 
 /** The base path of every Synapse Admin API endpoint. */
 export const SYNAPSE_ADMIN_PREFIX = '/_synapse/admin';
 
-/**
- * `clientPath` for the admin API: `adminPath\`/v1/users/${userId}/admin\``. Each value is encoded
- * as one path segment (user IDs carry `@` and `:`, room IDs `!` and `:`).
- */
-export function adminPath(strings: TemplateStringsArray, ...values: string[]): string {
-  let path = SYNAPSE_ADMIN_PREFIX + strings[0];
-  values.forEach((value, index) => {
-    path += encodeURIComponent(value) + strings[index + 1];
-  });
-  return path;
-}
+/** Admin API paths, encoded like `clientPath`: `adminPath\`/v1/users/${userId}/admin\``. */
+export const adminPath = pathTemplate(SYNAPSE_ADMIN_PREFIX);
 
 /**
  * Whether `userId` (a user of this homeserver) is a server admin: `GET

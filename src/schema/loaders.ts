@@ -11,11 +11,11 @@ import {
   type Whoami,
   whoami,
 } from '../matrix/account.ts';
-import type { ClientEvent } from '../matrix/events.ts';
+import type { ClientEvent, RoomEventFilter } from '../matrix/events.ts';
 import type { MatrixClient } from '../matrix/http.ts';
 import { getEvent } from '../matrix/room-events.ts';
 import { getRoomState } from '../matrix/room-state.ts';
-import { sync } from '../matrix/sync.ts';
+import { type SyncFilter, type SyncResponse, sync } from '../matrix/sync.ts';
 import type { Context } from './builder.ts';
 import { viewerClient } from './errors.ts';
 import { StateIndex } from './state-index.ts';
@@ -139,28 +139,38 @@ function createLoaders(client: MatrixClient): Loaders {
 }
 
 /**
+ * A snapshot `/sync`: no waiting, no presence change, never Synapse's cached answer to an earlier
+ * identical sync (a snapshot must be current), and none of the parts nobody here reads
+ * (presence, receipts and typing, room account data). `room` and `accountData` say what to keep.
+ */
+function snapshotSync(
+  client: MatrixClient,
+  room: NonNullable<SyncFilter['room']>,
+  accountData: RoomEventFilter,
+): Promise<SyncResponse> {
+  return sync(client, {
+    timeoutMs: 0,
+    setPresence: 'offline',
+    fresh: true,
+    filter: {
+      room: { ephemeral: { notTypes: ['*'] }, accountData: { notTypes: ['*'] }, ...room },
+      presence: { notTypes: ['*'] },
+      accountData,
+    },
+  });
+}
+
+/**
  * The room list from one `/sync?timeout=0`: the newest event per room (to order by activity),
  * every state type but members (lazy-loaded, so the summary's member counts come along), and the
  * `m.direct` account data. No presence, receipts, typing or room account data.
  */
 async function fetchRoomList(client: MatrixClient, includeLeave: boolean): Promise<RoomList> {
-  const response = await sync(client, {
-    timeoutMs: 0,
-    setPresence: 'offline',
-    // A snapshot must be current: never Synapse's cached answer to an earlier identical sync.
-    fresh: true,
-    filter: {
-      room: {
-        includeLeave,
-        timeline: { limit: 1 },
-        state: { lazyLoadMembers: true },
-        ephemeral: { notTypes: ['*'] },
-        accountData: { notTypes: ['*'] },
-      },
-      presence: { notTypes: ['*'] },
-      accountData: { types: ['m.direct'] },
-    },
-  });
+  const response = await snapshotSync(
+    client,
+    { includeLeave, timeline: { limit: 1 }, state: { lazyLoadMembers: true } },
+    { types: ['m.direct'] },
+  );
   const rooms: RoomListing[] = [];
   for (const [roomId, room] of response.join) {
     rooms.push({
@@ -224,23 +234,11 @@ async function loadRoomStates(
   if (roomIds.length === 1) {
     return fromState(roomIds);
   }
-  const response = await sync(client, {
-    timeoutMs: 0,
-    setPresence: 'offline',
-    // A snapshot must be current: never Synapse's cached answer to an earlier identical sync.
-    fresh: true,
-    filter: {
-      room: {
-        rooms: [...roomIds],
-        includeLeave: true,
-        timeline: { limit: 1 },
-        ephemeral: { notTypes: ['*'] },
-        accountData: { notTypes: ['*'] },
-      },
-      presence: { notTypes: ['*'] },
-      accountData: { notTypes: ['*'] },
-    },
-  }).catch((error: unknown) => asError(error));
+  const response = await snapshotSync(
+    client,
+    { rooms: [...roomIds], includeLeave: true, timeline: { limit: 1 } },
+    { notTypes: ['*'] },
+  ).catch((error: unknown) => asError(error));
   if (response instanceof Error) {
     return roomIds.map(() => response);
   }
