@@ -2,6 +2,7 @@
  * Who the caller is and what is theirs: whoami, login/logout, profile, account data.
  * (`whoami.yaml`, `login.yaml`, `logout.yaml`, `profile.yaml`, `account-data.yaml`)
  */
+import { MatrixApiError } from './errors.ts';
 import type { JsonObject } from './events.ts';
 import type { CallOptions, MatrixClient } from './http.ts';
 import { clientPath } from './paths.ts';
@@ -140,7 +141,7 @@ export async function getAccountData(
       options,
     );
   } catch (error) {
-    if (isNotFound(error)) {
+    if (error instanceof MatrixApiError && error.errcode === 'M_NOT_FOUND') {
       return null;
     }
     throw error;
@@ -158,8 +159,4 @@ export async function setAccountData(
     { method: 'PUT', path: clientPath`/user/${userId}/account_data/${type}`, body: content },
     options,
   );
-}
-
-function isNotFound(error: unknown): boolean {
-  return (error as { errcode?: unknown } | null)?.errcode === 'M_NOT_FOUND';
 }

@@ -102,6 +102,14 @@ export function isUpstreamError(error: unknown): error is UpstreamError {
 }
 
 /**
+ * The HTTP status the homeserver (or a proxy before it) answered with; `null` for a transport
+ * failure or any error that is not an upstream answer.
+ */
+export function upstreamStatus(error: unknown): number | null {
+  return error instanceof MatrixApiError || error instanceof MatrixHttpError ? error.status : null;
+}
+
+/**
  * Turns an error response into {@link MatrixApiError} when the body is a Matrix error object, else
  * {@link MatrixHttpError}. The `Retry-After` header wins over the body's `retry_after_ms`, which the
  * spec deprecates (v1.10) in its favour.

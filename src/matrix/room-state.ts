@@ -1,6 +1,7 @@
 /**
  * Room state and membership lists. (`rooms.yaml`, `room_state.yaml`)
  */
+import { MatrixApiError } from './errors.ts';
 import { type ClientEvent, type JsonObject, toClientEvent, toClientEvents } from './events.ts';
 import type { CallOptions, MatrixClient } from './http.ts';
 import { clientPath } from './paths.ts';
@@ -41,7 +42,7 @@ export async function getStateEvent(
     );
     return toClientEvent(event, roomId);
   } catch (error) {
-    if ((error as { errcode?: unknown } | null)?.errcode === 'M_NOT_FOUND') {
+    if (error instanceof MatrixApiError && error.errcode === 'M_NOT_FOUND') {
       return null;
     }
     throw error;

@@ -5,7 +5,7 @@
  * down (members removed, room closed, left and forgotten). docs/mutations.md says what each does.
  */
 import { deleteAlias, getLocalAliases, setDirectoryVisibility } from '../matrix/directory.ts';
-import { MatrixApiError, MatrixHttpError } from '../matrix/errors.ts';
+import { MatrixApiError, upstreamStatus } from '../matrix/errors.ts';
 import type { MatrixClient } from '../matrix/http.ts';
 import { getRoomState, putStateEvent } from '../matrix/room-state.ts';
 import { forgetRoom, kickUser, leaveRoom } from '../matrix/rooms.ts';
@@ -140,9 +140,8 @@ async function isSynapseAdmin(client: MatrixClient, userId: string): Promise<boo
     return await isServerAdmin(client, userId);
   } catch (error) {
     const noAdminApi =
-      (error instanceof MatrixApiError &&
-        (error.status === 404 || error.errcode === 'M_UNRECOGNIZED')) ||
-      (error instanceof MatrixHttpError && error.status === 404);
+      upstreamStatus(error) === 404 ||
+      (error instanceof MatrixApiError && error.errcode === 'M_UNRECOGNIZED');
     if (noAdminApi) {
       return false;
     }

@@ -1,5 +1,5 @@
 /** The room timeline and state on Room: messages (cursor pagination), state, stateEvent, event. */
-import { isUpstreamError } from '../matrix/errors.ts';
+import { upstreamStatus } from '../matrix/errors.ts';
 import type { ClientEvent, RoomEventFilter } from '../matrix/events.ts';
 import { getEventContext, getMessages } from '../matrix/room-events.ts';
 import { builder, type Context } from './builder.ts';
@@ -206,7 +206,7 @@ builder.objectFields(RoomRef, (t) => ({
         return await loaders(context).event.load(eventKey(room.roomId, eventId));
       } catch (error) {
         // Synapse answers 404 M_NOT_FOUND both for unknown events and for invisible ones.
-        if (isUpstreamError(error) && 'status' in error && error.status === 404) {
+        if (upstreamStatus(error) === 404) {
           return null;
         }
         throw error;

@@ -1,6 +1,6 @@
 /** Rooms: the `Room` node, `room(id:)`, `rooms` and `directRoom`, and the fields derived from state. */
 import { resolveAlias } from '../matrix/directory.ts';
-import { isUpstreamError } from '../matrix/errors.ts';
+import { upstreamStatus } from '../matrix/errors.ts';
 import type { MembershipState } from '../matrix/room-state.ts';
 import { builder, type Context } from './builder.ts';
 import { arrayConnection } from './connection-args.ts';
@@ -100,7 +100,7 @@ async function loadRoom(context: Context, idOrAlias: string): Promise<RoomShape 
     try {
       roomId = (await resolveAlias(roomLoaders.client, idOrAlias)).roomId;
     } catch (error) {
-      if (isUpstreamError(error) && 'status' in error && error.status === 404) {
+      if (upstreamStatus(error) === 404) {
         return null;
       }
       throw error;
@@ -110,7 +110,7 @@ async function loadRoom(context: Context, idOrAlias: string): Promise<RoomShape 
     await roomLoaders.roomState.load(roomId);
     return { roomId, listing: null };
   } catch (error) {
-    if (isUpstreamError(error) && 'status' in error && error.status === 403) {
+    if (upstreamStatus(error) === 403) {
       const list = await roomLoaders.roomList(false);
       const invite = list.rooms.find((room) => room.roomId === roomId);
       if (invite) {

@@ -1,7 +1,7 @@
 /** Users: the `User` node, `user(id:)`, and profile fields shared with the viewer. */
 
 import type { Profile } from '../matrix/account.ts';
-import { isUpstreamError } from '../matrix/errors.ts';
+import { upstreamStatus } from '../matrix/errors.ts';
 import { builder, type Context } from './builder.ts';
 import { loaders } from './loaders.ts';
 import { requireUserId } from './matrix-ids.ts';
@@ -18,7 +18,7 @@ export async function profileOf(context: Context, userId: string): Promise<Profi
   try {
     return await loaders(context).profile.load(userId);
   } catch (error) {
-    if (isUpstreamError(error) && 'status' in error && error.status === 404) {
+    if (upstreamStatus(error) === 404) {
       return null;
     }
     throw error;

@@ -11,7 +11,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Logger } from '../logger.ts';
 import { whoami } from '../matrix/account.ts';
-import { isUpstreamError } from '../matrix/errors.ts';
+import { upstreamStatus } from '../matrix/errors.ts';
 import type { Upstream } from '../matrix/http.ts';
 import { bearerToken } from './context.ts';
 import type { FacadeYoga } from './yoga.ts';
@@ -53,7 +53,7 @@ export function attachWebSocketTransport(
           await whoami(upstream.client(token));
           return true;
         } catch (error) {
-          if (isUpstreamError(error) && 'status' in error && error.status === 401) {
+          if (upstreamStatus(error) === 401) {
             // Credentials the homeserver refused: returning false closes with 4403 Forbidden.
             return false;
           }

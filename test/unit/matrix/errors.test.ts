@@ -6,6 +6,7 @@ import {
   MatrixHttpError,
   parseErrorResponse,
   parseRetryAfterHeader,
+  upstreamStatus,
 } from '../../../src/matrix/errors.ts';
 
 const endpoint = { method: 'PUT', path: '/_matrix/client/v3/rooms/!r%3Ahs/send/m.room.message/t1' };
@@ -186,5 +187,16 @@ describe('isUpstreamError', () => {
     expect(isUpstreamError(new ConnectionError('timeout', endpoint, null))).toBe(true);
     expect(isUpstreamError(new Error('M_FORBIDDEN'))).toBe(false);
     expect(isUpstreamError({ errcode: 'M_FORBIDDEN', status: 403 })).toBe(false);
+  });
+});
+
+describe('upstreamStatus', () => {
+  it('should give the status of upstream answers and null for everything else', () => {
+    expect(
+      upstreamStatus(parseErrorResponse(404, undefined, '{"errcode":"M_NOT_FOUND"}', endpoint)),
+    ).toBe(404);
+    expect(upstreamStatus(parseErrorResponse(502, undefined, '<html>', endpoint))).toBe(502);
+    expect(upstreamStatus(new ConnectionError('reset', endpoint, new Error('x')))).toBeNull();
+    expect(upstreamStatus(new Error('other'))).toBeNull();
   });
 });
