@@ -6,7 +6,7 @@ import { createRoom, inviteUser, joinRoom } from '../../src/matrix/rooms.ts';
 import { graphql } from '../generated/gql.ts';
 import { startFaultProxy } from '../support/fault-proxy.ts';
 import { homeserver, newUpstream, newUserClient } from '../support/homeserver.ts';
-import { startServer, subscribe } from '../support/server.ts';
+import { startServer, subscribe, type TestServerOptions } from '../support/server.ts';
 
 const RoomEventsSubscription = graphql(`
   subscription RoomEventsFeed($roomId: ID!, $types: [String!]) {
@@ -204,29 +204,56 @@ describe('subscriptions over graphql-ws', () => {
   });
 });
 
+/**
+ * alice subscribed to `roomEvents` through a fault proxy, her next long-poll held there; `send`
+ * has bob post messages straight to Synapse meanwhile.
+ */
+async function heldSubscription(prefix: string, options: TestServerOptions = {}) {
+  const room = await sharedRoom(prefix);
+  const proxy = await startFaultProxy(homeserver().url);
+  const server = await startServer({
+    environment: { MATRIX_HOMESERVER_URL: proxy.url },
+    syncPollTimeoutMs: 1000,
+    ...options,
+  });
+  const client = server.client(room.alice.user.accessToken);
+  const feed = subscribe(client, RoomEventsSubscription, { roomId: room.roomId });
+  await vi.waitFor(() => expect(server.app.syncStats.listeners).toBe(1));
+  proxy.inject({ kind: 'hold' }, { path: /\/sync/, times: 1 });
+  await vi.waitFor(() => expect(proxy.held).toBe(1), { timeout: 10_000 });
+  const send = async (count: number, label: string): Promise<string[]> => {
+    const sent: string[] = [];
+    for (let index = 0; index < count; index++) {
+      const body = `${label} ${index}`;
+      const { eventId } = await sendMessageEvent(
+        room.bob.client,
+        room.roomId,
+        'm.room.message',
+        body,
+        text(body),
+      );
+      sent.push(eventId);
+    }
+    return sent;
+  };
+  return {
+    ...room,
+    proxy,
+    feed,
+    send,
+    async [Symbol.asyncDispose]() {
+      await server[Symbol.asyncDispose]();
+      await proxy.close();
+      await room.upstream.close();
+    },
+  };
+}
+
 describe('subscriptions through upstream faults', () => {
   it('should deliver all 30 messages sent while the sync was held and broken, once and in order', async () => {
-    const { upstream, alice, bob, roomId } = await sharedRoom('faults');
-    await using _upstream = upstream;
-    await using proxy = await startFaultProxy(homeserver().url);
-    await using server = await startServer({
-      environment: { MATRIX_HOMESERVER_URL: proxy.url },
-      syncPollTimeoutMs: 1000,
-    });
-    await using client = server.client(alice.user.accessToken);
-    const feed = subscribe(client, RoomEventsSubscription, { roomId });
-    await vi.waitFor(() => expect(server.app.syncStats.listeners).toBe(1));
-
-    // Hold alice's next long-poll; while it hangs, bob talks straight to Synapse.
-    proxy.inject({ kind: 'hold' }, { path: /\/sync/, times: 1 });
-    await vi.waitFor(() => expect(proxy.held).toBe(1), { timeout: 10_000 });
-    const sent: string[] = [];
-    for (let index = 0; index < 30; index++) {
-      const body = `held ${index}`;
-      sent.push(
-        (await sendMessageEvent(bob.client, roomId, 'm.room.message', body, text(body))).eventId,
-      );
-    }
+    await using held = await heldSubscription('faults');
+    const { proxy, feed, bob, roomId } = held;
+    const sent = await held.send(30, 'held');
     // Then break it, and refuse the next two tries with 502s before letting syncs through.
     proxy.inject({ kind: 'status', status: 502 }, { path: /\/sync/, times: 2 });
     proxy.resetHeld();
@@ -241,28 +268,10 @@ describe('subscriptions through upstream faults', () => {
 
 describe('subscriptions after too long a break', () => {
   it('should say EVENTS_MISSED once when backfill stops at its bound, then go on with the newest', async () => {
-    const { upstream, alice, bob, roomId } = await sharedRoom('gap');
-    await using _upstream = upstream;
-    await using proxy = await startFaultProxy(homeserver().url);
-    await using server = await startServer({
-      environment: { MATRIX_HOMESERVER_URL: proxy.url },
-      syncPollTimeoutMs: 1000,
-      syncMaxBackfillEvents: 5,
-    });
-    await using client = server.client(alice.user.accessToken);
-    const feed = subscribe(client, RoomEventsSubscription, { roomId });
-    await vi.waitFor(() => expect(server.app.syncStats.listeners).toBe(1));
-
-    proxy.inject({ kind: 'hold' }, { path: /\/sync/, times: 1 });
-    await vi.waitFor(() => expect(proxy.held).toBe(1), { timeout: 10_000 });
+    await using held = await heldSubscription('gap', { syncMaxBackfillEvents: 5 });
+    const { proxy, feed, bob, roomId } = held;
     // More than one long-poll's timeline (50) and more than the backfill bound (5) can recover.
-    const sent: string[] = [];
-    for (let index = 0; index < 70; index++) {
-      const body = `flood ${index}`;
-      sent.push(
-        (await sendMessageEvent(bob.client, roomId, 'm.room.message', body, text(body))).eventId,
-      );
-    }
+    const sent = await held.send(70, 'flood');
     proxy.resetHeld();
     const marker = await sendMessageEvent(bob.client, roomId, 'm.room.message', 'end', text('end'));
     await vi.waitFor(() => expect(feed.values.at(-1)?.data?.roomEvents.id).toBe(marker.eventId), {
@@ -350,8 +359,10 @@ describe('graceful shutdown', () => {
     await server.app.stop();
     expect(await closed).toBe(1001);
     await feed.done;
-    // The SSE stream ends too (its body finishes instead of hanging).
-    expect(await sse.text()).toBeTypeOf('string');
+    // The SSE stream completes too: its body ends with yoga's completion frame, no event before.
+    const frames = await sse.text();
+    expect(frames).toContain('event: complete');
+    expect(frames).not.toContain('"data"');
     expect(server.app.syncStats).toEqual({ loops: 0, listeners: 0 });
     expect(server.app.server.listening).toBe(false);
     await server[Symbol.asyncDispose]();
