@@ -4,9 +4,7 @@ import { type ClientEvent, toClientEvent } from '../../../src/matrix/events.ts';
 import type { MessagesPage } from '../../../src/matrix/room-events.ts';
 import { backfillRoom, isPermanentBackfillFailure } from '../../../src/sync/backfill.ts';
 import type { BackfillBoundary, BackfillRequest } from '../../../src/sync/sync-updates.ts';
-import { apiError, message, page } from './scripted-transport.ts';
-
-const ROOM = '!room:hs.test';
+import { apiError, message, page, ROOM } from './scripted-transport.ts';
 
 /** History of `count` messages, oldest first. */
 function history(count: number): ClientEvent[] {

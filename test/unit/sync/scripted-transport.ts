@@ -1,3 +1,4 @@
+import { MockAgent } from 'undici';
 /**
  * A scripted stand-in for the homeserver's side of a sync loop (js-sdk's SyncResponder is the
  * model): each `/sync` takes the next scripted answer, or, when the script is empty, waits like an
@@ -6,6 +7,7 @@
 import { MatrixApiError } from '../../../src/matrix/errors.ts';
 import type { ClientEvent } from '../../../src/matrix/events.ts';
 import type { MatrixClient } from '../../../src/matrix/http.ts';
+import { Upstream } from '../../../src/matrix/http.ts';
 import type { MessagesOptions, MessagesPage } from '../../../src/matrix/room-events.ts';
 import { type SyncOptions, type SyncResponse, toSyncResponse } from '../../../src/matrix/sync.ts';
 import type { WireClientEvent, WireSyncResponse } from '../../../src/matrix/wire-types.ts';
@@ -13,6 +15,10 @@ import type { SyncTransport } from '../../../src/sync/sync-loop.ts';
 
 export const ALICE = '@alice:hs.test';
 export const BOB = '@bob:hs.test';
+export const ROOM = '!room:hs.test';
+
+/** Lets every pending promise chain run (setImmediate is left real, so it comes after them). */
+export const settlePromises = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 type Answer<T> = T | Error;
 
@@ -231,4 +237,15 @@ export function apiError(status: number, errcode: string, retryAfterMs: number |
     endpoint: { method: 'GET', path: '/_matrix/client/v3/sync' },
     body: { errcode },
   });
+}
+
+/**
+ * An upstream whose dispatcher refuses every request: code under test talks to a scripted
+ * transport only, and any real call would fail loudly. Close it with `close()` after the tests.
+ */
+export function offlineUpstream(): Upstream & { close(): Promise<void> } {
+  const agent = new MockAgent();
+  agent.disableNetConnect();
+  const upstream = new Upstream({ homeserverUrl: 'http://hs.test', dispatcher: agent });
+  return Object.assign(upstream, { close: () => agent.close() });
 }

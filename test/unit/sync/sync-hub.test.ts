@@ -1,27 +1,22 @@
-import { MockAgent } from 'undici';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Upstream } from '../../../src/matrix/http.ts';
 import type { SyncUpdate } from '../../../src/sync/sync-events.ts';
 import { SyncHub, type SyncHubOptions } from '../../../src/sync/sync-hub.ts';
 import {
   joined,
   message,
+  offlineUpstream,
+  ROOM,
   type ScriptedTransport,
   scriptedTransport,
+  settlePromises,
   syncResponse,
   unknownToken,
 } from './scripted-transport.ts';
 
-const ROOM = '!room:hs.test';
 const GRACE_MS = 5000;
 
-const agent = new MockAgent();
-agent.disableNetConnect();
-const upstream = new Upstream({ homeserverUrl: 'http://hs.test', dispatcher: agent });
-afterAll(() => agent.close());
-
-/** Lets every pending promise chain run (setImmediate is left real, so it comes after them). */
-const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+const upstream = offlineUpstream();
+afterAll(() => upstream.close());
 
 const hubs: SyncHub[] = [];
 
@@ -48,7 +43,7 @@ function recorder() {
 /** Answers the initial sync and lets the loop start its first long-poll. */
 async function establish(transport: ScriptedTransport): Promise<void> {
   transport.answerSync(syncResponse('s1', { join: { [ROOM]: joined([message('anchor')]) } }));
-  await settle();
+  await settlePromises();
 }
 
 function deliverMessage(transport: ScriptedTransport, body: string, nextBatch: string): void {
@@ -75,7 +70,7 @@ describe('SyncHub', () => {
     }
     await establish(transport);
     deliverMessage(transport, 'hello', 's2');
-    await settle();
+    await settlePromises();
 
     expect(transport.whoamis).toBe(1);
     expect(transport.inFlight).toBe(1);
@@ -90,7 +85,7 @@ describe('SyncHub', () => {
     hub.subscribe('token-a', () => {});
     hub.subscribe('token-b', () => {});
     hub.subscribe('token-a', () => {});
-    await settle();
+    await settlePromises();
 
     expect(transport.whoamis).toBe(2);
     expect(hub.stats).toEqual({ loops: 2, listeners: 3 });
@@ -106,7 +101,7 @@ describe('SyncHub', () => {
     expect(hub.stats).toEqual({ loops: 1, listeners: 0 });
     expect(transport.inFlight).toBe(1);
     await vi.advanceTimersByTimeAsync(1);
-    await settle();
+    await settlePromises();
 
     expect(hub.stats).toEqual({ loops: 0, listeners: 0 });
     expect(transport.inFlight).toBe(0);
@@ -121,7 +116,7 @@ describe('SyncHub', () => {
     hub.subscribe('token-a', late.listener);
     await vi.advanceTimersByTimeAsync(GRACE_MS * 2);
     deliverMessage(transport, 'still here', 's2');
-    await settle();
+    await settlePromises();
 
     expect(transport.whoamis).toBe(1);
     expect(hub.stats).toEqual({ loops: 1, listeners: 1 });
@@ -147,9 +142,9 @@ describe('SyncHub', () => {
     hub.subscribe('token-a', healthy.listener);
     await establish(transport);
     deliverMessage(transport, 'one', 's2');
-    await settle();
+    await settlePromises();
     deliverMessage(transport, 'two', 's3');
-    await settle();
+    await settlePromises();
 
     expect(bodies(healthy.received)).toEqual(['one', 'two']);
     expect(transport.syncs.map((options) => options.since)).toEqual([undefined, 's1', 's2', 's3']);
@@ -172,9 +167,9 @@ describe('SyncHub', () => {
     transport.answerSync(
       syncResponse('s2', { join: { [ROOM]: joined([message('a'), message('b')]) } }),
     );
-    await settle();
+    await settlePromises();
     deliverMessage(transport, 'c', 's3');
-    await settle();
+    await settlePromises();
 
     expect(received).toEqual(['a']);
     expect(bodies(late.received)).toEqual(['c']);
@@ -189,7 +184,7 @@ describe('SyncHub', () => {
     await establish(transport);
     const rejection = unknownToken();
     transport.answerSync(rejection);
-    await settle();
+    await settlePromises();
 
     for (const { received } of listeners) {
       expect(received).toEqual([{ kind: 'ended', error: rejection }]);
@@ -197,7 +192,7 @@ describe('SyncHub', () => {
     expect(hub.stats).toEqual({ loops: 0, listeners: 0 });
 
     hub.subscribe('token-a', () => {});
-    await settle();
+    await settlePromises();
     expect(transport.whoamis).toBe(2);
   });
 
@@ -211,13 +206,13 @@ describe('SyncHub', () => {
     });
     await establish(transport);
     transport.answerSync(unknownToken());
-    await settle();
+    await settlePromises();
 
     expect(transport.whoamis).toBe(2);
     expect(hub.stats).toEqual({ loops: 1, listeners: 1 });
     await establish(transport);
     deliverMessage(transport, 'new loop', 's2');
-    await settle();
+    await settlePromises();
     expect(bodies(again.received)).toEqual(['new loop']);
   });
 
@@ -226,10 +221,10 @@ describe('SyncHub', () => {
     const active = recorder();
     hub.subscribe('token-a', active.listener);
     hub.subscribe('token-b', () => {})();
-    await settle();
+    await settlePromises();
     transport.answerSync(syncResponse('s1', {}));
     transport.answerSync(syncResponse('s1', {}));
-    await settle();
+    await settlePromises();
     expect(transport.inFlight).toBe(2);
 
     await hub.close();

@@ -1,8 +1,6 @@
-import { MockAgent } from 'undici';
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConnectionError } from '../../../src/matrix/errors.ts';
 import { toClientEvent } from '../../../src/matrix/events.ts';
-import { Upstream } from '../../../src/matrix/http.ts';
 import type { SyncUpdate } from '../../../src/sync/sync-events.ts';
 import {
   INITIAL_SYNC_FILTER,
@@ -14,27 +12,23 @@ import {
   apiError,
   joined,
   message,
+  offlineUpstream,
   page,
+  ROOM,
   type ScriptedTransport,
   scriptedTransport,
+  settlePromises,
   syncResponse,
   unknownToken,
 } from './scripted-transport.ts';
 
-const ROOM = '!room:hs.test';
 const POLL_MS = 30_000;
 
-// A MockAgent refusing every request: the loop talks to the scripted transport only.
-const agent = new MockAgent();
-agent.disableNetConnect();
-const upstream = new Upstream({ homeserverUrl: 'http://hs.test', dispatcher: agent });
-afterAll(() => agent.close());
+const upstream = offlineUpstream();
+afterAll(() => upstream.close());
 
 const reset = () =>
   new ConnectionError('reset', { method: 'GET', path: '/_matrix/client/v3/sync' }, new Error('x'));
-
-/** Lets every pending promise chain run (setImmediate is left real, so it comes after them). */
-const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 interface Harness {
   transport: ScriptedTransport;
@@ -100,7 +94,7 @@ describe('SyncLoop', () => {
     const { transport, updates } = startLoop();
     transport.answerSync(syncResponse('s1', { join: { [ROOM]: joined([message('before')]) } }));
     transport.answerSync(syncResponse('s2', { join: { [ROOM]: joined([message('after')]) } }));
-    await settle();
+    await settlePromises();
 
     expect(timelineBodies(updates)).toEqual(['after']);
     expect(transport.whoamis).toBe(1);
@@ -130,7 +124,7 @@ describe('SyncLoop', () => {
     });
     establish(transport);
     transport.answerSync(syncResponse('s2', { join: { [ROOM]: joined([message('poison')]) } }));
-    await settle();
+    await settlePromises();
 
     expect(transport.syncs.map((options) => options.since)).toEqual([undefined, 's1', 's2']);
     expect(loop.failures).toBe(0);
@@ -140,26 +134,26 @@ describe('SyncLoop', () => {
   it('should back off exponentially on failures, keep its position and catch up with timeout=0', async () => {
     const { transport, loop, warnings, updates } = startLoop();
     establish(transport);
-    await settle();
+    await settlePromises();
     transport.answerSync(reset());
-    await settle();
+    await settlePromises();
     expect(loop.state).toBe(SyncLoopState.Reconnecting);
 
     // random() = 1: the full exponential delay, 1 s, then 2 s.
     await vi.advanceTimersByTimeAsync(999);
     expect(transport.syncs).toHaveLength(2);
     await vi.advanceTimersByTimeAsync(1);
-    await settle();
+    await settlePromises();
     expect(transport.syncs).toHaveLength(3);
     transport.answerSync(reset());
-    await settle();
+    await settlePromises();
     await vi.advanceTimersByTimeAsync(1999);
     expect(transport.syncs).toHaveLength(3);
     await vi.advanceTimersByTimeAsync(1);
-    await settle();
+    await settlePromises();
 
     transport.answerSync(syncResponse('s2', { join: { [ROOM]: joined([message('back')]) } }));
-    await settle();
+    await settlePromises();
 
     expect(transport.syncs.slice(1).map(({ since, timeoutMs }) => [since, timeoutMs])).toEqual([
       ['s1', POLL_MS],
@@ -176,29 +170,29 @@ describe('SyncLoop', () => {
   it('should wait exactly the Retry-After of a 429', async () => {
     const { transport } = startLoop();
     establish(transport);
-    await settle();
+    await settlePromises();
     transport.answerSync(apiError(429, 'M_LIMIT_EXCEEDED', 5000));
-    await settle();
+    await settlePromises();
 
     await vi.advanceTimersByTimeAsync(4999);
     expect(transport.syncs).toHaveLength(2);
     await vi.advanceTimersByTimeAsync(1);
-    await settle();
+    await settlePromises();
     expect(transport.syncs).toHaveLength(3);
   });
 
   it('should retry whoami and the initial sync like any other request', async () => {
     const { transport, updates } = startLoop({}, (scripted) => scripted.failWhoami(reset()));
-    await settle();
+    await settlePromises();
     expect(transport.syncs).toHaveLength(0);
     await vi.advanceTimersByTimeAsync(1000);
     transport.answerSync(apiError(502, 'M_UNKNOWN'));
-    await settle();
+    await settlePromises();
     // The second failure in a row: 2 s.
     await vi.advanceTimersByTimeAsync(2000);
     establish(transport);
     transport.answerSync(syncResponse('s2', { join: { [ROOM]: joined([message('first')]) } }));
-    await settle();
+    await settlePromises();
 
     expect(transport.whoamis).toBe(2);
     expect(transport.syncs.map((options) => options.since)).toEqual([
@@ -213,7 +207,7 @@ describe('SyncLoop', () => {
   it('should end with `ended` when the token is rejected, and sync no more', async () => {
     const { transport, updates, done, loop } = startLoop();
     establish(transport);
-    await settle();
+    await settlePromises();
     const rejection = unknownToken();
     transport.answerSync(rejection);
     await done;
@@ -227,7 +221,7 @@ describe('SyncLoop', () => {
   it('should abort the long-poll in flight when stopped', async () => {
     const { transport, loop, done } = startLoop();
     establish(transport);
-    await settle();
+    await settlePromises();
     expect(transport.inFlight).toBe(1);
 
     loop.stop();
@@ -240,9 +234,9 @@ describe('SyncLoop', () => {
   it('should stop at once while backing off', async () => {
     const { transport, loop, done } = startLoop();
     establish(transport);
-    await settle();
+    await settlePromises();
     transport.answerSync(reset());
-    await settle();
+    await settlePromises();
 
     loop.stop();
     await done;
@@ -263,7 +257,7 @@ describe('SyncLoop', () => {
         join: { [ROOM]: joined([message('new')], { limited: true, prevBatch: 'p1' }) },
       }),
     );
-    await settle();
+    await settlePromises();
 
     expect(timelineBodies(updates)).toEqual(['missing 1', 'missing 2', 'new']);
     expect(transport.pages.map(({ roomId, from, dir }) => ({ roomId, from, dir }))).toEqual([
@@ -283,7 +277,7 @@ describe('SyncLoop', () => {
         join: { [ROOM]: joined([message('new')], { limited: true, prevBatch: 'p1' }) },
       }),
     );
-    await settle();
+    await settlePromises();
 
     expect(updates.map((update) => update.kind)).toEqual(['gap', 'timeline', 'timeline']);
     expect(timelineBodies(updates)).toEqual(['newer', 'new']);
@@ -300,12 +294,12 @@ describe('SyncLoop', () => {
     transport.answerMessages(ROOM, reset());
     transport.answerMessages(ROOM, page([missing, toClientEvent(anchor, ROOM)], 'p0'));
     transport.answerSync(limited);
-    await settle();
+    await settlePromises();
     expect(updates).toEqual([]);
 
     await vi.advanceTimersByTimeAsync(1000);
     transport.answerSync(limited);
-    await settle();
+    await settlePromises();
 
     expect(timelineBodies(updates)).toEqual(['missing', 'new']);
     expect(transport.syncs.slice(1).map(({ since }) => since)).toEqual(['s1', 's1', 's2']);
@@ -320,7 +314,7 @@ describe('SyncLoop', () => {
         join: { [ROOM]: joined([message('new')], { limited: true, prevBatch: 'p1' }) },
       }),
     );
-    await settle();
+    await settlePromises();
 
     expect(updates.map((update) => update.kind)).toEqual(['gap', 'timeline']);
     expect(transport.syncs.at(-1)?.since).toBe('s2');
@@ -329,12 +323,12 @@ describe('SyncLoop', () => {
   it('should establish a new position, reporting gaps, when the homeserver refuses `since`', async () => {
     const { transport, updates } = startLoop();
     establish(transport);
-    await settle();
+    await settlePromises();
     transport.answerSync(apiError(400, 'M_UNKNOWN'));
-    await settle();
+    await settlePromises();
     await vi.advanceTimersByTimeAsync(1000);
     transport.answerSync(syncResponse('t1', { join: { [ROOM]: joined([message('x')]) } }));
-    await settle();
+    await settlePromises();
 
     expect(updates).toEqual([{ kind: 'gap', roomId: ROOM }]);
     expect(transport.syncs.map(({ since, fresh }) => [since, fresh])).toEqual([

@@ -15,11 +15,11 @@ import {
   joined,
   member,
   message,
+  ROOM,
   stateEvent,
   syncResponse,
 } from './scripted-transport.ts';
 
-const ROOM = '!room:hs.test';
 const OTHER = '!other:hs.test';
 
 /** A compact view of updates: kind plus what identifies it. */
