@@ -130,6 +130,20 @@ export class Upstream {
     return new MatrixClient(this, accessToken);
   }
 
+  /**
+   * The same homeserver and connection pool with another retry policy, for callers that retry
+   * in their own way (the sync loop). Closing it leaves the pool to this upstream.
+   */
+  withRetryPolicy(retry: Partial<RetryPolicy>): Upstream {
+    return new Upstream({
+      homeserverUrl: this.homeserverUrl,
+      dispatcher: this.#dispatcher,
+      timeouts: this.#timeouts,
+      retry: { ...this.#retry, ...retry },
+      ...(this.#logger ? { logger: this.#logger } : {}),
+    });
+  }
+
   /** Closes the connections this upstream opened (not an injected dispatcher's). */
   async close(): Promise<void> {
     if (this.#ownsDispatcher) {

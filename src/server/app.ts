@@ -59,7 +59,9 @@ export function buildApp({ config, logger, dispatcher }: AppOptions): App {
   let hub: SyncHub | undefined;
   const syncHub = () => {
     hub ??= new SyncHub({
-      upstream,
+      // The loop's own backoff governs /sync (it keeps its position, honours Retry-After and
+      // stops at once on close); retries inside the HTTP layer would only delay it.
+      upstream: upstream.withRetryPolicy({ maxAttempts: 1 }),
       logger: logger.child({ component: 'sync' }),
       gracePeriodMs: config.sync.gracePeriodMs,
       pollTimeoutMs: config.sync.pollTimeoutMs,

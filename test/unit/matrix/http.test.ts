@@ -99,3 +99,16 @@ describe('Upstream on the wire', () => {
     expect(JSON.stringify(upstream.client(token))).not.toContain(token);
   });
 });
+
+describe('Upstream.withRetryPolicy', () => {
+  it('should send through the same pool with its own retry policy', async () => {
+    await using mock = mockUpstream({ statusCode: 502, data: 'bad gateway' });
+    const once = mock.upstream.withRetryPolicy({ maxAttempts: 1 });
+    await expect(whoami(once.client(token))).rejects.toMatchObject({ status: 502 });
+    expect(mock.sent).toHaveLength(1);
+
+    const fast = mock.upstream.withRetryPolicy({ maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 1 });
+    await expect(whoami(fast.client(token))).rejects.toMatchObject({ status: 502 });
+    expect(mock.sent).toHaveLength(4);
+  });
+});
