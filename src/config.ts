@@ -36,6 +36,7 @@ const environmentSchema = z.object({
   UPSTREAM_MAX_ATTEMPTS: integer(1, 10).default(4),
   UPSTREAM_CONNECTIONS: integer(1, 1024).default(32),
   CURSOR_SECRET: z.string().min(32, { error: 'must be at least 32 characters' }).optional(),
+  OPERATION_DEADLINE_MS: milliseconds.default(60_000),
   SYNC_POLL_TIMEOUT_MS: integer(0, 300_000).default(30_000),
   SYNC_GRACE_PERIOD_MS: integer(0, 3_600_000).default(5000),
   SYNC_MAX_BACKFILL_EVENTS: integer(0, 100_000).default(500),
@@ -53,6 +54,11 @@ export interface Config {
    * process restarts; set the same secret on every instance behind one endpoint.
    */
   readonly cursorSecret: string | null;
+  /**
+   * How long one query or mutation may take in all; past it, its upstream calls are aborted and
+   * the client gets DEADLINE_EXCEEDED.
+   */
+  readonly operationDeadlineMs: number;
   readonly sync: {
     /** Server-side timeout of each long-poll. */
     readonly pollTimeoutMs: number;
@@ -96,6 +102,7 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
     logLevel: env.LOG_LEVEL,
     graphiql: env.GRAPHIQL,
     cursorSecret: env.CURSOR_SECRET ?? null,
+    operationDeadlineMs: env.OPERATION_DEADLINE_MS,
     sync: Object.freeze({
       pollTimeoutMs: env.SYNC_POLL_TIMEOUT_MS,
       gracePeriodMs: env.SYNC_GRACE_PERIOD_MS,

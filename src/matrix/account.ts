@@ -2,10 +2,11 @@
  * Who the caller is and what is theirs: whoami, login/logout, profile, account data.
  * (`whoami.yaml`, `login.yaml`, `logout.yaml`, `profile.yaml`, `account-data.yaml`)
  */
-import { MatrixApiError } from './errors.ts';
+
 import type { JsonObject } from './events.ts';
 import type { CallOptions, MatrixClient } from './http.ts';
 import { clientPath } from './paths.ts';
+import { absentAsNull } from './policy.ts';
 import type { WireLoginResponse } from './wire-types.ts';
 
 export interface Whoami {
@@ -129,23 +130,18 @@ export async function setAvatarUrl(
 }
 
 /** Global account data of `type` (e.g. `m.direct`); `null` when the user has none of that type. */
-export async function getAccountData(
+export function getAccountData(
   client: MatrixClient,
   userId: string,
   type: string,
   options?: CallOptions,
 ): Promise<JsonObject | null> {
-  try {
-    return await client.send<JsonObject>(
+  return absentAsNull(
+    client.send<JsonObject>(
       { method: 'GET', path: clientPath`/user/${userId}/account_data/${type}` },
       options,
-    );
-  } catch (error) {
-    if (error instanceof MatrixApiError && error.errcode === 'M_NOT_FOUND') {
-      return null;
-    }
-    throw error;
-  }
+    ),
+  );
 }
 
 export async function setAccountData(

@@ -2,7 +2,6 @@
  * The HTTP layer of the upstream client: one place that sends requests to the homeserver, applies
  * timeouts, retries, error parsing and logging. Endpoint modules describe requests; this sends them.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, type Dispatcher } from 'undici';
 import {
   ConnectionError,
@@ -12,6 +11,7 @@ import {
   type UpstreamEndpoint,
 } from './errors.ts';
 import { type Query, queryString, redactQuery } from './paths.ts';
+import { abortableSleep } from './policy.ts';
 import { defaultRetryPolicy, type RetryPolicy, retryDelayMs } from './retry.ts';
 
 /** The subset of a pino logger the client writes to. */
@@ -92,6 +92,16 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
+/** Options of {@link Upstream.client}. */
+export interface ClientOptions {
+  /**
+   * Aborts every call of the client, on top of each call's own signal: bind the signal of what
+   * the client serves, so that a GraphQL request whose client went away starts no more upstream
+   * calls and stops those in flight.
+   */
+  signal?: AbortSignal;
+}
+
 /**
  * The connection to one homeserver, shared by every caller: dispatcher, timeouts, retry policy
  * and logging. It holds no token; {@link MatrixClient} binds one per caller.
@@ -125,9 +135,12 @@ export class Upstream {
       });
   }
 
-  /** A client acting as the owner of `accessToken` (or anonymously, with `null`). */
-  client(accessToken: string | null): MatrixClient {
-    return new MatrixClient(this, accessToken);
+  /**
+   * A client acting as the owner of `accessToken` (or anonymously, with `null`). With a `signal`
+   * (the GraphQL request's), every call of the client ends when it aborts, and none starts after.
+   */
+  client(accessToken: string | null, options: ClientOptions = {}): MatrixClient {
+    return new MatrixClient(this, accessToken, options);
   }
 
   /**
@@ -160,6 +173,8 @@ export class Upstream {
     accessToken: string | null,
     options: CallOptions = {},
   ): Promise<T> {
+    // A caller who went away before the call starts gets no request sent on its behalf.
+    options.signal?.throwIfAborted();
     const idempotent = request.idempotent ?? request.method !== 'POST';
     let waitedMs = 0;
     for (let attempts = 1; ; attempts++) {
@@ -177,11 +192,7 @@ export class Upstream {
           { method: request.method, path: request.path, attempts, delayMs: delay },
           `upstream retry after ${(error as Error).message}`,
         );
-        await sleep(delay, undefined, options.signal ? { signal: options.signal } : {}).catch(
-          () => {
-            throw options.signal?.reason;
-          },
-        );
+        await abortableSleep(delay, options.signal);
         waitedMs += delay;
       }
     }
@@ -278,10 +289,12 @@ export class Upstream {
 export class MatrixClient {
   readonly upstream: Upstream;
   readonly #accessToken: string | null;
+  readonly #signal: AbortSignal | undefined;
 
-  constructor(upstream: Upstream, accessToken: string | null) {
+  constructor(upstream: Upstream, accessToken: string | null, options: ClientOptions = {}) {
     this.upstream = upstream;
     this.#accessToken = accessToken;
+    this.#signal = options.signal;
   }
 
   /** Whether this client carries a token (a missing one fails before any upstream call). */
@@ -297,14 +310,34 @@ export class MatrixClient {
     return this.#accessToken;
   }
 
-  send<T>(request: MatrixRequest, options?: CallOptions): Promise<T> {
-    return this.upstream.send<T>(request, this.#accessToken, options);
+  /** Sends `request` as this client; it aborts with the bound signal or the call's own. */
+  send<T>(request: MatrixRequest, options: CallOptions = {}): Promise<T> {
+    const signal = combineSignals(this.#signal, options.signal);
+    return this.upstream.send<T>(
+      request,
+      this.#accessToken,
+      signal ? { ...options, signal } : options,
+    );
   }
 
   /** The token must never reach a log line through this object. */
   toJSON(): object {
     return { homeserverUrl: this.upstream.homeserverUrl, authenticated: this.authenticated };
   }
+}
+
+/**
+ * One signal that aborts when either does; a lone signal is passed through as it is, so that the
+ * common case (no bound signal) allocates nothing.
+ */
+function combineSignals(
+  first: AbortSignal | undefined,
+  second: AbortSignal | undefined,
+): AbortSignal | undefined {
+  if (first === undefined || second === undefined) {
+    return first ?? second;
+  }
+  return AbortSignal.any([first, second]);
 }
 
 const timeoutCodes = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);

@@ -3,6 +3,7 @@
  * clock or a network.
  */
 import { ConnectionError, MatrixApiError, MatrixHttpError } from './errors.ts';
+import { isRateLimited, jitteredBackoffMs } from './policy.ts';
 
 export interface RetryPolicy {
   /**
@@ -66,25 +67,15 @@ export function retryDelayMs(
     return null;
   }
   let delay: number;
-  if (isRateLimit(error)) {
-    delay = error.retryAfterMs ?? backoffMs(context.attempts, policy, random);
+  const bounds = { baseMs: policy.baseDelayMs, maxMs: policy.maxDelayMs };
+  if (isRateLimited(error)) {
+    delay = error.retryAfterMs ?? jitteredBackoffMs(context.attempts, bounds, random);
   } else if (isTransient(error) && context.idempotent) {
-    delay = backoffMs(context.attempts, policy, random);
+    delay = jitteredBackoffMs(context.attempts, bounds, random);
   } else {
     return null;
   }
   return context.waitedMs + delay > policy.maxTotalDelayMs ? null : delay;
-}
-
-/**
- * A Matrix `M_LIMIT_EXCEEDED`, or a 429 from whatever answered (a reverse proxy's rate limit has
- * no Matrix body but means the same, and it also refused the request before forwarding it).
- */
-function isRateLimit(error: unknown): error is MatrixApiError | MatrixHttpError {
-  return (
-    (error instanceof MatrixApiError && error.isRateLimit) ||
-    (error instanceof MatrixHttpError && error.status === 429)
-  );
 }
 
 function isTransient(error: unknown): boolean {
@@ -92,10 +83,4 @@ function isTransient(error: unknown): boolean {
     return retriableStatuses.has(error.status);
   }
   return error instanceof ConnectionError && error.failure !== 'timeout';
-}
-
-/** "Equal jitter": half the exponential delay fixed, half random, so retries spread out. */
-function backoffMs(attempts: number, policy: RetryPolicy, random: () => number): number {
-  const exponential = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempts - 1));
-  return Math.round(exponential / 2 + (exponential / 2) * random());
 }

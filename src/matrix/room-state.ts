@@ -1,10 +1,11 @@
 /**
  * Room state and membership lists. (`rooms.yaml`, `room_state.yaml`)
  */
-import { MatrixApiError } from './errors.ts';
+
 import { type ClientEvent, type JsonObject, toClientEvent, toClientEvents } from './events.ts';
 import type { CallOptions, MatrixClient } from './http.ts';
 import { clientPath } from './paths.ts';
+import { absentAsNull } from './policy.ts';
 import type { WireClientEvent } from './wire-types.ts';
 
 /** Every current state event of the room. */
@@ -24,29 +25,25 @@ export async function getRoomState(
  * One state event, whole (`?format=event`, spec v1.16); `null` when the room has no state of that
  * type and key (the homeserver answers 404 `M_NOT_FOUND`).
  */
-export async function getStateEvent(
+export function getStateEvent(
   client: MatrixClient,
   roomId: string,
   type: string,
   stateKey = '',
   options?: CallOptions,
 ): Promise<ClientEvent | null> {
-  try {
-    const event = await client.send<WireClientEvent>(
-      {
-        method: 'GET',
-        path: clientPath`/rooms/${roomId}/state/${type}/${stateKey}`,
-        query: { format: 'event' },
-      },
-      options,
-    );
-    return toClientEvent(event, roomId);
-  } catch (error) {
-    if (error instanceof MatrixApiError && error.errcode === 'M_NOT_FOUND') {
-      return null;
-    }
-    throw error;
-  }
+  return absentAsNull(
+    client
+      .send<WireClientEvent>(
+        {
+          method: 'GET',
+          path: clientPath`/rooms/${roomId}/state/${type}/${stateKey}`,
+          query: { format: 'event' },
+        },
+        options,
+      )
+      .then((event) => toClientEvent(event, roomId)),
+  );
 }
 
 /**

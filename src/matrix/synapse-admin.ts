@@ -5,10 +5,10 @@
  * (Room Details, Delete Room v2, Status of deleting rooms) and `docs/admin_api/user_admin_api.md`
  * ("Get whether a user is a server administrator or not"), checked against Synapse 1.160.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import { MatrixApiError } from './errors.ts';
 import type { CallOptions, MatrixClient } from './http.ts';
 import { pathTemplate } from './paths.ts';
+import { abortableSleep } from './policy.ts';
 
 /** The base path of every Synapse Admin API endpoint. */
 export const SYNAPSE_ADMIN_PREFIX = '/_synapse/admin';
@@ -319,9 +319,7 @@ export async function deleteRoomAndWait(
       throw new RoomDeletionError('timeout', task, Math.round(waited));
     }
     const pause = Math.min(interval, timeoutMs - waited);
-    await sleep(pause, undefined, options.signal ? { signal: options.signal } : {}).catch(() => {
-      throw options.signal?.reason;
-    });
+    await abortableSleep(pause, options.signal);
     interval = Math.min(interval * 2, maxInterval);
   }
 }

@@ -2,20 +2,18 @@
 import SchemaBuilder from '@pothos/core';
 import RelayPlugin from '@pothos/plugin-relay';
 import { DateTimeResolver, JSONObjectResolver } from 'graphql-scalars';
-import type { MatrixClient } from '../matrix/http.ts';
+import type { RequestSession } from '../session/request-session.ts';
 import type { SyncHub } from '../sync/sync-hub.ts';
 import { nodeIdType } from './node-id.ts';
 
 /** What every resolver receives. Built per request by the server (`src/server/context.ts`). */
 export interface Context {
   /**
-   * The upstream client acting as the caller, or `null` when the request carried no bearer
-   * token. Resolvers reach it through `viewerClient(ctx)` (or the loaders), which turn `null`
-   * into an `UNAUTHENTICATED` error before any upstream call.
+   * The request's session: the viewer (a client bound to the caller's token and to the
+   * request's lifetime), its loaders, and `invalidate()` after a write. Reading `viewer` or
+   * `loaders` without a token fails with UNAUTHENTICATED before any upstream call.
    */
-  readonly matrix: MatrixClient | null;
-  /** An upstream client without a token, for the calls made before the caller has one (`login`). */
-  readonly anonymousMatrix: MatrixClient;
+  readonly session: RequestSession;
   /**
    * The key that signs pagination cursors (HMAC), so that a cursor the server did not issue is
    * refused before it reaches the homeserver.

@@ -1,16 +1,11 @@
 /** Creating rooms: `createRoom` (every option of create_room.yaml) and `createDirectRoom`. */
 import { getAccountData, setAccountData } from '../matrix/account.ts';
 import { type CreateRoomOptions, createRoom } from '../matrix/rooms.ts';
+import { findDirectRoom } from '../room/direct-rooms.ts';
 import { builder } from './builder.ts';
 import { facadeError } from './errors.ts';
-import { loaders } from './loaders.ts';
 import { requireUserId } from './matrix-ids.ts';
-import {
-  afterWrite,
-  MAX_ROOM_NAME_BYTES,
-  requireMaxBytes,
-  roomPayloadFields,
-} from './mutation-support.ts';
+import { MAX_ROOM_NAME_BYTES, requireMaxBytes, roomPayloadFields } from './mutation-support.ts';
 import { RoomRef } from './room.ts';
 
 const RoomPresetEnum = builder.enumType('RoomPreset', {
@@ -147,8 +142,8 @@ builder.relayMutationField(
       if (input.powerLevelContentOverride != null) {
         options.powerLevelContentOverride = input.powerLevelContentOverride;
       }
-      const { roomId } = await createRoom(loaders(context).client, options);
-      afterWrite(context);
+      const { roomId } = await createRoom(context.session.viewer.client, options);
+      context.session.invalidate();
       return { roomId };
     },
   },
@@ -167,40 +162,32 @@ builder.relayMutationField(
       "The direct-message room with a user: the existing one when the viewer's `m.direct` lists a room the viewer is still in, else a new `trusted_private_chat` room (invite marked direct) that is then recorded in `m.direct`.",
     resolve: async (_root, { input }, context) => {
       const userId = requireUserId(String(input.userId), 'userId');
-      const roomLoaders = loaders(context);
-      const viewer = await roomLoaders.viewer();
+      const { client } = context.session.viewer;
+      const viewer = await context.session.viewer.whoami();
       if (userId === viewer.userId) {
         throw facadeError('BAD_USER_INPUT', 'userId: a direct room needs another user.', {
           extensions: { field: 'userId' },
         });
       }
-      const list = await roomLoaders.roomList(false);
-      const existing = [...(list.direct.get(userId) ?? [])]
-        .reverse()
-        .find((roomId) =>
-          list.rooms.some(
-            (room) =>
-              room.roomId === roomId &&
-              (room.membership === 'join' || room.membership === 'invite'),
-          ),
-        );
-      if (existing) {
+      const list = await context.session.loaders.roomList(false);
+      const existing = findDirectRoom(list.direct, userId, list.rooms);
+      if (existing !== null) {
         return { roomId: existing, created: false };
       }
-      const { roomId } = await createRoom(roomLoaders.client, {
+      const { roomId } = await createRoom(client, {
         preset: 'trusted_private_chat',
         isDirect: true,
         invite: [userId],
       });
       // Read m.direct fresh right before writing it: the room list may be older, and the event
       // replaces the whole map.
-      const direct = (await getAccountData(roomLoaders.client, viewer.userId, 'm.direct')) ?? {};
+      const direct = (await getAccountData(client, viewer.userId, 'm.direct')) ?? {};
       const rooms = direct[userId];
-      await setAccountData(roomLoaders.client, viewer.userId, 'm.direct', {
+      await setAccountData(client, viewer.userId, 'm.direct', {
         ...direct,
         [userId]: [...(Array.isArray(rooms) ? rooms : []), roomId],
       });
-      afterWrite(context);
+      context.session.invalidate();
       return { roomId, created: true };
     },
   },

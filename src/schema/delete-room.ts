@@ -15,14 +15,12 @@ import {
   isServerAdmin,
   RoomDeletionError,
 } from '../matrix/synapse-admin.ts';
+import { planShutdown } from '../room/shutdown-plan.ts';
+import { StateIndex } from '../room/state-index.ts';
 import { builder } from './builder.ts';
 import { facadeError } from './errors.ts';
-import { loaders } from './loaders.ts';
 import { requireRoomId } from './matrix-ids.ts';
-import { afterWrite, optionalReason } from './mutation-support.ts';
-import { powerLevelsFrom } from './power-levels.ts';
-import type { StateEntry } from './state-index.ts';
-import { StateIndex } from './state-index.ts';
+import { optionalReason } from './mutation-support.ts';
 
 /** How a room was deleted: the values of `RoomDeletionMethod`. */
 type RoomDeletionMethod = 'ADMIN_PURGE' | 'SHUT_DOWN';
@@ -40,95 +38,6 @@ const RoomDeletionMethodEnum = builder.enumType('RoomDeletionMethod', {
     },
   } as const,
 });
-
-/** The membership states that keep a user attached to a room: these members are removed. */
-const ATTACHED = new Set(['join', 'invite', 'knock']);
-
-/** What shutting a room down takes, worked out before anything changes. */
-export interface ShutdownPlan {
-  /** The other members to remove (joined, invited or knocking), by user ID. */
-  removals: string[];
-  /** Whether the join rule still has to become `invite`. */
-  closeJoinRule: boolean;
-}
-
-export type ShutdownDecision =
-  | { allowed: true; plan: ShutdownPlan }
-  | { allowed: false; reason: string };
-
-/**
- * Whether `viewerId` may shut the room down, from the room's current state, and what it takes.
- * The viewer must be joined, have at least the kick level, outrank every member to remove (the
- * auth rules let a member remove only users with a lower level) and, unless the room is already
- * invite-only, have the level to send `m.room.join_rules`. Any of these missing refuses the whole
- * shutdown, so nothing is left half done.
- */
-export function planShutdown(state: StateIndex, viewerId: string): ShutdownDecision {
-  if (state.content('m.room.member', viewerId)?.['membership'] !== 'join') {
-    return { allowed: false, reason: 'You must be joined to the room to delete it.' };
-  }
-  const create = state.get('m.room.create');
-  const levels = powerLevelsFrom(state.get('m.room.power_levels'), create);
-  const creators = unlimitedCreators(create);
-  const levelOf = (userId: string) =>
-    creators.has(userId) ? Number.POSITIVE_INFINITY : levels.levelOf(userId);
-  const viewerLevel = levelOf(viewerId);
-
-  if (viewerLevel < levels.kick) {
-    return {
-      allowed: false,
-      reason: `Deleting a room takes the power to kick (level ${levels.kick}); yours is ${viewerLevel}.`,
-    };
-  }
-  const removals = state
-    .entries(['m.room.member'])
-    .filter(
-      (entry) => entry.stateKey !== viewerId && ATTACHED.has(String(entry.content['membership'])),
-    )
-    .map((entry) => entry.stateKey)
-    .sort();
-  const outranking = removals.filter((userId) => levelOf(userId) >= viewerLevel);
-  if (outranking.length > 0) {
-    const who = outranking.length === 1 ? 'a member' : `${outranking.length} members`;
-    const named = outranking.slice(0, 3).join(', ') + (outranking.length > 3 ? ', …' : '');
-    return {
-      allowed: false,
-      reason: `You cannot remove ${who} whose power level is not below yours (${named}).`,
-    };
-  }
-  const closeJoinRule = state.content('m.room.join_rules')?.['join_rule'] !== 'invite';
-  const joinRulesLevel = levels.events.get('m.room.join_rules') ?? levels.stateDefault;
-  if (closeJoinRule && viewerLevel < joinRulesLevel) {
-    return {
-      allowed: false,
-      reason: `Deleting a room makes it invite-only, which takes level ${joinRulesLevel}; yours is ${viewerLevel}.`,
-    };
-  }
-  return { allowed: true, plan: { removals, closeJoinRule } };
-}
-
-/**
- * The users whose power is unlimited: from room version 12 on, the create event's sender and its
- * `additional_creators` (spec v1.16, "privileged room creators"; they are never listed in
- * `m.room.power_levels`). Earlier versions have none. Versions named by a number above 12 are taken
- * to keep the rule, as room versions inherit unless they say otherwise.
- */
-export function unlimitedCreators(create: StateEntry | null): Set<string> {
-  const version = create?.content['room_version'];
-  const privileged =
-    typeof version === 'string' &&
-    (version === 'org.matrix.hydra.11' || (/^\d+$/.test(version) && Number(version) >= 12));
-  if (create === null || !privileged) {
-    return new Set();
-  }
-  const additional = create.content['additional_creators'];
-  return new Set([
-    create.sender,
-    ...(Array.isArray(additional)
-      ? additional.filter((userId): userId is string => typeof userId === 'string')
-      : []),
-  ]);
-}
 
 /**
  * Whether the viewer is a server admin of a Synapse homeserver. A homeserver without Synapse's
@@ -248,9 +157,8 @@ builder.relayMutationField(
     resolve: async (_root, { input }, context) => {
       const roomId = requireRoomId(String(input.roomId), 'roomId');
       const reason = optionalReason(input.reason);
-      const roomLoaders = loaders(context);
-      const client = roomLoaders.client;
-      const { userId } = await roomLoaders.viewer();
+      const { client } = context.session.viewer;
+      const { userId } = await context.session.viewer.whoami();
       try {
         const method = (await isSynapseAdmin(client, userId))
           ? await purgeAsAdmin(client, roomId)
@@ -258,7 +166,7 @@ builder.relayMutationField(
         return { roomId, method };
       } finally {
         // Also after a failure part way: whatever was cached may no longer hold.
-        afterWrite(context);
+        context.session.invalidate();
       }
     },
   },

@@ -10,8 +10,8 @@ import {
   MatrixHttpError,
   type UpstreamError,
 } from '../matrix/errors.ts';
-import type { MatrixClient } from '../matrix/http.ts';
-import type { Context } from './builder.ts';
+import { isRateLimited } from '../matrix/policy.ts';
+import { DeadlineExceededError, MissingTokenError } from '../session/request-session.ts';
 
 /** The values of `extensions.code`: part of the public API, never renamed. */
 export type ErrorCode =
@@ -21,6 +21,8 @@ export type ErrorCode =
   | 'BAD_USER_INPUT'
   | 'RATE_LIMITED'
   | 'UPSTREAM_UNAVAILABLE'
+  /** The query or mutation ran past `OPERATION_DEADLINE_MS`; its upstream calls were aborted. */
+  | 'DEADLINE_EXCEEDED'
   /** In a `roomEvents` stream: events after a connection loss could not all be recovered. */
   | 'EVENTS_MISSED';
 
@@ -45,15 +47,29 @@ export function facadeError(
   return new GraphQLError(message, { ...options, extensions: { ...options.extensions, code } });
 }
 
-/** The caller's upstream client; `UNAUTHENTICATED` (before any upstream call) when there is none. */
-export function viewerClient(context: Context): MatrixClient {
-  if (context.matrix === null) {
-    throw facadeError(
-      'UNAUTHENTICATED',
-      'An access token is required: send it as "Authorization: Bearer <token>".',
-    );
+/** A failure of the request's session rather than of the homeserver. */
+export type SessionError = MissingTokenError | DeadlineExceededError;
+
+export function isSessionError(error: unknown): error is SessionError {
+  return error instanceof MissingTokenError || error instanceof DeadlineExceededError;
+}
+
+/**
+ * The client-facing form of what the resolvers let propagate: upstream failures and the session's
+ * own (no token, deadline passed). Called from yoga's error masking, the one place they are
+ * mapped.
+ */
+export function toClientError(
+  error: UpstreamError | SessionError,
+  options: Omit<GraphQLErrorOptions, 'extensions' | 'originalError'> = {},
+): GraphQLError {
+  if (error instanceof MissingTokenError) {
+    return facadeError('UNAUTHENTICATED', error.message, { ...options, originalError: error });
   }
-  return context.matrix;
+  if (error instanceof DeadlineExceededError) {
+    return facadeError('DEADLINE_EXCEEDED', error.message, { ...options, originalError: error });
+  }
+  return upstreamErrorToGraphQL(error, options);
 }
 
 /**
@@ -61,7 +77,7 @@ export function viewerClient(context: Context): MatrixClient {
  * for Matrix errors (meant for users), and a fixed sentence for transport failures: no URL, token
  * or raw body ever reaches the client.
  */
-export function upstreamErrorToGraphQL(
+function upstreamErrorToGraphQL(
   error: UpstreamError,
   options: Omit<GraphQLErrorOptions, 'extensions' | 'originalError'> = {},
 ): GraphQLError {
@@ -80,8 +96,7 @@ export function upstreamErrorToGraphQL(
     error instanceof MatrixApiError
       ? { errcode: error.errcode, status: error.status }
       : { status: error.status };
-  const isRateLimit = error instanceof MatrixApiError ? error.isRateLimit : error.status === 429;
-  if (isRateLimit) {
+  if (isRateLimited(error)) {
     return withCode('RATE_LIMITED', 'Too many requests to the homeserver; try again later.', {
       matrix,
       ...(error.retryAfterMs === null ? {} : { retryAfterMs: error.retryAfterMs }),

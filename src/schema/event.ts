@@ -6,10 +6,18 @@
  * `matrix-spec/event-schemas/schema/<type>.yaml`; content fields are nullable wherever the
  * content may lack them (redaction strips most keys, and senders can send anything).
  */
-import type { ClientEvent, JsonObject } from '../matrix/events.ts';
+import type { ClientEvent } from '../matrix/events.ts';
 import type { MembershipState } from '../matrix/room-state.ts';
+import { objectIn, stringIn, stringsIn } from '../room/content.ts';
+import { membershipIn } from '../room/membership.ts';
+import {
+  creatorOf,
+  type PowerLevels,
+  powerLevelsFromContent,
+  roomVersionOf,
+} from '../room/power-levels.ts';
 import { builder } from './builder.ts';
-import { powerLevelsFrom } from './power-levels.ts';
+import { graphqlLevel } from './power-levels.ts';
 import { UserRef } from './user.ts';
 
 /** A user's membership in a room (`m.room.member` content `membership`). */
@@ -26,8 +34,6 @@ export const MembershipEnum = builder.enumType('Membership', {
     BAN: { value: 'ban', description: 'Banned.' },
   } as const satisfies Record<string, { value: MembershipState; description: string }>,
 });
-
-const MEMBERSHIPS: readonly string[] = ['invite', 'join', 'knock', 'leave', 'ban'];
 
 /** Any event of a room's timeline or state. */
 export const RoomEventRef = builder.interfaceRef<ClientEvent>('RoomEvent');
@@ -106,25 +112,6 @@ StateEventRef.implement({
   }),
 });
 
-function stringIn(content: JsonObject, key: string): string | null {
-  const value = content[key];
-  return typeof value === 'string' ? value : null;
-}
-
-function objectIn(content: JsonObject, key: string): JsonObject | null {
-  const value = content[key];
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-    ? (value as JsonObject)
-    : null;
-}
-
-function stringsIn(content: JsonObject, key: string): string[] {
-  const value = content[key];
-  return Array.isArray(value)
-    ? value.filter((item): item is string => typeof item === 'string')
-    : [];
-}
-
 /** Event type → its object type, and whether the spec defines it as a state event type. */
 const TYPED_EVENTS = new Map<string, { name: string; state: boolean }>();
 
@@ -171,12 +158,7 @@ eventObject('MemberEvent', 'm.room.member', true).implement({
       type: MembershipEnum,
       nullable: true,
       description: 'The membership the event sets (`null` for a value the spec does not know).',
-      resolve: (event) => {
-        const membership = stringIn(event.content, 'membership');
-        return membership !== null && MEMBERSHIPS.includes(membership)
-          ? (membership as MembershipState)
-          : null;
-      },
+      resolve: (event) => membershipIn(event.content),
     }),
     target: t.field({
       type: UserRef,
@@ -250,13 +232,13 @@ eventObject('RoomCreateEvent', 'm.room.create', true).implement({
   fields: (t) => ({
     roomVersion: t.string({
       description: 'The room version (`1` when the event does not say).',
-      resolve: (event) => stringIn(event.content, 'room_version') ?? '1',
+      resolve: (event) => roomVersionOf(event.content) ?? '1',
     }),
     creator: t.field({
       type: UserRef,
       description:
         "Who created the room: the event's sender (from room version 11 on, content no longer names the creator), or `creator` in older rooms.",
-      resolve: (event) => ({ userId: stringIn(event.content, 'creator') ?? event.sender }),
+      resolve: (event) => ({ userId: creatorOf(event) }),
     }),
     additionalCreators: t.field({
       type: [UserRef],
@@ -294,7 +276,7 @@ eventObject('PowerLevelsEvent', 'm.room.power_levels', true).implement({
   interfaces: [StateEventRef, RoomEventRef],
   fields: (t) => {
     const level = (key: 'ban' | 'invite' | 'kick' | 'redact', description: string) =>
-      t.int({ description, resolve: (event) => levelsOf(event)[key] });
+      t.int({ description, resolve: (event) => graphqlLevel(levelsOf(event)[key]) });
     return {
       ban: level('ban', 'The level needed to ban (default 50).'),
       invite: level('invite', 'The level needed to invite (default 0).'),
@@ -302,15 +284,15 @@ eventObject('PowerLevelsEvent', 'm.room.power_levels', true).implement({
       redact: level('redact', "The level needed to redact others' events (default 50)."),
       eventsDefault: t.int({
         description: 'The level needed for message events not in `events` (default 0).',
-        resolve: (event) => levelsOf(event).eventsDefault,
+        resolve: (event) => graphqlLevel(levelsOf(event).eventsDefault),
       }),
       stateDefault: t.int({
         description: 'The level needed for state events not in `events` (default 50).',
-        resolve: (event) => levelsOf(event).stateDefault,
+        resolve: (event) => graphqlLevel(levelsOf(event).stateDefault),
       }),
       usersDefault: t.int({
         description: 'The level of users not in `users` (default 0).',
-        resolve: (event) => levelsOf(event).usersDefault,
+        resolve: (event) => graphqlLevel(levelsOf(event).usersDefault),
       }),
       users: t.field({
         type: 'JSON',
@@ -331,17 +313,8 @@ eventObject('PowerLevelsEvent', 'm.room.power_levels', true).implement({
   },
 });
 
-function levelsOf(event: ClientEvent) {
-  return powerLevelsFrom(
-    {
-      type: event.type,
-      stateKey: event.stateKey ?? '',
-      sender: event.sender,
-      content: event.content,
-      event,
-    },
-    null,
-  );
+function levelsOf(event: ClientEvent): PowerLevels {
+  return powerLevelsFromContent(event.content);
 }
 
 eventObject('JoinRulesEvent', 'm.room.join_rules', true).implement({

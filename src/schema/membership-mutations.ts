@@ -15,9 +15,8 @@ import {
 } from '../matrix/rooms.ts';
 import { builder } from './builder.ts';
 import { facadeError } from './errors.ts';
-import { loaders } from './loaders.ts';
 import { requireRoomId, requireRoomIdOrAlias, requireUserId } from './matrix-ids.ts';
-import { afterWrite, optionalReason, roomPayloadFields } from './mutation-support.ts';
+import { optionalReason, roomPayloadFields } from './mutation-support.ts';
 
 builder.relayMutationField(
   'join',
@@ -35,8 +34,12 @@ builder.relayMutationField(
     resolve: async (_root, { input }, context) => {
       const target = requireRoomIdOrAlias(String(input.roomIdOrAlias), 'roomIdOrAlias');
       const reason = optionalReason(input.reason);
-      const { roomId } = await joinRoom(loaders(context).client, target, reason ? { reason } : {});
-      afterWrite(context);
+      const { roomId } = await joinRoom(
+        context.session.viewer.client,
+        target,
+        reason ? { reason } : {},
+      );
+      context.session.invalidate();
       return { roomId };
     },
   },
@@ -57,8 +60,8 @@ builder.relayMutationField(
     resolve: async (_root, { input }, context) => {
       const roomId = requireRoomId(String(input.roomId), 'roomId');
       const reason = optionalReason(input.reason);
-      await leaveRoom(loaders(context).client, roomId, reason ? { reason } : {});
-      afterWrite(context);
+      await leaveRoom(context.session.viewer.client, roomId, reason ? { reason } : {});
+      context.session.invalidate();
       return { roomId };
     },
   },
@@ -75,8 +78,8 @@ builder.relayMutationField(
       'Forgets a room the viewer has left: its history is no longer visible to them. Leave it first.',
     resolve: async (_root, { input }, context) => {
       const roomId = requireRoomId(String(input.roomId), 'roomId');
-      await forgetRoom(loaders(context).client, roomId);
-      afterWrite(context);
+      await forgetRoom(context.session.viewer.client, roomId);
+      context.session.invalidate();
       return { roomId };
     },
   },
@@ -143,8 +146,8 @@ for (const [name, action] of Object.entries(moderationActions)) {
         const roomId = requireRoomId(String(input.roomId), 'roomId');
         const userId = requireUserId(String(input.userId), 'userId');
         const reason = optionalReason(input.reason);
-        await action.send(loaders(context).client, roomId, userId, reason ? { reason } : {});
-        afterWrite(context);
+        await action.send(context.session.viewer.client, roomId, userId, reason ? { reason } : {});
+        context.session.invalidate();
         return { roomId };
       },
     },

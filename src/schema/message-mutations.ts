@@ -4,13 +4,12 @@
  * retried mutation never sends twice.
  */
 import { redactEvent, sendMessageEvent } from '../matrix/room-events.ts';
+import { eventKey } from '../session/request-loaders.ts';
 import { builder } from './builder.ts';
 import { facadeError } from './errors.ts';
 import { RoomEventRef } from './event.ts';
-import { eventKey, loaders } from './loaders.ts';
 import { requireEventId, requireRoomId } from './matrix-ids.ts';
 import {
-  afterWrite,
   MAX_BODY_BYTES,
   optionalReason,
   type RoomEventPayloadShape,
@@ -95,13 +94,13 @@ builder.relayMutationField(
         content['formatted_body'] = formattedBody;
       }
       const { eventId } = await sendMessageEvent(
-        loaders(context).client,
+        context.session.viewer.client,
         roomId,
         'm.room.message',
         txnId,
         content,
       );
-      afterWrite(context);
+      context.session.invalidate();
       return { roomId, eventId };
     },
   },
@@ -112,7 +111,7 @@ builder.relayMutationField(
         type: RoomEventRef,
         description: 'The message as the homeserver now has it (one more upstream call).',
         resolve: (payload: RoomEventPayloadShape, _args, context) =>
-          loaders(context).event.load(eventKey(payload.roomId, payload.eventId)),
+          context.session.loaders.event.load(eventKey(payload.roomId, payload.eventId)),
       }),
     }),
   },
@@ -145,13 +144,13 @@ builder.relayMutationField(
       const reason = optionalReason(input.reason);
       const txnId = transactionId(input);
       const redaction = await redactEvent(
-        loaders(context).client,
+        context.session.viewer.client,
         roomId,
         eventId,
         txnId,
         reason === undefined ? {} : { reason },
       );
-      afterWrite(context);
+      context.session.invalidate();
       return { roomId, eventId: redaction.eventId };
     },
   },

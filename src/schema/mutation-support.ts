@@ -3,9 +3,8 @@
  * and the payload that hands the affected room back to the client.
  */
 import { randomUUID } from 'node:crypto';
-import type { builder, Context } from './builder.ts';
+import type { builder } from './builder.ts';
 import { facadeError } from './errors.ts';
-import { clearLoaders } from './loaders.ts';
 import { RoomRef } from './room.ts';
 
 /** The longest reason (kick, ban, leave, redaction…) the facade forwards, in characters. */
@@ -93,14 +92,6 @@ export function transactionId(input: {
     });
   }
   return given;
-}
-
-/**
- * Read-your-writes: after a write, drop everything this request cached, so the payload (and any
- * later field of the same request) reads the room as it is now.
- */
-export function afterWrite(context: Context): void {
-  clearLoaders(context);
 }
 
 /** What a room mutation returns: the room it changed. */

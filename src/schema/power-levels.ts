@@ -1,137 +1,113 @@
 /**
- * Power levels (`m.room.power_levels`, event-schemas/schema/m.room.power_levels.yaml), with the
- * spec's defaults for keys the event leaves out and for rooms without the event.
+ * The `PowerLevels` type: a room's `m.room.power_levels` with the spec's defaults filled in, as
+ * src/room/power-levels.ts reads it, fitted into GraphQL's 32-bit `Int`.
  */
+import type { PowerLevels } from '../room/power-levels.ts';
 import { builder } from './builder.ts';
-import type { StateEntry } from './state-index.ts';
 import { UserRef } from './user.ts';
-
-export interface PowerLevelsData {
-  users: Map<string, number>;
-  usersDefault: number;
-  events: Map<string, number>;
-  eventsDefault: number;
-  stateDefault: number;
-  ban: number;
-  kick: number;
-  invite: number;
-  redact: number;
-  /** A user's level: theirs when listed, else `usersDefault`. */
-  levelOf(userId: string): number;
-}
-
-/**
- * Reads a power-levels event. Without one, the creator has 100 and everyone else 0, and state
- * needs 0 (the spec's rule for rooms with no `m.room.power_levels`); with one, absent keys take
- * the spec's defaults (ban, kick, redact and state 50; invite, events and users 0).
- */
-export function powerLevelsFrom(
-  powerLevels: StateEntry | null,
-  create: StateEntry | null,
-): PowerLevelsData {
-  const content = powerLevels?.content ?? {};
-  const level = (key: string, fallback: number) => toLevel(content[key]) ?? fallback;
-  const users = toLevelMap(content['users']);
-  if (powerLevels === null && create !== null) {
-    const creator = create.content['creator'];
-    users.set(typeof creator === 'string' ? creator : create.sender, 100);
-  }
-  const usersDefault = level('users_default', 0);
-  return {
-    users,
-    usersDefault,
-    events: toLevelMap(content['events']),
-    eventsDefault: level('events_default', 0),
-    stateDefault: level('state_default', powerLevels === null ? 0 : 50),
-    ban: level('ban', 50),
-    kick: level('kick', 50),
-    invite: level('invite', 0),
-    redact: level('redact', 50),
-    levelOf: (userId) => users.get(userId) ?? usersDefault,
-  };
-}
-
-/**
- * Levels are integers; older rooms may hold them as strings of digits. The spec allows up to
- * ±(2^53 − 1), GraphQL's Int only 32 bits: larger levels are clamped, which keeps every
- * comparison between them and the usual levels (0–100) as it was.
- */
-function toLevel(value: unknown): number | null {
-  let level: number | null = null;
-  if (typeof value === 'number' && Number.isInteger(value)) {
-    level = value;
-  } else if (typeof value === 'string' && /^-?\d+$/.test(value)) {
-    level = Number(value);
-  }
-  return level === null ? null : Math.min(INT32_MAX, Math.max(INT32_MIN, level));
-}
 
 const INT32_MAX = 2 ** 31 - 1;
 const INT32_MIN = -(2 ** 31);
 
-function toLevelMap(value: unknown): Map<string, number> {
-  const levels = new Map<string, number>();
-  if (typeof value === 'object' && value !== null) {
-    for (const [key, raw] of Object.entries(value)) {
-      const parsed = toLevel(raw);
-      if (parsed !== null) {
-        levels.set(key, parsed);
-      }
-    }
-  }
-  return levels;
+/**
+ * A level as GraphQL's `Int` can carry it. The spec allows ±(2^53 − 1) and a privileged creator's
+ * power is unlimited; both are clamped, which keeps every comparison with the usual levels
+ * (0–100) as it was. A privileged creator therefore reads as 2147483647.
+ */
+export function graphqlLevel(level: number): number {
+  return Math.min(INT32_MAX, Math.max(INT32_MIN, level));
 }
 
-const UserPowerLevelRef = builder
-  .objectRef<{ userId: string; level: number }>('UserPowerLevel')
-  .implement({
-    fields: (t) => ({
-      user: t.field({ type: UserRef, resolve: (entry) => ({ userId: entry.userId }) }),
-      level: t.exposeInt('level'),
+interface UserLevel {
+  userId: string;
+  level: number;
+  isPrivilegedCreator: boolean;
+}
+
+const UserPowerLevelRef = builder.objectRef<UserLevel>('UserPowerLevel').implement({
+  fields: (t) => ({
+    user: t.field({ type: UserRef, resolve: (entry) => ({ userId: entry.userId }) }),
+    level: t.int({
+      description: 'The level; 2147483647 (the largest Int) for a privileged creator.',
+      resolve: (entry) => graphqlLevel(entry.level),
     }),
-  });
+    isPrivilegedCreator: t.exposeBoolean('isPrivilegedCreator', {
+      description:
+        'A creator of a room of version 12 or later, whose power is unlimited: above every level, never listed in `m.room.power_levels`.',
+    }),
+  }),
+});
 
 const EventPowerLevelRef = builder
   .objectRef<{ type: string; level: number }>('EventPowerLevel')
   .implement({
     fields: (t) => ({
       type: t.exposeString('type', { description: 'An event type, e.g. `m.room.name`.' }),
-      level: t.exposeInt('level'),
+      level: t.int({ resolve: (entry) => graphqlLevel(entry.level) }),
     }),
   });
 
-export const PowerLevelsRef = builder.objectRef<PowerLevelsData>('PowerLevels').implement({
+/** Code-point order, the same on every machine (unlike localeCompare). */
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export const PowerLevelsRef = builder.objectRef<PowerLevels>('PowerLevels').implement({
   description:
-    'Who may do what in a room (`m.room.power_levels`, with the spec defaults filled in).',
+    'Who may do what in a room (`m.room.power_levels`, with the spec defaults filled in; from room version 12 on, the privileged creators above everyone).',
   fields: (t) => ({
     users: t.field({
       type: [UserPowerLevelRef],
-      description: 'Users with a level of their own, highest first.',
+      description:
+        'Users with a level of their own, highest first: the privileged creators (room version 12 on), then those `m.room.power_levels` lists.',
       resolve: (levels) =>
-        [...levels.users]
-          .map(([userId, level]) => ({ userId, level }))
-          .sort((a, b) => b.level - a.level || a.userId.localeCompare(b.userId)),
+        [
+          ...[...levels.privilegedCreators].map((userId) => ({
+            userId,
+            level: Number.POSITIVE_INFINITY,
+            isPrivilegedCreator: true,
+          })),
+          ...[...levels.users]
+            .filter(([userId]) => !levels.isPrivilegedCreator(userId))
+            .map(([userId, level]) => ({ userId, level, isPrivilegedCreator: false })),
+        ].sort((a, b) => b.level - a.level || compare(a.userId, b.userId)),
     }),
-    usersDefault: t.exposeInt('usersDefault', { description: 'The level of unlisted users.' }),
+    privilegedCreators: t.field({
+      type: [UserRef],
+      description:
+        'The creators of a room of version 12 or later (the `m.room.create` sender and its `additional_creators`), whose power is unlimited; empty for earlier versions.',
+      resolve: (levels) =>
+        [...levels.privilegedCreators].sort(compare).map((userId) => ({ userId })),
+    }),
+    usersDefault: t.int({
+      description: 'The level of unlisted users.',
+      resolve: (levels) => graphqlLevel(levels.usersDefault),
+    }),
     events: t.field({
       type: [EventPowerLevelRef],
       description: 'Levels needed to send particular event types.',
       resolve: (levels) =>
         [...levels.events]
           .map(([type, level]) => ({ type, level }))
-          .sort((a, b) => a.type.localeCompare(b.type)),
+          .sort((a, b) => compare(a.type, b.type)),
     }),
-    eventsDefault: t.exposeInt('eventsDefault', {
+    eventsDefault: t.int({
       description: 'The level needed to send message events not listed in `events`.',
+      resolve: (levels) => graphqlLevel(levels.eventsDefault),
     }),
-    stateDefault: t.exposeInt('stateDefault', {
+    stateDefault: t.int({
       description: 'The level needed to send state events not listed in `events`.',
+      resolve: (levels) => graphqlLevel(levels.stateDefault),
     }),
-    ban: t.exposeInt('ban', { description: 'The level needed to ban.' }),
-    kick: t.exposeInt('kick', { description: 'The level needed to kick.' }),
-    invite: t.exposeInt('invite', { description: 'The level needed to invite.' }),
-    redact: t.exposeInt('redact', {
+    ban: t.int({ description: 'The level needed to ban.', resolve: (l) => graphqlLevel(l.ban) }),
+    kick: t.int({ description: 'The level needed to kick.', resolve: (l) => graphqlLevel(l.kick) }),
+    invite: t.int({
+      description: 'The level needed to invite.',
+      resolve: (levels) => graphqlLevel(levels.invite),
+    }),
+    redact: t.int({
       description: "The level needed to redact other users' events.",
+      resolve: (levels) => graphqlLevel(levels.redact),
     }),
   }),
 });

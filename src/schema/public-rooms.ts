@@ -4,7 +4,6 @@ import { builder } from './builder.ts';
 import { badCursor, pageRequest } from './connection-args.ts';
 import { openCursor, sealCursor } from './cursor.ts';
 import { facadeError } from './errors.ts';
-import { loaders } from './loaders.ts';
 
 const PublicRoomRef = builder.objectRef<PublicRoom>('PublicRoom').implement({
   description: "A room in the homeserver's public room directory, as the directory describes it.",
@@ -82,7 +81,7 @@ builder.queryField('publicRooms', (t) =>
           args.after == null
             ? { since: null, skip: 0 }
             : readPosition(context.cursorKey, search, args.after);
-        const { client } = loaders(context);
+        const { client } = context.session.viewer;
 
         // Fetch from the start position until one room more than the page (to know whether
         // there is a next page) or the end of the directory.

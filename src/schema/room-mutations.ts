@@ -3,16 +3,37 @@
  * setPowerLevel. Each sends one state event and returns the room as it is afterwards.
  */
 import { getStateEvent, putStateEvent } from '../matrix/room-state.ts';
-import { builder } from './builder.ts';
-import { loaders } from './loaders.ts';
+import { builder, type Context } from './builder.ts';
 import { requireRoomId, requireUserId } from './matrix-ids.ts';
 import {
-  afterWrite,
   MAX_ROOM_NAME_BYTES,
+  type RoomEventPayloadShape,
   requireMaxBytes,
   requireMxcUri,
   roomEventPayloadFields,
 } from './mutation-support.ts';
+
+/**
+ * Sends one state event as the viewer and drops the request's caches, so the payload's room reads
+ * as it is now.
+ */
+async function sendState(
+  context: Context,
+  roomId: string,
+  type: string,
+  stateKey: string,
+  content: Record<string, unknown>,
+): Promise<RoomEventPayloadShape> {
+  const { eventId } = await putStateEvent(
+    context.session.viewer.client,
+    roomId,
+    type,
+    stateKey,
+    content,
+  );
+  context.session.invalidate();
+  return { roomId, eventId };
+}
 
 builder.relayMutationField(
   'rename',
@@ -31,11 +52,9 @@ builder.relayMutationField(
     resolve: async (_root, { input }, context) => {
       const roomId = requireRoomId(String(input.roomId), 'roomId');
       const name = requireMaxBytes(input.name.trim(), 'name', MAX_ROOM_NAME_BYTES);
-      const { eventId } = await putStateEvent(loaders(context).client, roomId, 'm.room.name', '', {
+      return sendState(context, roomId, 'm.room.name', '', {
         name,
       });
-      afterWrite(context);
-      return { roomId, eventId };
     },
   },
   { outputFields: roomEventPayloadFields },
@@ -56,12 +75,10 @@ builder.relayMutationField(
       const topic = requireMaxBytes(input.topic, 'topic', 30_000);
       // Spec v1.15 adds `m.topic` (text with a mimetype) beside the plain `topic`; clients read
       // either, so both are sent, as Synapse does when it creates a room.
-      const { eventId } = await putStateEvent(loaders(context).client, roomId, 'm.room.topic', '', {
+      return sendState(context, roomId, 'm.room.topic', '', {
         topic,
         'm.topic': { 'm.text': [{ body: topic }] },
       });
-      afterWrite(context);
-      return { roomId, eventId };
     },
   },
   { outputFields: roomEventPayloadFields },
@@ -83,15 +100,7 @@ builder.relayMutationField(
     resolve: async (_root, { input }, context) => {
       const roomId = requireRoomId(String(input.roomId), 'roomId');
       const content = input.url == null ? {} : { url: requireMxcUri(input.url, 'url') };
-      const { eventId } = await putStateEvent(
-        loaders(context).client,
-        roomId,
-        'm.room.avatar',
-        '',
-        content,
-      );
-      afterWrite(context);
-      return { roomId, eventId };
+      return sendState(context, roomId, 'm.room.avatar', '', content);
     },
   },
   { outputFields: roomEventPayloadFields },
@@ -114,31 +123,18 @@ builder.relayMutationField(
     resolve: async (_root, { input }, context) => {
       const roomId = requireRoomId(String(input.roomId), 'roomId');
       const displayName = requireMaxBytes(input.displayName, 'displayName', 256);
-      const roomLoaders = loaders(context);
-      const viewer = await roomLoaders.viewer();
+      const { client } = context.session.viewer;
+      const viewer = await context.session.viewer.whoami();
       // The member event carries membership and avatar too: change only the name, on top of the
       // current event read fresh (not from a cache), so nothing else is lost.
-      const current = await getStateEvent(
-        roomLoaders.client,
-        roomId,
-        'm.room.member',
-        viewer.userId,
-      );
+      const current = await getStateEvent(client, roomId, 'm.room.member', viewer.userId);
       const content: Record<string, unknown> = { ...current?.content, membership: 'join' };
       if (displayName == null) {
         delete content['displayname'];
       } else {
         content['displayname'] = displayName;
       }
-      const { eventId } = await putStateEvent(
-        roomLoaders.client,
-        roomId,
-        'm.room.member',
-        viewer.userId,
-        content,
-      );
-      afterWrite(context);
-      return { roomId, eventId };
+      return sendState(context, roomId, 'm.room.member', viewer.userId, content);
     },
   },
   { outputFields: roomEventPayloadFields },
@@ -162,7 +158,7 @@ builder.relayMutationField(
     resolve: async (_root, { input }, context) => {
       const roomId = requireRoomId(String(input.roomId), 'roomId');
       const userId = requireUserId(String(input.userId), 'userId');
-      const client = loaders(context).client;
+      const client = context.session.viewer.client;
       // Read fresh and change one entry: the event replaces the whole map.
       const current = await getStateEvent(client, roomId, 'm.room.power_levels');
       const content = { ...current?.content };
@@ -171,9 +167,7 @@ builder.relayMutationField(
         ...(typeof users === 'object' && users !== null ? users : {}),
         [userId]: input.level,
       };
-      const { eventId } = await putStateEvent(client, roomId, 'm.room.power_levels', '', content);
-      afterWrite(context);
-      return { roomId, eventId };
+      return sendState(context, roomId, 'm.room.power_levels', '', content);
     },
   },
   { outputFields: roomEventPayloadFields },

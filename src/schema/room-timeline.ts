@@ -1,12 +1,13 @@
 /** The room timeline and state on Room: messages (cursor pagination), state, stateEvent, event. */
-import { upstreamStatus } from '../matrix/errors.ts';
+
 import type { ClientEvent, RoomEventFilter } from '../matrix/events.ts';
+import { absentAsNull } from '../matrix/policy.ts';
 import { getEventContext, getMessages } from '../matrix/room-events.ts';
+import { eventKey } from '../session/request-loaders.ts';
 import { builder, type Context } from './builder.ts';
 import { type ConnectionArgs, pageRequest } from './connection-args.ts';
 import { decodeTimelineCursor, encodeTimelineCursor, type TimelineScope } from './cursor.ts';
 import { RoomEventRef, StateEventRef } from './event.ts';
-import { eventKey, loaders } from './loaders.ts';
 import { requireEventId } from './matrix-ids.ts';
 import { fullStateOf, RoomRef } from './room.ts';
 
@@ -78,7 +79,7 @@ async function messagesPage(
       pageInfo: { hasNextPage: false, hasPreviousPage: false, startCursor: null, endCursor: null },
     };
   }
-  const client = loaders(context).client;
+  const client = context.session.viewer.client;
   const filter: RoomEventFilter | undefined = scope.types ? { types: [...scope.types] } : undefined;
 
   let from: string | undefined;
@@ -202,15 +203,8 @@ builder.objectFields(RoomRef, (t) => ({
     args: { id: t.arg.id({ required: true, description: 'An event ID, e.g. `$abc…`.' }) },
     resolve: async (room, args, context) => {
       const eventId = requireEventId(String(args.id), 'id');
-      try {
-        return await loaders(context).event.load(eventKey(room.roomId, eventId));
-      } catch (error) {
-        // Synapse answers 404 M_NOT_FOUND both for unknown events and for invisible ones.
-        if (upstreamStatus(error) === 404) {
-          return null;
-        }
-        throw error;
-      }
+      // Synapse answers 404 M_NOT_FOUND both for unknown events and for invisible ones.
+      return absentAsNull(context.session.loaders.event.load(eventKey(room.roomId, eventId)));
     },
   }),
 }));

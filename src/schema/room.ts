@@ -1,14 +1,19 @@
 /** Rooms: the `Room` node, `room(id:)`, `rooms` and `directRoom`, and the fields derived from state. */
 import { resolveAlias } from '../matrix/directory.ts';
 import { upstreamStatus } from '../matrix/errors.ts';
+import { absentAsNull } from '../matrix/policy.ts';
 import type { MembershipState } from '../matrix/room-state.ts';
+import { stringIn } from '../room/content.ts';
+import { findDirectRoom } from '../room/direct-rooms.ts';
+import { membershipIn } from '../room/membership.ts';
+import { creatorOf, type PowerLevels, powerLevelsOf, roomVersionOf } from '../room/power-levels.ts';
+import { byActivity, type RoomListing } from '../room/room-list.ts';
+import type { StateIndex } from '../room/state-index.ts';
 import { builder, type Context } from './builder.ts';
 import { arrayConnection } from './connection-args.ts';
 import { MembershipEnum } from './event.ts';
-import { loaders, type RoomListing } from './loaders.ts';
 import { requireRoomIdOrAlias, requireUserId } from './matrix-ids.ts';
-import { type PowerLevelsData, PowerLevelsRef, powerLevelsFrom } from './power-levels.ts';
-import type { StateEntry, StateIndex } from './state-index.ts';
+import { PowerLevelsRef } from './power-levels.ts';
 import { UserRef } from './user.ts';
 
 /**
@@ -27,7 +32,7 @@ export const RoomRef = builder.objectRef<RoomShape>('Room');
  * FORBIDDEN when the viewer may not see the room (never joined, or only invited).
  */
 export function fullStateOf(context: Context, room: RoomShape): Promise<StateIndex> {
-  return loaders(context).roomState.load(room.roomId);
+  return context.session.loaders.roomState.load(room.roomId);
 }
 
 /**
@@ -39,14 +44,16 @@ function summaryStateOf(context: Context, room: RoomShape): Promise<StateIndex> 
 }
 
 async function summaryContent(context: Context, room: RoomShape, type: string, key: string) {
-  const value = (await summaryStateOf(context, room)).content(type)?.[key];
-  return typeof value === 'string' ? value : null;
+  const content = (await summaryStateOf(context, room)).content(type);
+  return content === null ? null : stringIn(content, key);
 }
 
-/** The room's power levels, as its current `m.room.power_levels` (or the spec's defaults). */
-export async function powerLevelsOf(context: Context, room: RoomShape): Promise<PowerLevelsData> {
-  const state = await summaryStateOf(context, room);
-  return powerLevelsFrom(state.get('m.room.power_levels'), state.get('m.room.create'));
+/**
+ * The room's power levels: its current `m.room.power_levels` (or the spec's defaults) and, from
+ * room version 12 on, its privileged creators.
+ */
+export async function roomPowerLevels(context: Context, room: RoomShape): Promise<PowerLevels> {
+  return powerLevelsOf(await summaryStateOf(context, room));
 }
 
 async function membershipOf(context: Context, room: RoomShape): Promise<MembershipState | null> {
@@ -54,15 +61,10 @@ async function membershipOf(context: Context, room: RoomShape): Promise<Membersh
     return room.listing.membership;
   }
   const [viewer, state] = await Promise.all([
-    loaders(context).viewer(),
+    context.session.viewer.whoami(),
     fullStateOf(context, room),
   ]);
-  return membershipIn(state.get('m.room.member', viewer.userId));
-}
-
-function membershipIn(entry: StateEntry | null): MembershipState | null {
-  const membership = entry?.content['membership'];
-  return typeof membership === 'string' ? (membership as MembershipState) : null;
+  return membershipIn(state.content('m.room.member', viewer.userId));
 }
 
 /**
@@ -83,8 +85,9 @@ async function memberCount(
     return null;
   }
   const state = await fullStateOf(context, room);
-  return state.entries(['m.room.member']).filter((entry) => membershipIn(entry) === membership)
-    .length;
+  return state
+    .entries(['m.room.member'])
+    .filter((entry) => membershipIn(entry.content) === membership).length;
 }
 
 /**
@@ -94,17 +97,14 @@ async function memberCount(
  */
 async function loadRoom(context: Context, idOrAlias: string): Promise<RoomShape | null> {
   requireRoomIdOrAlias(idOrAlias, 'id');
-  const roomLoaders = loaders(context);
+  const roomLoaders = context.session.loaders;
   let roomId = idOrAlias;
   if (idOrAlias.startsWith('#')) {
-    try {
-      roomId = (await resolveAlias(roomLoaders.client, idOrAlias)).roomId;
-    } catch (error) {
-      if (upstreamStatus(error) === 404) {
-        return null;
-      }
-      throw error;
+    const resolved = await absentAsNull(resolveAlias(context.session.viewer.client, idOrAlias));
+    if (resolved === null) {
+      return null;
     }
+    roomId = resolved.roomId;
   }
   try {
     await roomLoaders.roomState.load(roomId);
@@ -175,22 +175,14 @@ builder.node(RoomRef, {
         'Who created the room: the `m.room.create` sender (its `creator` field in room versions before 11).',
       resolve: async (room, _args, context) => {
         const create = (await summaryStateOf(context, room)).get('m.room.create');
-        const creator = create?.content['creator'];
-        const userId = typeof creator === 'string' ? creator : create?.sender;
-        return userId ? { userId } : null;
+        return create === null ? null : { userId: creatorOf(create) };
       },
     }),
     roomVersion: t.string({
       nullable: true,
       description: 'From `m.room.create` (`1` when the event does not say).',
-      resolve: async (room, _args, context) => {
-        const create = (await summaryStateOf(context, room)).content('m.room.create');
-        if (create === null) {
-          return null;
-        }
-        const version = create['room_version'];
-        return typeof version === 'string' ? version : '1';
-      },
+      resolve: async (room, _args, context) =>
+        roomVersionOf((await summaryStateOf(context, room)).content('m.room.create')),
     }),
     isEncrypted: t.boolean({
       description:
@@ -202,12 +194,11 @@ builder.node(RoomRef, {
       description:
         "Whether the viewer's `m.direct` account data lists the room as a direct chat (for an invite: whether the invite was marked direct).",
       resolve: async (room, _args, context) => {
-        const roomLoaders = loaders(context);
         if (room.listing?.membership === 'invite') {
-          const viewer = await roomLoaders.viewer();
+          const viewer = await context.session.viewer.whoami();
           return room.listing.state.content('m.room.member', viewer.userId)?.['is_direct'] === true;
         }
-        const direct = await roomLoaders.directRooms();
+        const direct = await context.session.loaders.directRooms();
         return [...direct.values()].some((roomIds) => roomIds.includes(room.roomId));
       },
     }),
@@ -231,88 +222,10 @@ builder.node(RoomRef, {
     powerLevels: t.field({
       type: PowerLevelsRef,
       description: "Who may do what: users' levels and the levels actions need.",
-      resolve: (room, _args, context) => powerLevelsOf(context, room),
+      resolve: (room, _args, context) => roomPowerLevels(context, room),
     }),
   }),
 });
-
-/** A user's membership in one room, from their `m.room.member` state. */
-export interface RoomMemberShape {
-  userId: string;
-  content: Record<string, unknown>;
-  powerLevel: number;
-}
-
-const RoomMemberRef = builder.objectRef<RoomMemberShape>('RoomMember').implement({
-  description: "A user's membership in a room, with the room-specific profile.",
-  fields: (t) => ({
-    user: t.field({ type: UserRef, resolve: (member) => ({ userId: member.userId }) }),
-    displayName: t.string({
-      nullable: true,
-      description: 'The name shown in this room (may differ from the global one).',
-      resolve: (member) => stringField(member.content, 'displayname'),
-    }),
-    avatarUrl: t.string({
-      nullable: true,
-      description: 'The avatar shown in this room, an `mxc://` URI.',
-      resolve: (member) => stringField(member.content, 'avatar_url'),
-    }),
-    membership: t.field({
-      type: MembershipEnum,
-      resolve: (member) =>
-        (stringField(member.content, 'membership') ?? 'leave') as MembershipState,
-    }),
-    powerLevel: t.int({ resolve: (member) => member.powerLevel }),
-    reason: t.string({
-      nullable: true,
-      description: 'Why the membership last changed, when a reason was given (kick, ban, leave).',
-      resolve: (member) => stringField(member.content, 'reason'),
-    }),
-  }),
-});
-
-function stringField(content: Record<string, unknown>, key: string): string | null {
-  const value = content[key];
-  return typeof value === 'string' ? value : null;
-}
-
-builder.objectField(RoomRef, 'members', (t) =>
-  t.connection(
-    {
-      type: RoomMemberRef,
-      description:
-        'Members in every membership state, or only `membership`; by power level (highest first), then display name.',
-      args: { membership: t.arg({ type: MembershipEnum, required: false }) },
-      resolve: async (room, args, context) => {
-        const [state, powerLevels] = await Promise.all([
-          fullStateOf(context, room),
-          powerLevelsOf(context, room),
-        ]);
-        const members = state
-          .entries(['m.room.member'])
-          .filter((entry) => !args.membership || membershipIn(entry) === args.membership)
-          .map((entry) => ({
-            userId: entry.stateKey,
-            content: entry.content,
-            powerLevel: powerLevels.levelOf(entry.stateKey),
-          }))
-          .sort(
-            (a, b) =>
-              b.powerLevel - a.powerLevel ||
-              sortName(a).localeCompare(sortName(b)) ||
-              a.userId.localeCompare(b.userId),
-          );
-        return arrayConnection(args, members);
-      },
-    },
-    { name: 'RoomMemberConnection' },
-    { name: 'RoomMemberEdge' },
-  ),
-);
-
-function sortName(member: RoomMemberShape): string {
-  return (stringField(member.content, 'displayname') ?? member.userId.slice(1)).toLowerCase();
-}
 
 builder.queryFields((t) => ({
   room: t.field({
@@ -333,11 +246,11 @@ builder.queryFields((t) => ({
       },
       resolve: async (_root, args, context) => {
         const membership = args.membership ?? 'join';
-        const list = await loaders(context).roomList(membership === 'leave');
-        const rooms = list.rooms
-          .filter((room) => room.membership === membership)
-          .sort((a, b) => b.lastActivityTs - a.lastActivityTs || a.roomId.localeCompare(b.roomId))
-          .map((listing) => ({ roomId: listing.roomId, listing }));
+        const list = await context.session.loaders.roomList(membership === 'leave');
+        const rooms = byActivity(list.rooms, membership).map((listing) => ({
+          roomId: listing.roomId,
+          listing,
+        }));
         return arrayConnection(args, rooms);
       },
     },
@@ -352,18 +265,10 @@ builder.queryFields((t) => ({
     args: { userId: t.arg.id({ required: true }) },
     resolve: async (_root, args, context) => {
       const userId = requireUserId(String(args.userId), 'userId');
-      const list = await loaders(context).roomList(false);
-      const candidates = list.direct.get(userId) ?? [];
-      for (const roomId of [...candidates].reverse()) {
-        const listing = list.rooms.find(
-          (room) =>
-            room.roomId === roomId && (room.membership === 'join' || room.membership === 'invite'),
-        );
-        if (listing) {
-          return { roomId, listing };
-        }
-      }
-      return null;
+      const list = await context.session.loaders.roomList(false);
+      const roomId = findDirectRoom(list.direct, userId, list.rooms);
+      const listing = list.rooms.find((room) => room.roomId === roomId);
+      return roomId === null || listing === undefined ? null : { roomId, listing };
     },
   }),
 }));

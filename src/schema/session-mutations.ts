@@ -7,9 +7,8 @@ import { type LoginResult, login, logout } from '../matrix/account.ts';
 import { MatrixApiError } from '../matrix/errors.ts';
 import { builder } from './builder.ts';
 import { facadeError } from './errors.ts';
-import { loaders } from './loaders.ts';
 import { requireUserId } from './matrix-ids.ts';
-import { afterWrite, requireMaxBytes, requireNonBlank } from './mutation-support.ts';
+import { requireMaxBytes, requireNonBlank } from './mutation-support.ts';
 
 /** Longest device ID the facade forwards, in bytes. */
 const MAX_DEVICE_ID_BYTES = 255;
@@ -93,7 +92,7 @@ builder.relayMutationField(
         );
       }
       try {
-        return await login(context.anonymousMatrix, {
+        return await login(context.session.anonymous, {
           user,
           password: input.password,
           ...(deviceId === undefined ? {} : { deviceId }),
@@ -126,8 +125,8 @@ builder.relayMutationField(
     description:
       "Invalidates the caller's access token and deletes its device. Later requests with that token are UNAUTHENTICATED.",
     resolve: async (_root, _args, context) => {
-      await logout(loaders(context).client);
-      afterWrite(context);
+      await logout(context.session.viewer.client);
+      context.session.invalidate();
       return { loggedOut: true };
     },
   },

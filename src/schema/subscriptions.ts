@@ -2,53 +2,33 @@
  * Subscriptions: live updates from the sync bridge (`src/sync`), which keeps one long-poll
  * `/sync` per access token however many subscriptions and connections that token has.
  */
-import { Repeater } from 'graphql-yoga';
 import type { ClientEvent } from '../matrix/events.ts';
 import type { MembershipState } from '../matrix/room-state.ts';
-import type { SyncUpdate } from '../sync/sync-events.ts';
+import { inviteListing } from '../room/room-list.ts';
+import type { EndedUpdate, SyncUpdateKind, SyncUpdateOf } from '../sync/sync-events.ts';
+import type { StreamSelector } from '../sync/sync-hub.ts';
 import { builder, type Context } from './builder.ts';
-import { facadeError, viewerClient } from './errors.ts';
+import { facadeError } from './errors.ts';
 import { MembershipEnum, RoomEventRef, StateEventRef } from './event.ts';
-import { clearLoaders, loaders } from './loaders.ts';
 import { requireRoomId } from './matrix-ids.ts';
 import { RoomRef, type RoomShape } from './room.ts';
-import { StateIndex } from './state-index.ts';
 import { UserRef } from './user.ts';
 
 builder.subscriptionType({});
 
 /**
- * The viewer's updates that `accept` keeps, as an async iterator for a subscription. It ends when
- * the client unsubscribes (the return unsubscribes from the hub), when the server shuts down, and
- * after delivering the bridge's `ended` update (the token was revoked), which the resolvers turn
- * into an UNAUTHENTICATED error.
+ * The viewer's updates of `kinds` (in one room, when given), as the stream a subscription
+ * iterates. It ends when the client unsubscribes or goes away (the session's signal), when the
+ * server shuts down, and after the bridge's `ended` update (the token was revoked), which the
+ * resolvers turn into an UNAUTHENTICATED error.
  */
-function viewerUpdates(
+async function viewerUpdates<K extends SyncUpdateKind>(
   context: Context,
-  accept: (update: SyncUpdate) => boolean,
-): AsyncIterable<SyncUpdate> {
-  const token = viewerClient(context).accessToken;
-  if (token === null) {
-    throw new Error('an authenticated client without a token');
-  }
-  return new Repeater<SyncUpdate>(async (push, stop) => {
-    const unsubscribe = context.syncHub().subscribe(token, (update) => {
-      if (update.kind === 'ended') {
-        void push(update);
-        stop();
-      } else if (accept(update)) {
-        void push(update);
-      }
-    });
-    const onShutdown = () => stop();
-    context.shutdownSignal.addEventListener('abort', onShutdown, { once: true });
-    if (context.shutdownSignal.aborted) {
-      stop();
-    }
-    await stop;
-    context.shutdownSignal.removeEventListener('abort', onShutdown);
-    unsubscribe();
-  });
+  selector: StreamSelector<K>,
+): Promise<AsyncIterable<SyncUpdateOf<K> | EndedUpdate>> {
+  const account = await context.session.viewer.account();
+  const signal = AbortSignal.any([context.session.signal, context.shutdownSignal]);
+  return context.syncHub().stream(account, selector, signal);
 }
 
 /**
@@ -57,21 +37,22 @@ function viewerUpdates(
  */
 async function requireVisibleRoom(context: Context, roomIdArg: string | number): Promise<string> {
   const roomId = requireRoomId(String(roomIdArg), 'roomId');
-  await loaders(context).roomState.load(roomId);
+  await context.session.loaders.roomState.load(roomId);
   return roomId;
 }
 
 /**
- * Each pushed update resolves against fresh data: the subscription's context lives as long as the
- * subscription, so what its loaders cached for the previous update is dropped first.
+ * The update a subscription resolves, read against fresh data: the subscription's session lives
+ * as long as the subscription, so what its loaders cached for the previous update is dropped
+ * first. `ended` becomes its upstream error (src/server/yoga.ts maps M_UNKNOWN_TOKEN to
+ * UNAUTHENTICATED), which ends the stream.
  */
-function freshFor<T>(context: Context, update: SyncUpdate, pick: (update: SyncUpdate) => T): T {
-  clearLoaders(context);
+function fresh<U extends { kind: SyncUpdateKind }>(context: Context, update: U | EndedUpdate): U {
+  context.session.invalidate();
   if (update.kind === 'ended') {
-    // The upstream error as it is: src/server/yoga.ts maps it (M_UNKNOWN_TOKEN: UNAUTHENTICATED).
     throw update.error;
   }
-  return pick(update);
+  return update;
 }
 
 builder.subscriptionField('roomEvents', (t) =>
@@ -86,28 +67,21 @@ builder.subscriptionField('roomEvents', (t) =>
     subscribe: async (_root, args, context) => {
       const roomId = await requireVisibleRoom(context, args.roomId);
       const types = args.types ?? null;
-      return viewerUpdates(
-        context,
-        (update) =>
-          (update.kind === 'gap' && update.roomId === roomId) ||
-          (update.kind === 'timeline' &&
-            update.roomId === roomId &&
-            (types === null || types.includes(update.event.type))),
-      );
+      return viewerUpdates(context, { kinds: ['timeline', 'gap'], roomId, eventTypes: types });
     },
-    resolve: (update: SyncUpdate, _args, context): ClientEvent =>
-      freshFor(context, update, (item) => {
-        if (item.kind === 'gap') {
-          // One error item in the stream, which goes on: the client knows to reload the
-          // timeline (e.g. `room.messages(last:)`) instead of trusting it is complete.
-          throw facadeError(
-            'EVENTS_MISSED',
-            'Some events of this room could not be recovered after a connection loss; the stream goes on with the newest ones. Reload the timeline to fill the gap.',
-            { extensions: { roomId: item.roomId } },
-          );
-        }
-        return (item as { event: ClientEvent }).event;
-      }),
+    resolve: (update: SyncUpdateOf<'timeline' | 'gap'> | EndedUpdate, _args, context) => {
+      const item = fresh(context, update);
+      if (item.kind === 'gap') {
+        // One error item in the stream, which goes on: the client knows to reload the
+        // timeline (e.g. `room.messages(last:)`) instead of trusting it is complete.
+        throw facadeError(
+          'EVENTS_MISSED',
+          'Some events of this room could not be recovered after a connection loss; the stream goes on with the newest ones. Reload the timeline to fill the gap.',
+          { extensions: { roomId: item.roomId } },
+        );
+      }
+      return item.event;
+    },
   }),
 );
 
@@ -119,16 +93,12 @@ builder.subscriptionField('roomUpdated', (t) =>
     args: { roomId: t.arg.id({ required: true }) },
     subscribe: async (_root, args, context) => {
       const roomId = await requireVisibleRoom(context, args.roomId);
-      return viewerUpdates(
-        context,
-        (update) => update.kind === 'state' && update.roomId === roomId,
-      );
+      return viewerUpdates(context, { kinds: ['state'], roomId });
     },
-    resolve: (update: SyncUpdate, _args, context): RoomShape =>
-      freshFor(context, update, (state) => ({
-        roomId: (state as { roomId: string }).roomId,
-        listing: null,
-      })),
+    resolve: (update: SyncUpdateOf<'state'> | EndedUpdate, _args, context): RoomShape => ({
+      roomId: fresh(context, update).roomId,
+      listing: null,
+    }),
   }),
 );
 
@@ -161,29 +131,22 @@ builder.subscriptionField('myMembership', (t) =>
     type: MembershipUpdateRef,
     description:
       "The viewer's own invites, joins, leaves, kicks and bans, across all rooms, as they happen.",
-    subscribe: (_root, _args, context) =>
-      viewerUpdates(context, (update) => update.kind === 'membership'),
-    resolve: (update: SyncUpdate, _args, context): MembershipUpdateShape =>
-      freshFor(context, update, (membership) => {
-        const change = membership as Extract<SyncUpdate, { kind: 'membership' }>;
-        // An invited viewer cannot read the room's state yet: the invite state stands in for it.
-        const listing =
-          change.membership === 'invite'
-            ? {
-                roomId: change.roomId,
-                membership: 'invite' as const,
-                state: StateIndex.fromStripped(change.inviteState),
-                joinedMemberCount: null,
-                invitedMemberCount: null,
-                lastActivityTs: 0,
-              }
-            : null;
-        return {
-          room: { roomId: change.roomId, listing },
-          membership: change.membership,
-          event: change.event,
-        };
-      }),
+    subscribe: (_root, _args, context) => viewerUpdates(context, { kinds: ['membership'] }),
+    resolve: (
+      update: SyncUpdateOf<'membership'> | EndedUpdate,
+      _args,
+      context,
+    ): MembershipUpdateShape => {
+      const change = fresh(context, update);
+      // An invited viewer cannot read the room's state yet: the invite state stands in for it.
+      const listing =
+        change.membership === 'invite' ? inviteListing(change.roomId, change.inviteState) : null;
+      return {
+        room: { roomId: change.roomId, listing },
+        membership: change.membership,
+        event: change.event,
+      };
+    },
   }),
 );
 
@@ -194,14 +157,9 @@ builder.subscriptionField('typing', (t) =>
     args: { roomId: t.arg.id({ required: true }) },
     subscribe: async (_root, args, context) => {
       const roomId = await requireVisibleRoom(context, args.roomId);
-      return viewerUpdates(
-        context,
-        (update) => update.kind === 'typing' && update.roomId === roomId,
-      );
+      return viewerUpdates(context, { kinds: ['typing'], roomId });
     },
-    resolve: (update: SyncUpdate, _args, context) =>
-      freshFor(context, update, (typing) =>
-        (typing as { userIds: string[] }).userIds.map((userId) => ({ userId })),
-      ),
+    resolve: (update: SyncUpdateOf<'typing'> | EndedUpdate, _args, context) =>
+      fresh(context, update).userIds.map((userId) => ({ userId })),
   }),
 );

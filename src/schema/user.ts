@@ -1,9 +1,8 @@
 /** Users: the `User` node, `user(id:)`, and profile fields shared with the viewer. */
 
 import type { Profile } from '../matrix/account.ts';
-import { upstreamStatus } from '../matrix/errors.ts';
+import { absentAsNull } from '../matrix/policy.ts';
 import { builder, type Context } from './builder.ts';
-import { loaders } from './loaders.ts';
 import { requireUserId } from './matrix-ids.ts';
 
 export interface UserShape {
@@ -14,15 +13,8 @@ export interface UserShape {
  * The user's global profile; `null` when the homeserver knows no profile for them (Synapse
  * answers 404 with `M_UNKNOWN` or `M_NOT_FOUND` for users that do not exist).
  */
-export async function profileOf(context: Context, userId: string): Promise<Profile | null> {
-  try {
-    return await loaders(context).profile.load(userId);
-  } catch (error) {
-    if (upstreamStatus(error) === 404) {
-      return null;
-    }
-    throw error;
-  }
+export function profileOf(context: Context, userId: string): Promise<Profile | null> {
+  return absentAsNull(context.session.loaders.profile.load(userId));
 }
 
 export const UserRef = builder.objectRef<UserShape>('User');

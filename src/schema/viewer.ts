@@ -1,7 +1,6 @@
 /** The caller: `viewer` and its type. */
 import type { Whoami } from '../matrix/account.ts';
 import { builder } from './builder.ts';
-import { loaders } from './loaders.ts';
 import { profileOf } from './user.ts';
 
 const Viewer = builder.objectRef<Whoami>('Viewer').implement({
@@ -31,6 +30,6 @@ builder.queryField('viewer', (t) =>
   t.field({
     type: Viewer,
     description: 'The user making the request. Requires an access token.',
-    resolve: (_root, _args, context) => loaders(context).viewer(),
+    resolve: (_root, _args, context) => context.session.viewer.whoami(),
   }),
 );

@@ -73,6 +73,7 @@ export function buildApp({ config, logger, dispatcher }: AppOptions): App {
     shared: { upstream, cursorKey, syncHub, shutdownSignal: shutdown.signal },
     logger,
     graphiql: config.graphiql,
+    operationDeadlineMs: config.operationDeadlineMs,
   });
   const server = createServer(yoga);
   const websockets = attachWebSocketTransport(server, yoga, upstream, logger);

@@ -1,7 +1,9 @@
-/** Builds each request's GraphQL context: an upstream client bound to the caller's token. */
+/** Builds each request's GraphQL context: one session bound to the caller's token and lifetime. */
 import type { YogaInitialContext } from 'graphql-yoga';
+import type { Whoami } from '../matrix/account.ts';
 import type { Upstream } from '../matrix/http.ts';
 import type { Context } from '../schema/builder.ts';
+import { RequestSession } from '../session/request-session.ts';
 import type { SyncHub } from '../sync/sync-hub.ts';
 
 /**
@@ -22,23 +24,32 @@ export interface SharedContext {
 }
 
 /**
- * Where the caller's token comes from: HTTP and SSE send an `Authorization` header; graphql-ws
- * sends `{ authorization: "Bearer …" }` in `connection_init`, which src/server/ws.ts passes here as
- * `connectionParams`.
+ * What a transport knows when an operation starts. HTTP and SSE give yoga's `request` (its
+ * `Authorization` header, and its signal, which aborts when the client disconnects). graphql-ws
+ * (src/server/ws.ts) gives the `connection_init` payload as `connectionParams`
+ * (`{ authorization: "Bearer …" }`), the viewer its `connection_init` check already identified,
+ * and a signal that aborts when the subscription or the socket ends.
  */
 export interface InitialContext extends Partial<YogaInitialContext> {
   connectionParams?: Readonly<Record<string, unknown>>;
+  knownViewer?: Whoami;
+  operationSignal?: AbortSignal;
 }
 
 export function createContextFactory(shared: SharedContext): (initial: InitialContext) => Context {
-  return ({ request, connectionParams }) => {
+  return ({ request, connectionParams, knownViewer, operationSignal }) => {
     const authorization = connectionParams
       ? connectionParams['authorization']
       : request?.headers.get('authorization');
-    const token = bearerToken(typeof authorization === 'string' ? authorization : null);
+    const session = new RequestSession({
+      upstream: shared.upstream,
+      accessToken: bearerToken(typeof authorization === 'string' ? authorization : null),
+      // Neither: an in-process call without a request (none in the product); nothing to abort.
+      signal: operationSignal ?? request?.signal ?? new AbortController().signal,
+      knownViewer: knownViewer ?? null,
+    });
     return {
-      matrix: token === null ? null : shared.upstream.client(token),
-      anonymousMatrix: shared.upstream.client(null),
+      session,
       cursorKey: shared.cursorKey,
       syncHub: shared.syncHub,
       shutdownSignal: shared.shutdownSignal,

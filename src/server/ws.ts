@@ -2,18 +2,19 @@
  * graphql-ws on the same path as HTTP (`/graphql`), through the same yoga pipeline (parse,
  * validate, context, error masking). The caller authenticates once in `connection_init` with
  * `{ authorization: "Bearer <token>" }`, checked with `whoami` before the connection is
- * acknowledged, so no subscription of a bad token ever runs.
+ * acknowledged, so no subscription of a bad token ever runs; that answer then identifies the
+ * viewer of every operation on the socket, so none of them asks again.
  */
 import type { Server } from 'node:http';
 import type { ExecutionArgs } from 'graphql';
 import { CloseCode } from 'graphql-ws';
-import { useServer } from 'graphql-ws/use/ws';
+import { type Extra, useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { Logger } from '../logger.ts';
-import { whoami } from '../matrix/account.ts';
+import { type Whoami, whoami } from '../matrix/account.ts';
 import { upstreamStatus } from '../matrix/errors.ts';
 import type { Upstream } from '../matrix/http.ts';
-import { bearerToken } from './context.ts';
+import { bearerToken, type InitialContext } from './context.ts';
 import type { FacadeYoga } from './yoga.ts';
 
 /** What yoga's enveloped `execute`/`subscribe` take: graphql's args, routed through envelop. */
@@ -28,6 +29,14 @@ export interface WebSocketTransport {
   close(): Promise<void>;
 }
 
+/** What one socket carries between graphql-ws's hooks. */
+interface SocketState {
+  /** Who the `connection_init` token belongs to. */
+  viewer: Whoami;
+  /** Each running operation's abort controller, by the client's operation ID. */
+  readonly operations: Map<string, AbortController>;
+}
+
 export function attachWebSocketTransport(
   server: Server,
   yoga: FacadeYoga,
@@ -35,6 +44,12 @@ export function attachWebSocketTransport(
   logger: Logger,
 ): WebSocketTransport {
   const wsServer = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
+  const sockets = new WeakMap<Extra, SocketState>();
+  const endOperation = (ctx: { extra: Extra }, id: string) => {
+    const state = sockets.get(ctx.extra);
+    state?.operations.get(id)?.abort();
+    state?.operations.delete(id);
+  };
 
   const disposable = useServer(
     {
@@ -50,7 +65,19 @@ export function attachWebSocketTransport(
           return false;
         }
         try {
-          await whoami(upstream.client(token));
+          const state: SocketState = {
+            viewer: await whoami(upstream.client(token)),
+            operations: new Map(),
+          };
+          sockets.set(ctx.extra, state);
+          // At once, not after graphql-ws has wound the operations down: nothing an operation
+          // of a closed socket still had running upstream may go on.
+          ctx.extra.socket.once('close', () => {
+            for (const operation of state.operations.values()) {
+              operation.abort();
+            }
+            state.operations.clear();
+          });
           return true;
         } catch (error) {
           if (upstreamStatus(error) === 401) {
@@ -62,10 +89,20 @@ export function attachWebSocketTransport(
           return false;
         }
       },
-      onSubscribe: async (ctx, _id, payload) => {
+      onSubscribe: async (ctx, id, payload) => {
+        const state = sockets.get(ctx.extra);
+        const operation = new AbortController();
+        state?.operations.set(id, operation);
+        if (ctx.extra.socket.readyState !== ctx.extra.socket.OPEN) {
+          operation.abort();
+        }
+        const initial: InitialContext = {
+          connectionParams: ctx.connectionParams ?? {},
+          operationSignal: operation.signal,
+          ...(state ? { knownViewer: state.viewer } : {}),
+        };
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
-          ...ctx,
-          connectionParams: ctx.connectionParams,
+          ...initial,
           params: payload,
         });
         const args = {
@@ -77,8 +114,15 @@ export function attachWebSocketTransport(
           rootValue: { execute, subscribe } satisfies EnvelopedRoot,
         };
         const errors = validate(args.schema, args.document);
-        return errors.length > 0 ? errors : args;
+        if (errors.length > 0) {
+          endOperation(ctx, id);
+          return errors;
+        }
+        return args;
       },
+      // Completed by the client, by the server or by an error: what the operation still had
+      // running upstream is aborted, and its stream lets go of the sync bridge.
+      onComplete: (ctx, id) => endOperation(ctx, id),
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
     },

@@ -1,10 +1,10 @@
 /** The yoga instance: schema, context, error masking, GraphiQL and the health check. */
 import { GraphQLError } from 'graphql';
-import { createYoga, maskError, type YogaServerInstance } from 'graphql-yoga';
+import { createYoga, maskError, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from '../logger.ts';
 import { isUpstreamError } from '../matrix/errors.ts';
 import type { Context } from '../schema/builder.ts';
-import { upstreamErrorToGraphQL } from '../schema/errors.ts';
+import { isSessionError, toClientError } from '../schema/errors.ts';
 import { schema } from '../schema/index.ts';
 import { createContextFactory, type SharedContext } from './context.ts';
 
@@ -12,6 +12,8 @@ export interface YogaOptions {
   /** The server-wide parts of every request's context. */
   shared: SharedContext;
   logger: Logger;
+  /** How long a query or mutation may run before its upstream calls are aborted. */
+  operationDeadlineMs: number;
   /** @default true */
   graphiql?: boolean;
 }
@@ -27,14 +29,15 @@ export function createFacadeYoga(options: YogaOptions): FacadeYoga {
     landingPage: false,
     graphiql: options.graphiql ?? true,
     logging: toYogaLogger(options.logger),
+    plugins: [useOperationDeadline(options.operationDeadlineMs)],
     maskedErrors: {
       // Upstream failures thrown by resolvers become coded client errors here, in one place;
       // everything else unexpected keeps yoga's masking ("Unexpected error.").
       maskError(error, message, isDev) {
         const original = error instanceof GraphQLError ? error.originalError : error;
-        if (isUpstreamError(original)) {
+        if (isUpstreamError(original) || isSessionError(original)) {
           const located = error instanceof GraphQLError ? error : undefined;
-          return upstreamErrorToGraphQL(original, {
+          return toClientError(original, {
             ...(located?.nodes ? { nodes: located.nodes } : {}),
             ...(located?.source ? { source: located.source } : {}),
             ...(located?.positions ? { positions: located.positions } : {}),
@@ -54,6 +57,23 @@ export function createFacadeYoga(options: YogaOptions): FacadeYoga {
       },
     },
   });
+}
+
+/**
+ * Every query and mutation gets the same time to finish; past it, the session aborts what it still
+ * has running upstream. Subscriptions have none: they last as long as their client wants.
+ */
+function useOperationDeadline(ms: number): Plugin<Context> {
+  return {
+    onExecute({ args }) {
+      args.contextValue.session.startDeadline(ms);
+      return {
+        onExecuteDone() {
+          args.contextValue.session.endDeadline();
+        },
+      };
+    },
+  };
 }
 
 /**

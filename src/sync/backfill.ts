@@ -2,6 +2,7 @@
 
 import { MatrixApiError } from '../matrix/errors.ts';
 import type { ClientEvent } from '../matrix/events.ts';
+import { isRateLimited } from '../matrix/policy.ts';
 import type { MessagesPage } from '../matrix/room-events.ts';
 import type { BackfillRequest, BackfillResult } from './sync-updates.ts';
 
@@ -84,6 +85,6 @@ export function isPermanentBackfillFailure(error: unknown): boolean {
     error.status >= 400 &&
     error.status < 500 &&
     error.status !== 401 &&
-    !error.isRateLimit
+    !isRateLimited(error)
   );
 }

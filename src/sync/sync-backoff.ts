@@ -2,7 +2,8 @@
  * How the sync loop reacts to a failed request, as pure functions so that they can be tested
  * without a clock or a network.
  */
-import { MatrixApiError, MatrixHttpError } from '../matrix/errors.ts';
+import { MatrixApiError } from '../matrix/errors.ts';
+import { jitteredBackoffMs, rateLimitDelayMs } from '../matrix/policy.ts';
 
 export interface SyncBackoffPolicy {
   /**
@@ -60,21 +61,9 @@ export function syncRetryDelayMs(
   if (retryAfterMs !== null) {
     return retryAfterMs;
   }
-  const exponent = Math.max(0, consecutiveFailures - 1);
-  // 2 ** exponent grows without bound; the cap keeps the product finite and meaningful.
-  const exponential = Math.min(
-    policy.maxDelayMs,
-    policy.initialDelayMs * 2 ** Math.min(exponent, 30),
+  return jitteredBackoffMs(
+    consecutiveFailures,
+    { baseMs: policy.initialDelayMs, maxMs: policy.maxDelayMs },
+    random,
   );
-  return Math.round(exponential / 2 + (exponential / 2) * random());
-}
-
-function rateLimitDelayMs(error: unknown): number | null {
-  if (error instanceof MatrixApiError && error.isRateLimit) {
-    return error.retryAfterMs;
-  }
-  if (error instanceof MatrixHttpError && error.status === 429) {
-    return error.retryAfterMs;
-  }
-  return null;
 }

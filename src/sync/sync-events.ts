@@ -62,5 +62,13 @@ export type SyncUpdate =
    */
   | { kind: 'ended'; error: UpstreamError };
 
+/** The kinds of update a subscriber may ask for (`ended` comes to every subscriber). */
+export type SyncUpdateKind = Exclude<SyncUpdate['kind'], 'ended'>;
+
+/** The update of one kind, e.g. `SyncUpdateOf<'timeline'>`. */
+export type SyncUpdateOf<K extends SyncUpdate['kind']> = Extract<SyncUpdate, { kind: K }>;
+
+export type EndedUpdate = SyncUpdateOf<'ended'>;
+
 /** Someone receiving one user's updates; the hub calls it synchronously, in order. */
 export type SyncListener = (update: SyncUpdate) => void;

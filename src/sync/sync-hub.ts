@@ -1,10 +1,18 @@
 /**
  * Owns one long-poll sync loop per access token, shared by every subscription of that token across
- * all connections, and fans each loop's updates out to its listeners.
+ * all connections, and fans each loop's updates out to its listeners, as plain callbacks or as
+ * typed streams of one kind of update (and one room).
  */
+import { Repeater } from '@repeaterjs/repeater';
 import type { Upstream, UpstreamLogger } from '../matrix/http.ts';
 import { defaultSyncBackoff, type SyncBackoffPolicy } from './sync-backoff.ts';
-import type { SyncListener, SyncUpdate } from './sync-events.ts';
+import type {
+  EndedUpdate,
+  SyncListener,
+  SyncUpdate,
+  SyncUpdateKind,
+  SyncUpdateOf,
+} from './sync-events.ts';
 import { SyncLoop, type SyncTransport } from './sync-loop.ts';
 
 export interface SyncHubOptions {
@@ -41,6 +49,22 @@ export interface SyncHubOptions {
    * @default the real endpoint functions ({@link matrixSyncTransport})
    */
   transport?: SyncTransport;
+}
+
+/** Whose updates: the token (the loop's key, sent upstream and nowhere else) and its user. */
+export interface SyncAccount {
+  readonly accessToken: string;
+  /** Who the token belongs to, as the caller already found out (the loop does not ask again). */
+  readonly userId: string;
+}
+
+/** Which updates a stream carries: some kinds, of one room or of every room. */
+export interface StreamSelector<K extends SyncUpdateKind> {
+  readonly kinds: readonly K[];
+  /** Only this room's updates; every room's when absent. */
+  readonly roomId?: string;
+  /** Only timeline events of these types (other kinds pass); every type when absent or null. */
+  readonly eventTypes?: readonly string[] | null;
 }
 
 /** One listener's registration; a new object per `subscribe`, so the same function may subscribe twice. */
@@ -94,13 +118,14 @@ export class SyncHub {
    * processes. A listener that throws is logged and keeps its subscription; the others are not
    * affected.
    */
-  subscribe(accessToken: string, listener: SyncListener): () => void {
+  subscribe(account: SyncAccount, listener: SyncListener): () => void {
     if (this.#closed) {
       throw new Error('the sync hub is closed');
     }
+    const { accessToken } = account;
     let entry = this.#loops.get(accessToken);
     if (entry === undefined) {
-      entry = this.#startLoop(accessToken);
+      entry = this.#startLoop(account);
     } else if (entry.graceTimer !== null) {
       clearTimeout(entry.graceTimer);
       entry.graceTimer = null;
@@ -120,6 +145,36 @@ export class SyncHub {
         this.#scheduleStop(accessToken, subscribed);
       }
     };
+  }
+
+  /**
+   * The account's updates that `selector` picks, as a stream, typed by kind: what a subscription
+   * iterates. It ends when `signal` aborts or the consumer returns (either unsubscribes), and
+   * after yielding `ended` (the token was revoked), which is always delivered.
+   */
+  stream<K extends SyncUpdateKind>(
+    account: SyncAccount,
+    selector: StreamSelector<K>,
+    signal: AbortSignal,
+  ): AsyncIterableIterator<SyncUpdateOf<K> | EndedUpdate> {
+    return new Repeater<SyncUpdateOf<K> | EndedUpdate>(async (push, stop) => {
+      const unsubscribe = this.subscribe(account, (update) => {
+        if (update.kind === 'ended') {
+          void push(update);
+          stop();
+        } else if (isSelected(selector, update)) {
+          void push(update);
+        }
+      });
+      const onAbort = () => stop();
+      signal.addEventListener('abort', onAbort, { once: true });
+      if (signal.aborted) {
+        stop();
+      }
+      await stop;
+      signal.removeEventListener('abort', onAbort);
+      unsubscribe();
+    });
   }
 
   /**
@@ -149,11 +204,12 @@ export class SyncHub {
     await Promise.all(this.#running);
   }
 
-  #startLoop(accessToken: string): LoopEntry {
+  #startLoop({ accessToken, userId }: SyncAccount): LoopEntry {
     const loopId = this.#nextLoopId++;
     const listeners = new Set<Subscription>();
     const loop: SyncLoop = new SyncLoop({
       client: this.#upstream.client(accessToken),
+      userId,
       pollTimeoutMs: this.#pollTimeoutMs,
       maxBackfillEvents: this.#maxBackfillEvents,
       backoff: this.#backoff,
@@ -236,4 +292,16 @@ export class SyncHub {
       this.#remove(accessToken, entry);
     }
   }
+}
+
+function isSelected<K extends SyncUpdateKind>(
+  selector: StreamSelector<K>,
+  update: SyncUpdate,
+): update is SyncUpdateOf<K> {
+  const { kinds, roomId, eventTypes } = selector;
+  return (
+    kinds.some((kind) => kind === update.kind) &&
+    (roomId === undefined || ('roomId' in update && update.roomId === roomId)) &&
+    (update.kind !== 'timeline' || !eventTypes || eventTypes.includes(update.event.type))
+  );
 }

@@ -3,9 +3,9 @@
  * backs off on failures and ends when the token is rejected. The {@link SyncHub} owns the loops
  * and fans their updates out to listeners.
  */
-import { whoami } from '../matrix/account.ts';
 import { MatrixApiError } from '../matrix/errors.ts';
-import type { CallOptions, MatrixClient, UpstreamLogger } from '../matrix/http.ts';
+import type { MatrixClient, UpstreamLogger } from '../matrix/http.ts';
+import { abortableSleep } from '../matrix/policy.ts';
 import { getMessages, type MessagesOptions, type MessagesPage } from '../matrix/room-events.ts';
 import { type SyncFilter, type SyncOptions, type SyncResponse, sync } from '../matrix/sync.ts';
 import { backfillRoom, isPermanentBackfillFailure } from './backfill.ts';
@@ -16,7 +16,6 @@ import { type BackfillResult, planBackfills, toSyncUpdates } from './sync-update
 
 /** The upstream calls a loop makes; tests script them. */
 export interface SyncTransport {
-  whoami(client: MatrixClient, options: CallOptions): Promise<{ userId: string }>;
   sync(client: MatrixClient, options: SyncOptions): Promise<SyncResponse>;
   getMessages(
     client: MatrixClient,
@@ -26,7 +25,7 @@ export interface SyncTransport {
 }
 
 /** The real endpoint functions of `src/matrix`. */
-export const matrixSyncTransport: SyncTransport = Object.freeze({ whoami, sync, getMessages });
+export const matrixSyncTransport: SyncTransport = Object.freeze({ sync, getMessages });
 
 /** Filter part that lets nothing through. */
 const nothing = { notTypes: ['*'] };
@@ -67,7 +66,7 @@ export const LONG_POLL_FILTER: SyncFilter = Object.freeze({
 
 /** Where a loop is; `as const` members rather than an enum (type stripping). */
 export const SyncLoopState = {
-  /** Finding out whose token it is and establishing the position (whoami, initial sync). */
+  /** Establishing the position (the initial sync). */
   Starting: 'starting',
   /** Long-polling. */
   Syncing: 'syncing',
@@ -83,6 +82,8 @@ export type SyncLoopState = (typeof SyncLoopState)[keyof typeof SyncLoopState];
 export interface SyncLoopOptions {
   /** Bound to the user's token. */
   client: MatrixClient;
+  /** Whose token it is, as the subscriber found out: the loop does not ask again. */
+  userId: string;
   /** The `/sync` `timeout` of each long-poll. */
   pollTimeoutMs: number;
   /** The most events backfilled for one room after a `limited` sync before a `gap`. */
@@ -105,8 +106,8 @@ export interface SyncLoopOptions {
 }
 
 /**
- * One user's loop. `run()` finds out whose token it is (whoami), establishes the position with an
- * initial sync whose content is not delivered, then long-polls from it, one request at a time:
+ * One user's loop. `run()` establishes the position with an initial sync whose content is not
+ * delivered, then long-polls from it, one request at a time:
  * each response is backfilled where `limited`, translated into updates, its `next_batch` stored,
  * and only then handed to `onUpdates`. Failures back off and retry from the same position;
  * a rejected token ends the loop with `ended`.
@@ -118,19 +119,20 @@ export class SyncLoop {
   readonly #longPollFilter: SyncFilter;
   readonly #abort = new AbortController();
   #state: SyncLoopState = SyncLoopState.Starting;
-  #memory: SyncMemory | null = null;
+  readonly #memory: SyncMemory;
   #failures = 0;
   /** After a failure the next sync uses `timeout=0`, to catch up before long-polling again. */
   #catchingUp = false;
   /** The homeserver refused `since`: the next initial sync re-establishes and reports gaps. */
   #reestablishing = false;
   /** Which request is (or was last) in flight: only a sync from `since` can refuse `since`. */
-  #lastRequest: 'whoami' | 'initial' | 'sync' | 'backfill' = 'whoami';
+  #lastRequest: 'initial' | 'sync' | 'backfill' = 'initial';
 
   constructor(options: SyncLoopOptions) {
     this.#client = options.client;
     this.#options = options;
     this.#transport = options.transport ?? matrixSyncTransport;
+    this.#memory = new SyncMemory(options.userId);
     const timelineLimit = options.timelineLimit ?? LONG_POLL_TIMELINE_LIMIT;
     this.#longPollFilter = {
       ...LONG_POLL_FILTER,
@@ -196,8 +198,7 @@ export class SyncLoop {
         if (
           error instanceof MatrixApiError &&
           error.status === 400 &&
-          this.#lastRequest === 'sync' &&
-          this.#memory !== null
+          this.#lastRequest === 'sync'
         ) {
           // A `since` the homeserver no longer accepts would fail forever: start again from
           // the current position and report the rooms' gaps.
@@ -221,7 +222,8 @@ export class SyncLoop {
           { loopId, failures: this.#failures, delayMs, error: describe(error) },
           'sync failed, backing off',
         );
-        await abortableDelay(delayMs, signal);
+        // A stop during the wait ends it early; the loop's condition then sees the abort.
+        await abortableSleep(delayMs, signal).catch(() => {});
       }
     }
   }
@@ -229,11 +231,6 @@ export class SyncLoop {
   async #step(signal: AbortSignal): Promise<void> {
     const transport = this.#transport;
     const client = this.#client;
-    if (this.#memory === null) {
-      this.#lastRequest = 'whoami';
-      const { userId } = await transport.whoami(client, { signal });
-      this.#memory = new SyncMemory(userId);
-    }
     const memory = this.#memory;
     if (memory.since === null) {
       this.#lastRequest = 'initial';
@@ -351,23 +348,6 @@ export class SyncLoop {
       );
     }
   }
-}
-
-/** Waits `ms`, or less when `signal` aborts (resolving either way: the caller checks). */
-function abortableDelay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) {
-      resolve();
-      return;
-    }
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 /** An error for a log line: its class and message (never a request's headers). */

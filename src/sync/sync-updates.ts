@@ -4,8 +4,9 @@
  * loop's {@link SyncMemory}, so that it can be tested with scripted responses.
  */
 import type { ClientEvent } from '../matrix/events.ts';
-import type { MembershipState } from '../matrix/room-state.ts';
 import type { SyncResponse, Timeline } from '../matrix/sync.ts';
+import { stringArray } from '../room/content.ts';
+import { isOwnMembershipChange, lastOwnMemberEvent, membershipIn } from '../room/membership.ts';
 import type { SyncUpdate } from './sync-events.ts';
 import type { SyncMemory } from './sync-memory.ts';
 
@@ -111,7 +112,7 @@ export function toSyncUpdates(
     for (const event of changes) {
       updates.push(membershipUpdate(roomId, event));
     }
-    if (!known && !changes.some((event) => event.content['membership'] === 'join')) {
+    if (!known && !changes.some((event) => membershipIn(event.content) === 'join')) {
       // The join itself was not among the delivered events (it lies in a gap): say so anyway,
       // with the member event from the state block when the homeserver sent it.
       const own = lastOwnMemberEvent([...room.state, ...room.timeline.events], userId);
@@ -119,7 +120,7 @@ export function toSyncUpdates(
         kind: 'membership',
         roomId,
         membership: 'join',
-        event: own?.content['membership'] === 'join' ? own : null,
+        event: own !== null && membershipIn(own.content) === 'join' ? own : null,
         inviteState: [],
       });
     }
@@ -135,7 +136,7 @@ export function toSyncUpdates(
     const wasJoined = memory.joined.has(roomId);
     const wasInvited = memory.invited.has(roomId);
     const own = lastOwnMemberEvent([...room.state, ...room.timeline.events], userId);
-    const ownIsNews = own !== undefined && !memory.delivered(roomId, own.eventId);
+    const ownIsNews = own !== null && !memory.delivered(roomId, own.eventId);
     // Only a room the viewer was in has a timeline to deliver; a rejected or withdrawn invite
     // (the other way into `leave`) is a membership change only.
     const delivered = wasJoined
@@ -151,7 +152,7 @@ export function toSyncUpdates(
       updates.push(membershipUpdate(roomId, event));
     }
     if (changes.length === 0 && (wasJoined || wasInvited || ownIsNews)) {
-      if (own !== undefined && isMembershipState(own.content['membership'])) {
+      if (own !== null && membershipIn(own.content) !== null) {
         updates.push(membershipUpdate(roomId, own));
         memory.recent(roomId).remember(own.eventId);
       } else {
@@ -239,47 +240,14 @@ function deliverTimeline(
   return delivered;
 }
 
-/**
- * Whether `event` moves `userId` from one membership to another (to `to`, when given). A member
- * event that keeps the membership (a display name change) is not one.
- */
-function isOwnMembershipChange(event: ClientEvent, userId: string, to?: MembershipState): boolean {
-  if (event.type !== 'm.room.member' || event.stateKey !== userId) {
-    return false;
-  }
-  const membership = event.content['membership'];
-  return (
-    isMembershipState(membership) &&
-    (to === undefined || membership === to) &&
-    membership !== event.unsigned.prevContent?.['membership']
-  );
-}
-
 function membershipUpdate(roomId: string, event: ClientEvent): SyncUpdate {
-  const membership = event.content['membership'];
   return {
     kind: 'membership',
     roomId,
-    membership: isMembershipState(membership) ? membership : 'leave',
+    membership: membershipIn(event.content) ?? 'leave',
     event,
     inviteState: [],
   };
-}
-
-function lastOwnMemberEvent(events: ClientEvent[], userId: string): ClientEvent | undefined {
-  return events.findLast((event) => event.type === 'm.room.member' && event.stateKey === userId);
-}
-
-const membershipStates: ReadonlySet<unknown> = new Set<MembershipState>([
-  'join',
-  'invite',
-  'knock',
-  'leave',
-  'ban',
-]);
-
-function isMembershipState(value: unknown): value is MembershipState {
-  return membershipStates.has(value);
 }
 
 function uniqueById(events: ClientEvent[]): ClientEvent[] {
@@ -291,10 +259,4 @@ function uniqueById(events: ClientEvent[]): ClientEvent[] {
     seen.add(event.eventId);
     return true;
   });
-}
-
-function stringArray(value: unknown): string[] {
-  return Array.isArray(value)
-    ? value.filter((item): item is string => typeof item === 'string')
-    : [];
 }

@@ -137,6 +137,9 @@ async function sendAll(client: MatrixClient, roomId: string, bodies: string[]): 
   return eventIds;
 }
 
+/** Whose updates a subscription asks for: the user's token and ID, as a caller knows them. */
+const account = (user: RegisteredUser) => ({ accessToken: user.accessToken, userId: user.userId });
+
 const numbered = (prefix: string, count: number) =>
   Array.from({ length: count }, (_, index) => `${prefix} ${index}`);
 
@@ -149,7 +152,7 @@ describe('SyncHub against Synapse', () => {
     const { roomId: secondRoom } = await createRoom(bobClient, { name: 'Second room' });
     const seen = recorder();
 
-    bridge.hub.subscribe(alice.accessToken, seen.listener);
+    bridge.hub.subscribe(account(alice), seen.listener);
     await untilSyncing(bridge.proxy);
     const messages = await sendAll(bobClient, roomId, ['one', 'two', 'three']);
     const { eventId: rename } = await putStateEvent(bobClient, roomId, 'm.room.name', '', {
@@ -202,7 +205,7 @@ describe('SyncHub against Synapse', () => {
     const seen = recorder();
     const memberships = () =>
       seen.updates.flatMap((update) => (update.kind === 'membership' ? [update] : []));
-    bridge.hub.subscribe(alice.accessToken, seen.listener);
+    bridge.hub.subscribe(account(alice), seen.listener);
     await untilSyncing(bridge.proxy);
 
     const { roomId: annex } = await createRoom(bobClient, {
@@ -265,7 +268,7 @@ describe('SyncHub against Synapse', () => {
     const { roomId, bobClient } = await sharedRoom(direct, alice, bob);
     const listeners = Array.from({ length: 50 }, recorder);
     const unsubscribes = listeners.map(({ listener }) =>
-      bridge.hub.subscribe(alice.accessToken, listener),
+      bridge.hub.subscribe(account(alice), listener),
     );
 
     await untilSyncing(bridge.proxy);
@@ -284,9 +287,13 @@ describe('SyncHub against Synapse', () => {
     );
 
     expect(maxConcurrentSyncs(bridge.proxy.log)).toBe(1);
+    // The subscribers know alice's user ID: the loop asks nobody, and starts with its initial sync.
     expect(
       bridge.proxy.log.filter((request) => /\/account\/whoami/.test(request.url)),
-    ).toHaveLength(1);
+    ).toHaveLength(0);
+    expect(bridge.proxy.log[0]).toSatisfy(
+      (request: ProxiedRequest) => isSync(request) && !isLongPoll(request),
+    );
     expect(
       bridge.proxy.log.filter((request) => isSync(request) && !isLongPoll(request)),
     ).toHaveLength(1);
@@ -311,7 +318,7 @@ describe('SyncHub against Synapse', () => {
     const [alice, bob] = await Promise.all([newUser('sync-faults'), newUser('sync-bob')]);
     const { roomId, bobClient } = await sharedRoom(direct, alice, bob);
     const seen = recorder();
-    bridge.hub.subscribe(alice.accessToken, seen.listener);
+    bridge.hub.subscribe(account(alice), seen.listener);
     await untilSyncing(bridge.proxy);
 
     // The next long-poll is held; then the homeserver's answer is lost on a reset; then 502s.
@@ -350,7 +357,7 @@ describe('SyncHub against Synapse', () => {
         ]);
         const { roomId, bobClient } = await sharedRoom(direct, alice, bob);
         const seen = recorder();
-        bridge.hub.subscribe(alice.accessToken, seen.listener);
+        bridge.hub.subscribe(account(alice), seen.listener);
         await untilSyncing(bridge.proxy);
         const before = numbered('before', 5);
         await sendAll(bobClient, roomId, before);
@@ -389,8 +396,8 @@ describe('SyncHub against Synapse', () => {
     const { roomId, bobClient } = await sharedRoom(direct, alice, bob);
     const complete = recorder();
     const cut = recorder();
-    full.hub.subscribe(alice.accessToken, complete.listener);
-    bounded.hub.subscribe(alice.accessToken, cut.listener);
+    full.hub.subscribe(account(alice), complete.listener);
+    bounded.hub.subscribe(account(alice), cut.listener);
     await Promise.all([untilSyncing(full.proxy), untilSyncing(bounded.proxy)]);
 
     for (const bridge of [full, bounded]) {
@@ -425,7 +432,7 @@ describe('SyncHub against Synapse', () => {
     const alice = await newUser('sync-logout');
     const listeners = [recorder(), recorder(), recorder()];
     for (const { listener } of listeners) {
-      bridge.hub.subscribe(alice.accessToken, listener);
+      bridge.hub.subscribe(account(alice), listener);
     }
     await untilSyncing(bridge.proxy);
 
@@ -455,7 +462,7 @@ describe('SyncHub against Synapse', () => {
     const yieldToIo = () => new Promise<void>((resolve) => setImmediate(resolve));
 
     for (let cycle = 0; cycle < 1000; cycle++) {
-      const unsubscribe = bridge.hub.subscribe(alice.accessToken, () => {});
+      const unsubscribe = bridge.hub.subscribe(account(alice), () => {});
       await yieldToIo();
       if (cycle % 100 === 0) {
         // Every hundredth cycle waits for the loop to be long-polling, so that stopping it has

@@ -11,6 +11,7 @@ describe('loadConfig', () => {
       logLevel: 'info',
       graphiql: true,
       cursorSecret: null,
+      operationDeadlineMs: 60_000,
       sync: { pollTimeoutMs: 30_000, gracePeriodMs: 5000, maxBackfillEvents: 500 },
       upstream: {
         connectTimeoutMs: 5000,

@@ -3,7 +3,7 @@
  * the network. Behaviour against a homeserver is tested against the real Synapse instead.
  */
 import { MockAgent } from 'undici';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { login, whoami } from '../../../src/matrix/account.ts';
 import { Upstream } from '../../../src/matrix/http.ts';
 import { sync } from '../../../src/matrix/sync.ts';
@@ -18,15 +18,18 @@ interface Sent {
   body: string | null;
 }
 
-/** An Upstream over a MockAgent that answers `reply` to every request and records them. */
+/**
+ * An Upstream over a MockAgent that answers `reply` to every request, `delayMs` after receiving
+ * it, and records them.
+ */
 function mockUpstream(
   reply: { statusCode: number; data: object | string } = { statusCode: 200, data: {} },
-  homeserverUrl = origin,
+  { homeserverUrl = origin, delayMs = 0 }: { homeserverUrl?: string; delayMs?: number } = {},
 ) {
   const agent = new MockAgent();
   agent.disableNetConnect();
   const sent: Sent[] = [];
-  agent
+  const interceptor = agent
     .get(origin)
     .intercept({ path: () => true, method: () => true })
     .reply((options) => {
@@ -37,8 +40,11 @@ function mockUpstream(
         body: typeof options.body === 'string' ? options.body : null,
       });
       return { ...reply, responseOptions: { headers: { 'content-type': 'application/json' } } };
-    })
-    .persist();
+    });
+  if (delayMs > 0) {
+    interceptor.delay(delayMs);
+  }
+  interceptor.persist();
   const upstream = new Upstream({ homeserverUrl, dispatcher: agent });
   return {
     upstream,
@@ -84,7 +90,7 @@ describe('Upstream on the wire', () => {
   it("should keep the homeserver URL's path in front of the API path", async () => {
     await using mock = mockUpstream(
       { statusCode: 200, data: { user_id: '@a:hs.test' } },
-      `${origin}/matrix/`,
+      { homeserverUrl: `${origin}/matrix/` },
     );
 
     await whoami(mock.upstream.client(token));
@@ -110,5 +116,59 @@ describe('Upstream.withRetryPolicy', () => {
     const fast = mock.upstream.withRetryPolicy({ maxAttempts: 3, baseDelayMs: 1, maxDelayMs: 1 });
     await expect(whoami(fast.client(token))).rejects.toMatchObject({ status: 502 });
     expect(mock.sent).toHaveLength(4);
+  });
+});
+
+describe('Upstream.client bound to a signal', () => {
+  const whoamiReply = { statusCode: 200, data: { user_id: '@a:hs.test' } };
+
+  it('should reject with the reason and send nothing when the signal has already aborted', async () => {
+    await using mock = mockUpstream(whoamiReply);
+    const controller = new AbortController();
+    const reason = new Error('the GraphQL request went away');
+    controller.abort(reason);
+
+    const client = mock.upstream.client(token, { signal: controller.signal });
+
+    await expect(whoami(client)).rejects.toBe(reason);
+    expect(mock.sent).toHaveLength(0);
+  });
+
+  it('should reject a call in flight with the reason when the signal aborts', async () => {
+    await using mock = mockUpstream(whoamiReply, { delayMs: 1000 });
+    const controller = new AbortController();
+    const reason = new Error('the GraphQL request went away');
+    const client = mock.upstream.client(token, { signal: controller.signal });
+
+    const call = whoami(client);
+    await vi.waitFor(() => expect(mock.sent).toHaveLength(1));
+    controller.abort(reason);
+
+    await expect(call).rejects.toBe(reason);
+  });
+
+  it('should still end a call on its own signal, leaving the bound one alone', async () => {
+    await using mock = mockUpstream(whoamiReply, { delayMs: 1000 });
+    const bound = new AbortController();
+    const perCall = new AbortController();
+    const reason = new Error('this call only');
+    const client = mock.upstream.client(token, { signal: bound.signal });
+
+    const call = whoami(client, { signal: perCall.signal });
+    await vi.waitFor(() => expect(mock.sent).toHaveLength(1));
+    perCall.abort(reason);
+
+    await expect(call).rejects.toBe(reason);
+    expect(bound.signal.aborted).toBe(false);
+  });
+
+  it('should answer as usual while neither signal aborts', async () => {
+    await using mock = mockUpstream(whoamiReply);
+    const client = mock.upstream.client(token, { signal: new AbortController().signal });
+
+    await expect(whoami(client, { signal: new AbortController().signal })).resolves.toMatchObject({
+      userId: '@a:hs.test',
+    });
+    expect(mock.sent).toHaveLength(1);
   });
 });

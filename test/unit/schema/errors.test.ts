@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { ConnectionError, MatrixApiError, MatrixHttpError } from '../../../src/matrix/errors.ts';
 import { Upstream } from '../../../src/matrix/http.ts';
-import { upstreamErrorToGraphQL, viewerClient } from '../../../src/schema/errors.ts';
+import { toClientError } from '../../../src/schema/errors.ts';
+import {
+  DeadlineExceededError,
+  MissingTokenError,
+  RequestSession,
+} from '../../../src/session/request-session.ts';
 
 const endpoint = { method: 'GET', path: '/_matrix/client/v3/rooms/!r:hs/state' };
 const apiError = (
@@ -12,7 +17,7 @@ const apiError = (
 ) =>
   new MatrixApiError({ status, errcode, error, retryAfterMs, endpoint, body: { errcode, error } });
 
-describe('upstreamErrorToGraphQL', () => {
+describe('toClientError', () => {
   it.each([
     [401, 'M_UNKNOWN_TOKEN', 'UNAUTHENTICATED'],
     [401, 'M_MISSING_TOKEN', 'UNAUTHENTICATED'],
@@ -23,18 +28,18 @@ describe('upstreamErrorToGraphQL', () => {
     [400, 'M_ROOM_IN_USE', 'BAD_USER_INPUT'],
     [500, 'M_UNKNOWN', 'UPSTREAM_UNAVAILABLE'],
   ])('should map HTTP %i %s to %s, keeping errcode and status', (status, errcode, code) => {
-    const error = upstreamErrorToGraphQL(apiError(status, errcode));
+    const error = toClientError(apiError(status, errcode));
     expect(error.extensions).toEqual({ code, matrix: { errcode, status } });
   });
 
   it("should use the homeserver's explanation as the message for Matrix errors", () => {
-    expect(upstreamErrorToGraphQL(apiError(403, 'M_FORBIDDEN', 'You cannot kick')).message).toBe(
+    expect(toClientError(apiError(403, 'M_FORBIDDEN', 'You cannot kick')).message).toBe(
       'You cannot kick',
     );
   });
 
   it('should map a rate limit to RATE_LIMITED with the delay', () => {
-    const error = upstreamErrorToGraphQL(apiError(429, 'M_LIMIT_EXCEEDED', 'slow down', 2000));
+    const error = toClientError(apiError(429, 'M_LIMIT_EXCEEDED', 'slow down', 2000));
     expect(error.extensions).toEqual({
       code: 'RATE_LIMITED',
       matrix: { errcode: 'M_LIMIT_EXCEEDED', status: 429 },
@@ -43,7 +48,7 @@ describe('upstreamErrorToGraphQL', () => {
   });
 
   it('should map a non-Matrix error body to UPSTREAM_UNAVAILABLE without its content', () => {
-    const error = upstreamErrorToGraphQL(
+    const error = toClientError(
       new MatrixHttpError({
         status: 502,
         retryAfterMs: null,
@@ -59,8 +64,8 @@ describe('upstreamErrorToGraphQL', () => {
     const cause = Object.assign(new Error('connect ECONNREFUSED 10.1.2.3:8008'), {
       code: 'ECONNREFUSED',
     });
-    const refused = upstreamErrorToGraphQL(new ConnectionError('connect', endpoint, cause));
-    const timedOut = upstreamErrorToGraphQL(new ConnectionError('timeout', endpoint, cause));
+    const refused = toClientError(new ConnectionError('connect', endpoint, cause));
+    const timedOut = toClientError(new ConnectionError('timeout', endpoint, cause));
     expect(refused.extensions).toEqual({ code: 'UPSTREAM_UNAVAILABLE' });
     expect(refused.message).toBe('The homeserver could not be reached.');
     expect(timedOut.message).toBe('The homeserver did not answer in time.');
@@ -69,22 +74,33 @@ describe('upstreamErrorToGraphQL', () => {
 
   it('should keep the original error for the server log', () => {
     const original = apiError(403, 'M_FORBIDDEN');
-    expect(upstreamErrorToGraphQL(original).originalError).toBe(original);
+    expect(toClientError(original).originalError).toBe(original);
   });
 });
 
-describe('viewerClient', () => {
-  it('should refuse a context without a token with UNAUTHENTICATED', () => {
-    expect(() =>
-      viewerClient({
-        matrix: null,
-        anonymousMatrix: new Upstream({ homeserverUrl: 'http://homeserver.invalid' }).client(null),
-        cursorKey: new Uint8Array(32),
-        syncHub: () => {
-          throw new Error('no sync in this test');
-        },
-        shutdownSignal: new AbortController().signal,
-      }),
-    ).toThrowError(expect.objectContaining({ extensions: { code: 'UNAUTHENTICATED' } }));
+describe('toClientError of upstream errors', () => {
+  it('should answer a request without a token with UNAUTHENTICATED', () => {
+    const session = new RequestSession({
+      upstream: new Upstream({ homeserverUrl: 'http://homeserver.invalid' }),
+      accessToken: null,
+      signal: new AbortController().signal,
+    });
+    let thrown: unknown;
+    try {
+      void session.viewer;
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(MissingTokenError);
+    if (!(thrown instanceof MissingTokenError)) {
+      return;
+    }
+    expect(toClientError(thrown).extensions).toEqual({ code: 'UNAUTHENTICATED' });
+  });
+
+  it('should answer a passed deadline with DEADLINE_EXCEEDED', () => {
+    const error = toClientError(new DeadlineExceededError(1500));
+    expect(error.extensions).toEqual({ code: 'DEADLINE_EXCEEDED' });
+    expect(error.message).toMatch(/1500 ms/);
   });
 });

@@ -32,26 +32,23 @@ export interface ScriptedTransport extends SyncTransport {
   readonly syncs: SyncOptions[];
   /** Every /messages request, in order. */
   readonly pages: (MessagesOptions & { roomId: string })[];
-  /** How many whoami calls were made. */
-  readonly whoamis: number;
+  /** How many initial syncs (syncs without `since`) were requested: one per loop started or re-established. */
+  readonly initialSyncs: number;
   /** Syncs in flight now (waiting for an answer). */
   readonly inFlight: number;
   /** Answers the next sync (or the one waiting now) with `answer`. */
   answerSync(answer: Answer<WireSyncResponse>): void;
   /** Answers the next /messages request of `roomId` with `answer`. */
   answerMessages(roomId: string, answer: Answer<MessagesPage>): void;
-  /** Makes whoami fail with `error` once. */
-  failWhoami(error: Error): void;
 }
 
-export function scriptedTransport(userId = ALICE): ScriptedTransport {
+export function scriptedTransport(): ScriptedTransport {
   const syncAnswers: Answer<WireSyncResponse>[] = [];
   const waitingSyncs: Waiting<WireSyncResponse>[] = [];
   const messageAnswers = new Map<string, Answer<MessagesPage>[]>();
-  const whoamiFailures: Error[] = [];
   const syncs: SyncOptions[] = [];
   const pages: (MessagesOptions & { roomId: string })[] = [];
-  let whoamis = 0;
+  let initialSyncs = 0;
 
   const settle = <T>(answer: Answer<T>): Promise<T> =>
     answer instanceof Error ? Promise.reject(answer) : Promise.resolve(answer);
@@ -59,23 +56,17 @@ export function scriptedTransport(userId = ALICE): ScriptedTransport {
   return {
     syncs,
     pages,
-    get whoamis() {
-      return whoamis;
+    get initialSyncs() {
+      return initialSyncs;
     },
     get inFlight() {
       return waitingSyncs.length;
     },
-    async whoami(_client: MatrixClient, options) {
-      whoamis += 1;
-      options.signal?.throwIfAborted();
-      const failure = whoamiFailures.shift();
-      if (failure !== undefined) {
-        throw failure;
-      }
-      return { userId };
-    },
     async sync(_client: MatrixClient, options: SyncOptions): Promise<SyncResponse> {
       syncs.push(options);
+      if (options.since === undefined) {
+        initialSyncs += 1;
+      }
       const next = syncAnswers.shift();
       if (next !== undefined) {
         return toSyncResponse(await settle(next));
@@ -86,7 +77,12 @@ export function scriptedTransport(userId = ALICE): ScriptedTransport {
         options.signal?.addEventListener(
           'abort',
           () => {
-            waitingSyncs.splice(waitingSyncs.indexOf(waiting), 1);
+            // Only while still waiting: one answered already is out of the list (and indexOf's
+            // -1 would take the last waiting sync, another loop's, out instead).
+            const index = waitingSyncs.indexOf(waiting);
+            if (index !== -1) {
+              waitingSyncs.splice(index, 1);
+            }
             reject(options.signal?.reason);
           },
           { once: true },
@@ -117,9 +113,6 @@ export function scriptedTransport(userId = ALICE): ScriptedTransport {
       const queue = messageAnswers.get(roomId) ?? [];
       queue.push(answer);
       messageAnswers.set(roomId, queue);
-    },
-    failWhoami(error) {
-      whoamiFailures.push(error);
     },
   };
 }

@@ -9,6 +9,7 @@ import {
   SyncLoopState,
 } from '../../../src/sync/sync-loop.ts';
 import {
+  ALICE,
   apiError,
   joined,
   message,
@@ -51,6 +52,7 @@ function startLoop(
   const warnings: string[] = [];
   const loop = new SyncLoop({
     client: upstream.client('secret-token'),
+    userId: ALICE,
     pollTimeoutMs: POLL_MS,
     maxBackfillEvents: 100,
     backoff: { initialDelayMs: 1000, maxDelayMs: 30_000 },
@@ -97,7 +99,7 @@ describe('SyncLoop', () => {
     await settlePromises();
 
     expect(timelineBodies(updates)).toEqual(['after']);
-    expect(transport.whoamis).toBe(1);
+    expect(transport.initialSyncs).toBe(1);
     expect(transport.syncs[0]).toMatchObject({
       filter: INITIAL_SYNC_FILTER,
       timeoutMs: 0,
@@ -181,27 +183,54 @@ describe('SyncLoop', () => {
     expect(transport.syncs).toHaveLength(3);
   });
 
-  it('should retry whoami and the initial sync like any other request', async () => {
-    const { transport, updates } = startLoop({}, (scripted) => scripted.failWhoami(reset()));
+  it('should make no whoami call: its first request, made at once, is the initial sync', async () => {
+    const whoami = vi.fn();
+    const { transport, warnings } = startLoop({}, (scripted) => {
+      // A transport that still offers whoami: the loop must not use it (nor the offline upstream,
+      // where any call would fail and be logged).
+      Object.assign(scripted, { whoami });
+    });
     await settlePromises();
-    expect(transport.syncs).toHaveLength(0);
-    await vi.advanceTimersByTimeAsync(1000);
+
+    expect(whoami).not.toHaveBeenCalled();
+    expect(transport.syncs).toHaveLength(1);
+    expect(transport.initialSyncs).toBe(1);
+    expect(transport.syncs[0]).toMatchObject({ filter: INITIAL_SYNC_FILTER, fresh: true });
+    expect(warnings).toEqual([]);
+  });
+
+  it('should retry the initial sync like any other request', async () => {
+    const { transport, updates, loop } = startLoop({}, (scripted) => scripted.answerSync(reset()));
+    await settlePromises();
+    expect(transport.syncs).toHaveLength(1);
+    expect(loop.state).toBe(SyncLoopState.Reconnecting);
+    await vi.advanceTimersByTimeAsync(999);
+    expect(transport.syncs).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1);
+    await settlePromises();
+    expect(transport.syncs).toHaveLength(2);
     transport.answerSync(apiError(502, 'M_UNKNOWN'));
     await settlePromises();
     // The second failure in a row: 2 s.
-    await vi.advanceTimersByTimeAsync(2000);
+    await vi.advanceTimersByTimeAsync(1999);
+    expect(transport.syncs).toHaveLength(2);
     establish(transport);
     transport.answerSync(syncResponse('s2', { join: { [ROOM]: joined([message('first')]) } }));
+    await vi.advanceTimersByTimeAsync(1);
     await settlePromises();
 
-    expect(transport.whoamis).toBe(2);
+    expect(transport.initialSyncs).toBe(3);
     expect(transport.syncs.map((options) => options.since)).toEqual([
+      undefined,
       undefined,
       undefined,
       's1',
       's2',
     ]);
+    // A failed initial sync is no refused position: nothing but the news after it is delivered.
+    expect(updates.map((update) => update.kind)).toEqual(['timeline']);
     expect(timelineBodies(updates)).toEqual(['first']);
+    expect(loop.failures).toBe(0);
   });
 
   it('should end with `ended` when the token is rejected, and sync no more', async () => {

@@ -1,19 +1,27 @@
-/** A room's state as a lookup by (type, state key), from full events or an invite's stripped state. */
+/**
+ * A room's state as a lookup by (type, state key), from full events or from the stripped state an
+ * invite or knock shares. Matrix state is exactly that map: one current event per (type, key).
+ */
 import type { ClientEvent, JsonObject, StrippedStateEvent } from '../matrix/events.ts';
 
+/** One piece of current state: the event under a (type, state key). */
 export interface StateEntry {
   type: string;
   stateKey: string;
   sender: string;
   content: JsonObject;
-  /** The whole event; `null` for stripped invite state, which has no ID or timestamp. */
+  /** The whole event; `null` for stripped state, which has no ID or timestamp. */
   event: ClientEvent | null;
 }
 
+/** The current state of one room, one entry per (type, state key). */
 export class StateIndex {
   readonly #entries = new Map<string, StateEntry>();
 
-  /** Later events for the same (type, key) replace earlier ones: pass them in timeline order. */
+  /**
+   * Indexes the state events among `events` (the others are skipped). Later events for the same
+   * (type, key) replace earlier ones: pass them in timeline order.
+   */
   static fromEvents(events: readonly ClientEvent[]): StateIndex {
     const index = new StateIndex();
     for (const event of events) {
@@ -30,6 +38,7 @@ export class StateIndex {
     return index;
   }
 
+  /** Indexes stripped state (`invite_state`, `knock_state`). */
   static fromStripped(events: readonly StrippedStateEvent[]): StateIndex {
     const index = new StateIndex();
     for (const event of events) {
@@ -39,11 +48,12 @@ export class StateIndex {
   }
 
   #put(entry: StateEntry): void {
-    this.#entries.set(`${entry.type}\u0000${entry.stateKey}`, entry);
+    this.#entries.set(indexKey(entry.type, entry.stateKey), entry);
   }
 
+  /** The state under (type, key), or `null` when the room has none. */
   get(type: string, stateKey = ''): StateEntry | null {
-    return this.#entries.get(`${type}\u0000${stateKey}`) ?? null;
+    return this.#entries.get(indexKey(type, stateKey)) ?? null;
   }
 
   /** The content of one state event, or `null` when the room has none. */
@@ -56,4 +66,9 @@ export class StateIndex {
     const all = [...this.#entries.values()];
     return types ? all.filter((entry) => types.includes(entry.type)) : all;
   }
+}
+
+/** Type and state key joined by NUL, which no event type in use contains. */
+function indexKey(type: string, stateKey: string): string {
+  return `${type}\u0000${stateKey}`;
 }

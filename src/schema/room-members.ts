@@ -1,0 +1,59 @@
+/** `Room.members` and the `RoomMember` type: src/room/members.ts lists them, this shows them. */
+import { stringIn } from '../room/content.ts';
+import { type RoomMember, roomMembers } from '../room/members.ts';
+import { powerLevelsOf } from '../room/power-levels.ts';
+import { builder } from './builder.ts';
+import { arrayConnection } from './connection-args.ts';
+import { MembershipEnum } from './event.ts';
+import { graphqlLevel } from './power-levels.ts';
+import { fullStateOf, RoomRef } from './room.ts';
+import { UserRef } from './user.ts';
+
+const RoomMemberRef = builder.objectRef<RoomMember>('RoomMember').implement({
+  description: "A user's membership in a room, with the room-specific profile.",
+  fields: (t) => ({
+    user: t.field({ type: UserRef, resolve: (member) => ({ userId: member.userId }) }),
+    displayName: t.string({
+      nullable: true,
+      description: 'The name shown in this room (may differ from the global one).',
+      resolve: (member) => stringIn(member.content, 'displayname'),
+    }),
+    avatarUrl: t.string({
+      nullable: true,
+      description: 'The avatar shown in this room, an `mxc://` URI.',
+      resolve: (member) => stringIn(member.content, 'avatar_url'),
+    }),
+    membership: t.field({ type: MembershipEnum, resolve: (member) => member.membership }),
+    powerLevel: t.int({
+      description:
+        "The member's power level; 2147483647 (the largest Int) for a privileged creator, who outranks every level.",
+      resolve: (member) => graphqlLevel(member.powerLevel),
+    }),
+    isPrivilegedCreator: t.exposeBoolean('isPrivilegedCreator', {
+      description:
+        'A creator of a room of version 12 or later (the `m.room.create` sender or one of its `additional_creators`): unlimited power, never listed in `m.room.power_levels`.',
+    }),
+    reason: t.string({
+      nullable: true,
+      description: 'Why the membership last changed, when a reason was given (kick, ban, leave).',
+      resolve: (member) => stringIn(member.content, 'reason'),
+    }),
+  }),
+});
+
+builder.objectField(RoomRef, 'members', (t) =>
+  t.connection(
+    {
+      type: RoomMemberRef,
+      description:
+        'Members in every membership state, or only `membership`; by power level (privileged creators first), then display name.',
+      args: { membership: t.arg({ type: MembershipEnum, required: false }) },
+      resolve: async (room, args, context) => {
+        const state = await fullStateOf(context, room);
+        return arrayConnection(args, roomMembers(state, powerLevelsOf(state), args.membership));
+      },
+    },
+    { name: 'RoomMemberConnection' },
+    { name: 'RoomMemberEdge' },
+  ),
+);

@@ -1,0 +1,147 @@
+/**
+ * One request's caches and batches in front of the upstream client. They belong to one
+ * {@link RequestSession}, so they live exactly as long as the request (or until it writes) and
+ * only ever hold data fetched with that request's token: one user's answers never reach another.
+ */
+import DataLoader from 'dataloader';
+import { getAccountData, getProfile, type Profile } from '../matrix/account.ts';
+import type { ClientEvent, RoomEventFilter } from '../matrix/events.ts';
+import type { MatrixClient } from '../matrix/http.ts';
+import { getEvent } from '../matrix/room-events.ts';
+import { getRoomState } from '../matrix/room-state.ts';
+import { type SyncFilter, type SyncResponse, sync } from '../matrix/sync.ts';
+import { directMapFrom } from '../room/direct-rooms.ts';
+import {
+  fullStateFilter,
+  fullStatesFrom,
+  type RoomList,
+  roomListFilter,
+  roomListFrom,
+} from '../room/room-list.ts';
+import { StateIndex } from '../room/state-index.ts';
+import type { Viewer } from './viewer.ts';
+
+export class RequestLoaders {
+  /**
+   * The whole current state of a room: `GET /rooms/{id}/state` for one room, one filtered `/sync`
+   * for several asked for together.
+   */
+  readonly roomState: DataLoader<string, StateIndex>;
+  /** Global profiles (`GET /profile/{userId}`). */
+  readonly profile: DataLoader<string, Profile>;
+  /** Single events, keyed by {@link eventKey}. */
+  readonly event: DataLoader<string, ClientEvent>;
+  readonly #viewer: Viewer;
+  readonly #lists = new Map<boolean, Promise<RoomList>>();
+  #directFromAccountData: Promise<Map<string, string[]>> | null = null;
+
+  constructor(viewer: Viewer) {
+    const client = viewer.client;
+    this.#viewer = viewer;
+    this.roomState = new DataLoader((roomIds) => loadRoomStates(client, roomIds), {
+      maxBatchSize: MAX_ROOMS_PER_STATE_SYNC,
+    });
+    this.profile = new DataLoader(perKey((userId) => getProfile(client, userId)));
+    this.event = new DataLoader(
+      perKey((key) => {
+        const [roomId = '', eventId = ''] = key.split('\n');
+        return getEvent(client, roomId, eventId);
+      }),
+    );
+  }
+
+  /**
+   * The viewer's rooms in every membership, from one filtered `/sync` (left rooms on request). A
+   * list with left rooms also answers for one without.
+   */
+  roomList(includeLeave: boolean): Promise<RoomList> {
+    let list = this.#lists.get(includeLeave) ?? (includeLeave ? undefined : this.#lists.get(true));
+    if (list === undefined) {
+      const { room, accountData } = roomListFilter(includeLeave);
+      list = snapshotSync(this.#viewer.client, room, accountData).then(roomListFrom);
+      this.#lists.set(includeLeave, list);
+    }
+    return list;
+  }
+
+  /** The viewer's `m.direct` map: from the room list when it was fetched, else account data. */
+  directRooms(): Promise<Map<string, string[]>> {
+    const list = this.#lists.get(true) ?? this.#lists.get(false);
+    if (list !== undefined) {
+      return list.then((fetched) => fetched.direct);
+    }
+    this.#directFromAccountData ??= this.#viewer
+      .whoami()
+      .then(({ userId }) => getAccountData(this.#viewer.client, userId, 'm.direct'))
+      .then(directMapFrom);
+    return this.#directFromAccountData;
+  }
+}
+
+export function eventKey(roomId: string, eventId: string): string {
+  return `${roomId}\n${eventId}`;
+}
+
+/** Each key its own upstream call; a failure fails only its key (DataLoader takes Error items). */
+function perKey<V>(load: (key: string) => Promise<V>) {
+  return (keys: readonly string[]) =>
+    Promise.all(keys.map((key) => load(key).catch((error: unknown) => asError(error))));
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+/**
+ * A snapshot `/sync`: no waiting, no presence change, never Synapse's cached answer to an earlier
+ * identical sync (a snapshot must be current), and none of the parts nobody here reads
+ * (presence, receipts and typing, room account data). `room` and `accountData` say what to keep.
+ */
+function snapshotSync(
+  client: MatrixClient,
+  room: NonNullable<SyncFilter['room']>,
+  accountData: RoomEventFilter,
+): Promise<SyncResponse> {
+  return sync(client, {
+    timeoutMs: 0,
+    setPresence: 'offline',
+    fresh: true,
+    filter: {
+      room: { ephemeral: { notTypes: ['*'] }, accountData: { notTypes: ['*'] }, ...room },
+      presence: { notTypes: ['*'] },
+      accountData,
+    },
+  });
+}
+
+/** More rooms than this in one batch are split: the filter travels in the query string. */
+const MAX_ROOMS_PER_STATE_SYNC = 50;
+
+/**
+ * The full state of each room. One room: `GET /rooms/{id}/state`. Several rooms asked for in
+ * the same tick (a room list that wants each room's members): one `/sync` filtered to exactly
+ * those rooms, whose initial response holds each joined or left room's complete state. A room the
+ * sync does not return (the viewer was never in it, or is only invited) falls back to `/state`,
+ * so its refusal is the homeserver's own.
+ */
+async function loadRoomStates(
+  client: MatrixClient,
+  roomIds: readonly string[],
+): Promise<(StateIndex | Error)[]> {
+  const fromState = perKey(async (roomId) =>
+    StateIndex.fromEvents(await getRoomState(client, roomId)),
+  );
+  if (roomIds.length === 1) {
+    return fromState(roomIds);
+  }
+  const { room, accountData } = fullStateFilter(roomIds);
+  const synced = await snapshotSync(client, room, accountData).then(fullStatesFrom, asError);
+  if (synced instanceof Error) {
+    return roomIds.map(() => synced);
+  }
+  const missing = roomIds.filter((roomId) => !synced.has(roomId));
+  const fallback = new Map<string, StateIndex | Error>(
+    (await fromState(missing)).map((state, index) => [missing[index] ?? '', state]),
+  );
+  return roomIds.map((roomId) => synced.get(roomId) ?? fallback.get(roomId) ?? new Error(roomId));
+}

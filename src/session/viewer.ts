@@ -1,0 +1,39 @@
+/** The caller of one request: their upstream client and, asked once, who they are. */
+import { type Whoami, whoami } from '../matrix/account.ts';
+import type { MatrixClient } from '../matrix/http.ts';
+import type { SyncAccount } from '../sync/sync-hub.ts';
+
+/**
+ * The viewer: a client bound to their token (and to the request's lifetime, so that nothing it
+ * starts outlives the request), and their identity, fetched at most once. A websocket connection
+ * that checked the token at `connection_init` hands that answer on, so its subscriptions start
+ * without asking again.
+ */
+export class Viewer {
+  readonly client: MatrixClient;
+  readonly #accessToken: string;
+  #whoami: Promise<Whoami> | null;
+
+  constructor(client: MatrixClient, accessToken: string, known: Whoami | null = null) {
+    this.client = client;
+    this.#accessToken = accessToken;
+    this.#whoami = known === null ? null : Promise.resolve(known);
+  }
+
+  /** `GET /account/whoami`, once per viewer. */
+  whoami(): Promise<Whoami> {
+    this.#whoami ??= whoami(this.client);
+    return this.#whoami;
+  }
+
+  /** The token and its user, which the sync bridge keys and starts a loop by. */
+  async account(): Promise<SyncAccount> {
+    const { userId } = await this.whoami();
+    return { accessToken: this.#accessToken, userId };
+  }
+
+  /** Never the token: a logged viewer must not leak it. */
+  toJSON(): object {
+    return { viewer: true };
+  }
+}
