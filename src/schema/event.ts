@@ -1,6 +1,7 @@
 /**
- * Room events: the RoomEvent and StateEvent interfaces and their typed implementations. Every one
- * of them resolves from the upstream `ClientEvent` as it is, so any field that returns events
+ * Room events: the RoomEvent and StateEvent interfaces, the message and redaction events and the
+ * fallbacks for other types (the typed state events are in state-events.ts). Every event type
+ * resolves from the upstream `ClientEvent` as it is, so any field that returns events
  * declares `RoomEventRef` or `StateEventRef` and returns `ClientEvent`s; `resolveType` picks the
  * object type from the event's type and state key. Field shapes follow
  * `matrix-spec/event-schemas/schema/<type>.yaml`; content fields are nullable wherever the
@@ -8,16 +9,8 @@
  */
 import type { ClientEvent } from '../matrix/events.ts';
 import type { MembershipState } from '../matrix/room-state.ts';
-import { objectIn, stringIn, stringsIn } from '../room/content.ts';
-import { membershipIn } from '../room/membership.ts';
-import {
-  creatorOf,
-  type PowerLevels,
-  powerLevelsFromContent,
-  roomVersionOf,
-} from '../room/power-levels.ts';
+import { stringIn } from '../room/content.ts';
 import { builder } from './builder.ts';
-import { graphqlLevel } from './power-levels.ts';
 import { UserRef } from './user.ts';
 
 /** A user's membership in a room (`m.room.member` content `membership`). */
@@ -112,16 +105,34 @@ StateEventRef.implement({
   }),
 });
 
-/** Event type → its object type, and whether the spec defines it as a state event type. */
-const TYPED_EVENTS = new Map<string, { name: string; state: boolean }>();
+/**
+ * The event types with an object type of their own, and whether the spec defines each as a state
+ * event type. Implemented here (messages, redactions) and in state-events.ts.
+ */
+const TYPED_EVENT_TYPES = {
+  'm.room.message': { name: 'MessageEvent', state: false },
+  'm.room.redaction': { name: 'RedactionEvent', state: false },
+  'm.room.member': { name: 'MemberEvent', state: true },
+  'm.room.name': { name: 'RoomNameEvent', state: true },
+  'm.room.topic': { name: 'RoomTopicEvent', state: true },
+  'm.room.create': { name: 'RoomCreateEvent', state: true },
+  'm.room.power_levels': { name: 'PowerLevelsEvent', state: true },
+  'm.room.join_rules': { name: 'JoinRulesEvent', state: true },
+  'm.room.history_visibility': { name: 'HistoryVisibilityEvent', state: true },
+  'm.room.canonical_alias': { name: 'CanonicalAliasEvent', state: true },
+  'm.room.avatar': { name: 'RoomAvatarEvent', state: true },
+} as const;
 
-/** A typed event object for `type`; `state` says whether it is a state event type. */
-function eventObject(name: string, type: string, state: boolean) {
-  TYPED_EVENTS.set(type, { name, state });
-  return builder.objectRef<ClientEvent>(name);
+const TYPED_EVENTS: ReadonlyMap<string, { name: string; state: boolean }> = new Map(
+  Object.entries(TYPED_EVENT_TYPES),
+);
+
+/** The object type of the events of `type`, to implement. */
+export function eventObject(type: keyof typeof TYPED_EVENT_TYPES) {
+  return builder.objectRef<ClientEvent>(TYPED_EVENT_TYPES[type].name);
 }
 
-eventObject('MessageEvent', 'm.room.message', false).implement({
+eventObject('m.room.message').implement({
   description:
     'A message (`m.room.message`). `body` is the plain-text fallback every message type carries; the fields are `null` when the content lacks them, e.g. after redaction.',
   interfaces: [RoomEventRef],
@@ -149,227 +160,7 @@ eventObject('MessageEvent', 'm.room.message', false).implement({
   }),
 });
 
-eventObject('MemberEvent', 'm.room.member', true).implement({
-  description:
-    "A membership change (`m.room.member`) of the user in the state key, with that user's profile in the room.",
-  interfaces: [StateEventRef, RoomEventRef],
-  fields: (t) => ({
-    membership: t.field({
-      type: MembershipEnum,
-      nullable: true,
-      description: 'The membership the event sets (`null` for a value the spec does not know).',
-      resolve: (event) => membershipIn(event.content),
-    }),
-    target: t.field({
-      type: UserRef,
-      description: 'The user whose membership this is (the state key; may differ from `sender`).',
-      resolve: (event) => ({ userId: event.stateKey ?? event.sender }),
-    }),
-    displayName: t.string({
-      nullable: true,
-      description: "The user's display name in this room.",
-      resolve: (event) => stringIn(event.content, 'displayname'),
-    }),
-    avatarUrl: t.string({
-      nullable: true,
-      description: "The user's avatar in this room, an `mxc://` URI.",
-      resolve: (event) => stringIn(event.content, 'avatar_url'),
-    }),
-    reason: t.string({
-      nullable: true,
-      description: 'Why the membership changed, when given (kick, ban, leave, invite).',
-      resolve: (event) => stringIn(event.content, 'reason'),
-    }),
-    isDirect: t.boolean({
-      description: 'Whether an invite marked the room as a direct chat (`is_direct`).',
-      resolve: (event) => event.content['is_direct'] === true,
-    }),
-  }),
-});
-
-eventObject('RoomNameEvent', 'm.room.name', true).implement({
-  description: 'The room name (`m.room.name`).',
-  interfaces: [StateEventRef, RoomEventRef],
-  fields: (t) => ({
-    name: t.string({
-      nullable: true,
-      description: 'The name as sent; absent or empty means the room has no name.',
-      resolve: (event) => stringIn(event.content, 'name'),
-    }),
-  }),
-});
-
-eventObject('RoomTopicEvent', 'm.room.topic', true).implement({
-  description:
-    'The room topic (`m.room.topic`). Other representations (`m.topic`) stay in `content`.',
-  interfaces: [StateEventRef, RoomEventRef],
-  fields: (t) => ({
-    topic: t.string({
-      nullable: true,
-      description: 'The topic in plain text; absent or empty means the room has no topic.',
-      resolve: (event) => stringIn(event.content, 'topic'),
-    }),
-  }),
-});
-
-const RoomPredecessorRef = builder
-  .objectRef<{ roomId: string; eventId: string | null }>('RoomPredecessor')
-  .implement({
-    description: 'The room an upgraded room replaces.',
-    fields: (t) => ({
-      roomId: t.exposeID('roomId', { description: 'The ID of the old room.' }),
-      eventId: t.exposeID('eventId', {
-        nullable: true,
-        description:
-          'The last known event of the old room (deprecated in the spec; may be absent).',
-      }),
-    }),
-  });
-
-eventObject('RoomCreateEvent', 'm.room.create', true).implement({
-  description: 'The first event of a room (`m.room.create`).',
-  interfaces: [StateEventRef, RoomEventRef],
-  fields: (t) => ({
-    roomVersion: t.string({
-      description: 'The room version (`1` when the event does not say).',
-      resolve: (event) => roomVersionOf(event.content) ?? '1',
-    }),
-    creator: t.field({
-      type: UserRef,
-      description:
-        "Who created the room: the event's sender (from room version 11 on, content no longer names the creator), or `creator` in older rooms.",
-      resolve: (event) => ({ userId: creatorOf(event) }),
-    }),
-    additionalCreators: t.field({
-      type: [UserRef],
-      description: 'Further users counted as creators (room version 12 on).',
-      resolve: (event) =>
-        stringsIn(event.content, 'additional_creators').map((userId) => ({ userId })),
-    }),
-    federate: t.boolean({
-      description: 'Whether users on other servers may join (`m.federate`, default true).',
-      resolve: (event) => event.content['m.federate'] !== false,
-    }),
-    roomType: t.string({
-      nullable: true,
-      description: 'The room type, e.g. `m.space`; `null` for an ordinary room.',
-      resolve: (event) => stringIn(event.content, 'type'),
-    }),
-    predecessor: t.field({
-      type: RoomPredecessorRef,
-      nullable: true,
-      description: 'The room this one replaces, when it was created by an upgrade.',
-      resolve: (event) => {
-        const predecessor = objectIn(event.content, 'predecessor');
-        const roomId = predecessor && stringIn(predecessor, 'room_id');
-        return predecessor && roomId
-          ? { roomId, eventId: stringIn(predecessor, 'event_id') }
-          : null;
-      },
-    }),
-  }),
-});
-
-eventObject('PowerLevelsEvent', 'm.room.power_levels', true).implement({
-  description:
-    'Power levels (`m.room.power_levels`). The level fields have the spec defaults filled in for keys the event leaves out; the maps are as sent.',
-  interfaces: [StateEventRef, RoomEventRef],
-  fields: (t) => {
-    const level = (key: 'ban' | 'invite' | 'kick' | 'redact', description: string) =>
-      t.int({ description, resolve: (event) => graphqlLevel(levelsOf(event)[key]) });
-    return {
-      ban: level('ban', 'The level needed to ban (default 50).'),
-      invite: level('invite', 'The level needed to invite (default 0).'),
-      kick: level('kick', 'The level needed to kick (default 50).'),
-      redact: level('redact', "The level needed to redact others' events (default 50)."),
-      eventsDefault: t.int({
-        description: 'The level needed for message events not in `events` (default 0).',
-        resolve: (event) => graphqlLevel(levelsOf(event).eventsDefault),
-      }),
-      stateDefault: t.int({
-        description: 'The level needed for state events not in `events` (default 50).',
-        resolve: (event) => graphqlLevel(levelsOf(event).stateDefault),
-      }),
-      usersDefault: t.int({
-        description: 'The level of users not in `users` (default 0).',
-        resolve: (event) => graphqlLevel(levelsOf(event).usersDefault),
-      }),
-      users: t.field({
-        type: 'JSON',
-        description: 'User ID → level, as sent.',
-        resolve: (event) => objectIn(event.content, 'users') ?? {},
-      }),
-      events: t.field({
-        type: 'JSON',
-        description: 'Event type → level needed to send it, as sent.',
-        resolve: (event) => objectIn(event.content, 'events') ?? {},
-      }),
-      notifications: t.field({
-        type: 'JSON',
-        description: 'Notification key (e.g. `room`) → level needed to trigger it, as sent.',
-        resolve: (event) => objectIn(event.content, 'notifications') ?? {},
-      }),
-    };
-  },
-});
-
-function levelsOf(event: ClientEvent): PowerLevels {
-  return powerLevelsFromContent(event.content);
-}
-
-eventObject('JoinRulesEvent', 'm.room.join_rules', true).implement({
-  description: 'Who may join the room (`m.room.join_rules`).',
-  interfaces: [StateEventRef, RoomEventRef],
-  fields: (t) => ({
-    joinRule: t.string({
-      nullable: true,
-      description: '`public`, `invite`, `knock`, `restricted`, `knock_restricted` or `private`.',
-      resolve: (event) => stringIn(event.content, 'join_rule'),
-    }),
-  }),
-});
-
-eventObject('HistoryVisibilityEvent', 'm.room.history_visibility', true).implement({
-  description: 'Who may read the history (`m.room.history_visibility`).',
-  interfaces: [StateEventRef, RoomEventRef],
-  fields: (t) => ({
-    historyVisibility: t.string({
-      nullable: true,
-      description: '`invited`, `joined`, `shared` or `world_readable`.',
-      resolve: (event) => stringIn(event.content, 'history_visibility'),
-    }),
-  }),
-});
-
-eventObject('CanonicalAliasEvent', 'm.room.canonical_alias', true).implement({
-  description: "The room's published aliases (`m.room.canonical_alias`).",
-  interfaces: [StateEventRef, RoomEventRef],
-  fields: (t) => ({
-    alias: t.string({
-      nullable: true,
-      description: 'The canonical alias, e.g. `#room:example.org`; absent or empty means none.',
-      resolve: (event) => stringIn(event.content, 'alias'),
-    }),
-    altAliases: t.stringList({
-      description: 'Other aliases the room advertises.',
-      resolve: (event) => stringsIn(event.content, 'alt_aliases'),
-    }),
-  }),
-});
-
-eventObject('RoomAvatarEvent', 'm.room.avatar', true).implement({
-  description: 'The room avatar (`m.room.avatar`).',
-  interfaces: [StateEventRef, RoomEventRef],
-  fields: (t) => ({
-    url: t.string({
-      nullable: true,
-      description: 'The image, an `mxc://` URI; absent means the room has no avatar.',
-      resolve: (event) => stringIn(event.content, 'url'),
-    }),
-  }),
-});
-
-eventObject('RedactionEvent', 'm.room.redaction', false).implement({
+eventObject('m.room.redaction').implement({
   description: 'The redaction of another event (`m.room.redaction`).',
   interfaces: [RoomEventRef],
   fields: (t) => ({

@@ -5,6 +5,7 @@ import './user.ts';
 import './room.ts';
 import './room-members.ts';
 import './event.ts';
+import './state-events.ts';
 import './room-timeline.ts';
 import './public-rooms.ts';
 import './create-room.ts';
