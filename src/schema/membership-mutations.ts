@@ -13,6 +13,7 @@ import {
   leaveRoom,
   unbanUser,
 } from '../matrix/rooms.ts';
+import { membershipIn } from '../room/membership.ts';
 import { builder } from './builder.ts';
 import { facadeError } from './errors.ts';
 import { requireRoomId, requireRoomIdOrAlias, requireUserId } from './matrix-ids.ts';
@@ -124,7 +125,7 @@ async function revokeInvite(
   // Matrix withdraws an invite with a kick of the invited user; a kick of anyone else would
   // remove a member, so the invite is checked first, fresh from the homeserver.
   const member = await getStateEvent(client, roomId, 'm.room.member', userId);
-  if (member?.content['membership'] !== 'invite') {
+  if (membershipIn(member?.content) !== 'invite') {
     throw facadeError('NOT_FOUND', `${userId} has no pending invite in this room.`);
   }
   await kickUser(client, roomId, userId, options);

@@ -7,11 +7,12 @@ import { RequestSession } from '../session/request-session.ts';
 import type { SyncHub } from '../sync/sync-hub.ts';
 
 /**
- * The token of an `Authorization: Bearer <token>` header; `null` for no header or another scheme,
- * which the schema answers with UNAUTHENTICATED.
+ * The token of an `Authorization: Bearer <token>` value (a header, or graphql-ws's
+ * `connection_init` payload field, which may hold anything); `null` for none, another scheme or
+ * not a string, which the schema answers with UNAUTHENTICATED.
  */
-export function bearerToken(authorization: string | null | undefined): string | null {
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '');
+export function bearerToken(authorization: unknown): string | null {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(typeof authorization === 'string' ? authorization : '');
   return match?.[1] ?? null;
 }
 
@@ -43,7 +44,7 @@ export function createContextFactory(shared: SharedContext): (initial: InitialCo
       : request?.headers.get('authorization');
     const session = new RequestSession({
       upstream: shared.upstream,
-      accessToken: bearerToken(typeof authorization === 'string' ? authorization : null),
+      accessToken: bearerToken(authorization),
       // Neither: an in-process call without a request (none in the product); nothing to abort.
       signal: operationSignal ?? request?.signal ?? new AbortController().signal,
       knownViewer: knownViewer ?? null,

@@ -54,8 +54,7 @@ export function attachWebSocketTransport(
   const disposable = useServer(
     {
       onConnect: async (ctx) => {
-        const authorization = ctx.connectionParams?.['authorization'];
-        const token = bearerToken(typeof authorization === 'string' ? authorization : null);
+        const token = bearerToken(ctx.connectionParams?.['authorization']);
         if (token === null) {
           // No credentials at all: 4401 Unauthorized.
           ctx.extra.socket.close(

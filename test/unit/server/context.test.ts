@@ -13,5 +13,8 @@ describe('bearerToken', () => {
     expect(bearerToken('Basic YWxpY2U6cHc=')).toBeNull();
     expect(bearerToken('Bearer')).toBeNull();
     expect(bearerToken('Bearer two tokens')).toBeNull();
+    // graphql-ws's connection_init payload may hold anything.
+    expect(bearerToken(42)).toBeNull();
+    expect(bearerToken({ token: 'syt_abc' })).toBeNull();
   });
 });
