@@ -44,6 +44,9 @@ export const builder = new SchemaBuilder<{
     decodeGlobalID: (globalID) => ({ typename: nodeIdType(globalID), id: globalID }),
     cursorType: 'String',
     clientMutationId: 'optional',
+    // A failed mutation is null where it stands, so the others of the same request still say
+    // what they did (a non-null payload would blank the whole `data`).
+    relayMutationFieldOptions: { nullable: true },
   },
 });
 

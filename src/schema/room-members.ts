@@ -45,6 +45,8 @@ builder.objectField(RoomRef, 'members', (t) =>
   t.connection(
     {
       type: RoomMemberRef,
+      // Per room: one room's refusal (403, 429, 5xx) is null here, not the whole room list.
+      nullable: true,
       description:
         'Members in every membership state, or only `membership`; by power level (privileged creators first), then display name.',
       args: { membership: t.arg({ type: MembershipEnum, required: false }) },

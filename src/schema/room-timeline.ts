@@ -147,6 +147,8 @@ builder.objectFields(RoomRef, (t) => ({
   messages: t.connection(
     {
       type: RoomEventRef,
+      // Per room: one room's refusal (403, 429, 5xx) is null here, not the whole room list.
+      nullable: true,
       description:
         "The room's timeline as the viewer may see it, oldest first within a page. `last: N` gives the N most recent events and `before` continues into older history; `first: N` starts at the beginning of the visible history and `after` walks forward to the live end. `types` keeps only events of those types (filtered by the homeserver; pages stay full). Cursors belong to this room and `types` filter. Pages hold 20 events unless asked, at most 100. A page costs one `/messages` call, plus one `/context` call when it continues from a cursor (and one more when it reaches either end of the history, to be sure it is the end).",
       args: {
@@ -162,6 +164,7 @@ builder.objectFields(RoomRef, (t) => ({
   ),
   state: t.field({
     type: [StateEventRef],
+    nullable: true,
     description:
       "The room's current state events (all of them, or only of `types`), ordered by type and state key.",
     args: {

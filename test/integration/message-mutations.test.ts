@@ -184,7 +184,7 @@ describe('sendMessage', () => {
         variables: { id: roomId, last: 1 },
       });
       expect(read.errors).toBeUndefined();
-      expect(read.data?.room?.messages.edges.map((edge) => edge.node)).toEqual([
+      expect(read.data?.room?.messages?.edges.map((edge) => edge.node)).toEqual([
         {
           id: eventId,
           type: 'm.room.message',
@@ -241,10 +241,10 @@ describe('sendMessage', () => {
     expect(first.errors).toBeUndefined();
     expect(second.errors).toBeUndefined();
     expect(second.data?.sendMessage).toEqual(first.data?.sendMessage);
-    expect(first.data?.sendMessage.clientMutationId).toBe(clientMutationId);
+    expect(first.data?.sendMessage?.clientMutationId).toBe(clientMutationId);
 
     const events = await messagesInRoom(client, roomId);
-    expect(events.map((event) => event.eventId)).toEqual([first.data?.sendMessage.eventId]);
+    expect(events.map((event) => event.eventId)).toEqual([first.data?.sendMessage?.eventId]);
     // The homeserver shows the sender's own device the transaction ID it was sent with.
     expect(events[0]?.unsigned.transactionId).toBe(clientMutationId);
   });
@@ -261,14 +261,14 @@ describe('sendMessage', () => {
       });
 
     const [first, second] = [await send('first'), await send('second')];
-    expect(first.data?.sendMessage.eventId).toMatch(/^\$/);
+    expect(first.data?.sendMessage?.eventId).toMatch(/^\$/);
     expect(second.data?.sendMessage).toEqual({
       clientMutationId: 'second',
-      eventId: first.data?.sendMessage.eventId,
+      eventId: first.data?.sendMessage?.eventId,
     });
 
     const events = await messagesInRoom(client, roomId);
-    expect(events.map((event) => event.eventId)).toEqual([first.data?.sendMessage.eventId]);
+    expect(events.map((event) => event.eventId)).toEqual([first.data?.sendMessage?.eventId]);
     expect(events[0]?.unsigned.transactionId).toBe(txnId);
   });
 
@@ -283,7 +283,7 @@ describe('sendMessage', () => {
       });
     const first = await send();
     const second = await send();
-    expect(second.data?.sendMessage.eventId).not.toBe(first.data?.sendMessage.eventId);
+    expect(second.data?.sendMessage?.eventId).not.toBe(first.data?.sendMessage?.eventId);
     expect(await messagesInRoom(client, roomId)).toHaveLength(2);
   });
 
@@ -336,7 +336,7 @@ describe('sendMessage', () => {
       variables: { input: { roomId, body } },
     });
     expect(sent.errors).toBeUndefined();
-    const event = await getEvent(client, roomId, sent.data?.sendMessage.eventId ?? '');
+    const event = await getEvent(client, roomId, sent.data?.sendMessage?.eventId ?? '');
     expect(event.content['body']).toBe(body);
   });
 
@@ -377,14 +377,14 @@ describe('redactEvent', () => {
       token: user.accessToken,
       variables: { input: { roomId, body: 'regrettable', formattedBody: '<b>regrettable</b>' } },
     });
-    const eventId = sent.data?.sendMessage.eventId ?? '';
+    const eventId = sent.data?.sendMessage?.eventId ?? '';
 
     const redacted = await facade.graphql(RedactEvent, {
       token: user.accessToken,
       variables: { input: { roomId, eventId, reason: 'typo', clientMutationId: 'r1' } },
     });
     expect(redacted.errors).toBeUndefined();
-    const redactionId = redacted.data?.redactEvent.eventId ?? '';
+    const redactionId = redacted.data?.redactEvent?.eventId ?? '';
     expect(redactionId).toMatch(/^\$/);
     expect(redactionId).not.toBe(eventId);
     expect(redacted.data?.redactEvent).toEqual({
@@ -409,7 +409,7 @@ describe('redactEvent', () => {
       token: user.accessToken,
       variables: { id: roomId, last: 5 },
     });
-    expect(latest.data?.room?.messages.edges.map((edge) => edge.node)).toEqual([
+    expect(latest.data?.room?.messages?.edges.map((edge) => edge.node)).toEqual([
       expect.objectContaining({ id: eventId, content: {}, redacted: true, body: null }),
     ]);
 
@@ -430,7 +430,7 @@ describe('redactEvent', () => {
       token: user.accessToken,
       variables: { input: { roomId, body: 'to be redacted' } },
     });
-    const eventId = sent.data?.sendMessage.eventId ?? '';
+    const eventId = sent.data?.sendMessage?.eventId ?? '';
     const txnId = `redact-${randomUUID()}`;
     const redact = () =>
       facade.graphql(RedactEvent, {
@@ -440,15 +440,15 @@ describe('redactEvent', () => {
 
     const first = await redact();
     const second = await redact();
-    expect(first.data?.redactEvent.eventId).toMatch(/^\$/);
-    expect(second.data?.redactEvent.eventId).toBe(first.data?.redactEvent.eventId);
+    expect(first.data?.redactEvent?.eventId).toMatch(/^\$/);
+    expect(second.data?.redactEvent?.eventId).toBe(first.data?.redactEvent?.eventId);
     const redactions = await getMessages(client, roomId, {
       dir: 'b',
       limit: 100,
       filter: { types: ['m.room.redaction'] },
     });
     expect(redactions.chunk.map((event) => event.eventId)).toEqual([
-      first.data?.redactEvent.eventId,
+      first.data?.redactEvent?.eventId,
     ]);
   });
 
@@ -498,7 +498,7 @@ describe('redactEvent', () => {
 
     const result = await facade.graphql(RedactEvent, {
       token: member.accessToken,
-      variables: { input: { roomId, eventId: sent.data?.sendMessage.eventId ?? '' } },
+      variables: { input: { roomId, eventId: sent.data?.sendMessage?.eventId ?? '' } },
     });
     expect(result.errors?.[0]).toMatchObject({
       path: ['redactEvent'],

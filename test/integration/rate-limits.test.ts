@@ -83,7 +83,7 @@ describe.skipIf(!homeserver().local)('rate limits of a stock Synapse', () => {
     });
     const token = alice.accessToken;
     const created = await facade.graphql(CreateRoomForLimits, { token, variables: { input: {} } });
-    const roomId = created.data?.createRoom.room.id ?? '';
+    const roomId = created.data?.createRoom?.room.id ?? '';
     let limited: { extensions?: Record<string, unknown> } | undefined;
     for (let index = 0; index < 15 && limited === undefined; index++) {
       const result = await facade.graphql(RenameForLimits, {

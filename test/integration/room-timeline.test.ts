@@ -165,7 +165,7 @@ const RoomEventById = graphql(`
   }
 `);
 
-type Page = NonNullable<RoomMessagesQuery['room']>['messages'];
+type Page = NonNullable<NonNullable<RoomMessagesQuery['room']>['messages']>;
 
 /**
  * Sends `count` text messages `<prefix>-<batch>-<index>` in batches of `batchSize` sent in
@@ -598,7 +598,7 @@ describe('Room events', () => {
       variables: { id: roomId },
     });
     expect(result.errors).toBeUndefined();
-    const events = (result.data?.room?.messages.edges ?? []).map((edge) => edge.node);
+    const events = (result.data?.room?.messages?.edges ?? []).map((edge) => edge.node);
     const byType = (type: string) => events.filter((event) => event.type === type);
 
     expect(byType('m.room.create')).toEqual([
@@ -712,7 +712,7 @@ describe('Room events', () => {
       token: alice.user.accessToken,
       variables: { id: roomId },
     });
-    const events = (result.data?.room?.messages.edges ?? []).map((edge) => edge.node);
+    const events = (result.data?.room?.messages?.edges ?? []).map((edge) => edge.node);
     const create = events.find((event) => event.type === 'm.room.create');
     expect(create?.content).toMatchObject({ creator: alice.user.userId, room_version: '10' });
     expect(create).toMatchObject({ roomVersion: '10', creator: { id: alice.user.userId } });
@@ -780,7 +780,7 @@ describe('Room events', () => {
         stateKey: alice.user.userId,
       },
     });
-    expect(members.data?.room?.state.map((event) => event.__typename)).toEqual([
+    expect(members.data?.room?.state?.map((event) => event.__typename)).toEqual([
       'MemberEvent',
       'OtherStateEvent',
     ]);

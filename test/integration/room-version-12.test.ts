@@ -83,7 +83,7 @@ describe('a room of version 12', () => {
       { user: { id: carol.user.userId }, level: 100, isPrivilegedCreator: false },
     ]);
     // Highest first: the two creators (by name), then carol at 100.
-    expect(room?.members.edges.map((edge) => edge.node)).toEqual([
+    expect(room?.members?.edges.map((edge) => edge.node)).toEqual([
       ...[alice, bob]
         .map(({ user }) => user.userId)
         .map((id) => ({ user: { id }, powerLevel: INT_MAX, isPrivilegedCreator: true })),
@@ -103,7 +103,7 @@ describe('a room of version 12', () => {
     });
 
     expect(data?.room?.powerLevels.privilegedCreators).toEqual([]);
-    expect(data?.room?.members.edges.map((edge) => edge.node)).toEqual([
+    expect(data?.room?.members?.edges.map((edge) => edge.node)).toEqual([
       { user: { id: alice.user.userId }, powerLevel: 100, isPrivilegedCreator: false },
     ]);
   });

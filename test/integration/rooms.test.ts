@@ -324,7 +324,7 @@ describe('room members', () => {
       variables: { id: roomId, first: 10 },
     });
     expect(result.errors).toBeUndefined();
-    const members = result.data?.room?.members.edges.map((edge) => edge.node);
+    const members = result.data?.room?.members?.edges.map((edge) => edge.node);
     expect(members).toEqual([
       {
         user: { id: alice.user.userId },
@@ -349,7 +349,7 @@ describe('room members', () => {
         .sort((a, b) => a.user.localpart.localeCompare(b.user.localpart))
         .map(({ user, ...rest }) => ({ user: { id: user.userId }, powerLevel: 0, ...rest })),
     ]);
-    expect(result.data?.room?.members.pageInfo).toMatchObject({
+    expect(result.data?.room?.members?.pageInfo).toMatchObject({
       hasNextPage: false,
       hasPreviousPage: false,
     });
@@ -375,10 +375,10 @@ describe('room members', () => {
         after: firstPage?.pageInfo.endCursor ?? null,
       },
     });
-    expect(second.data?.room?.members.edges.map((edge) => edge.node.user.id)).toEqual([
+    expect(second.data?.room?.members?.edges.map((edge) => edge.node.user.id)).toEqual([
       bob.user.userId,
     ]);
-    expect(second.data?.room?.members.pageInfo).toMatchObject({
+    expect(second.data?.room?.members?.pageInfo).toMatchObject({
       hasNextPage: false,
       hasPreviousPage: true,
     });
@@ -443,7 +443,7 @@ describe('rooms', () => {
         myMembership: 'JOIN',
         joinedMemberCount: index < 10 ? 2 : 1,
       });
-      expect(node.members.edges[0]?.node).toEqual({
+      expect(node.members?.edges[0]?.node).toEqual({
         displayName: alice.user.localpart,
         powerLevel: 100,
       });

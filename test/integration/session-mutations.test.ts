@@ -75,10 +75,10 @@ describe('login', () => {
       variables: { input: { user: bob.localpart, password: bob.password } },
     });
     expect(result.errors).toBeUndefined();
-    expect(result.data?.login.userId).toBe(bob.userId);
+    expect(result.data?.login?.userId).toBe(bob.userId);
 
     const viewer = await facade.graphql(SessionViewer, {
-      token: result.data?.login.accessToken ?? '',
+      token: result.data?.login?.accessToken ?? '',
     });
     expect(viewer.data?.viewer.userId).toBe(bob.userId);
   });
@@ -100,10 +100,10 @@ describe('login', () => {
       },
     });
     expect(result.errors).toBeUndefined();
-    expect(result.data?.login.deviceId).toBe('CAROLPHONE');
+    expect(result.data?.login?.deviceId).toBe('CAROLPHONE');
 
     const device = await upstream
-      .client(result.data?.login.accessToken ?? '')
+      .client(result.data?.login?.accessToken ?? '')
       .send<{ device_id: string; display_name?: string }>({
         method: 'GET',
         path: clientPath`/devices/${'CAROLPHONE'}`,
@@ -119,7 +119,7 @@ describe('login', () => {
       variables: { input: { user: dave.userId, password: dave.password } },
     });
     expect(result.errors).toBeUndefined();
-    expect(result.data?.login.userId).toBe(dave.userId);
+    expect(result.data?.login?.userId).toBe(dave.userId);
   });
 
   it('should answer UNAUTHENTICATED with the Matrix errcode for a wrong password', async () => {
@@ -235,13 +235,13 @@ describe('session logs', () => {
       const loggedIn = await facade.graphql(Login, {
         variables: { input: { user: grace.localpart, password: grace.password } },
       });
-      const token = loggedIn.data?.login.accessToken ?? '';
+      const token = loggedIn.data?.login?.accessToken ?? '';
       expect(token).not.toBe('');
       secrets.push(token);
       expect((await facade.graphql(SessionViewer, { token })).data?.viewer.userId).toBe(
         grace.userId,
       );
-      expect((await facade.graphql(Logout, { token })).data?.logout.loggedOut).toBe(true);
+      expect((await facade.graphql(Logout, { token })).data?.logout?.loggedOut).toBe(true);
     }
     {
       // An upstream failure is logged by yoga with the whole error: the login must not be in it.
