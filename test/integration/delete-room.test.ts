@@ -261,7 +261,7 @@ describe('deleteRoom', () => {
       variables: { input: { roomId } },
     });
 
-    expect(result.data).toBeNull();
+    expect(result.data).toEqual({ deleteRoom: null });
     expect(result.errors?.[0]).toMatchObject({
       path: ['deleteRoom'],
       extensions: { code: 'FORBIDDEN' },

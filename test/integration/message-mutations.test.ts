@@ -316,7 +316,7 @@ describe('sendMessage', () => {
         token: 'syt_never_used',
         variables: { input },
       });
-      expect(result.data).toBeNull();
+      expect(result.data).toEqual({ sendMessage: null });
       expect(result.errors).toHaveLength(1);
       expect(result.errors?.[0]).toMatchObject({
         path: ['sendMessage'],
@@ -359,7 +359,7 @@ describe('sendMessage', () => {
       token: outsider.accessToken,
       variables: { input: { roomId, body: 'let me in' } },
     });
-    expect(result.data).toBeNull();
+    expect(result.data).toEqual({ sendMessage: null });
     expect(result.errors?.[0]).toMatchObject({
       path: ['sendMessage'],
       extensions: { code: 'FORBIDDEN', matrix: { errcode: 'M_FORBIDDEN', status: 403 } },

@@ -128,7 +128,7 @@ describe('login', () => {
     const result = await facade.graphql(Login, {
       variables: { input: { user: erin.userId, password: `${erin.password}-wrong` } },
     });
-    expect(result.data).toBeNull();
+    expect(result.data).toEqual({ login: null });
     expect(result.errors).toHaveLength(1);
     expect(result.errors?.[0]).toMatchObject({
       path: ['login'],
@@ -170,7 +170,7 @@ describe('login', () => {
     it(`should refuse ${name} with BAD_USER_INPUT and no upstream call`, async () => {
       await using facade = startFacade();
       const result = await facade.graphql(Login, { variables: { input } });
-      expect(result.data).toBeNull();
+      expect(result.data).toEqual({ login: null });
       expect(result.errors?.[0]).toMatchObject({
         path: ['login'],
         extensions: { code: 'BAD_USER_INPUT', field },
