@@ -78,7 +78,10 @@ export async function getJoinedRooms(
 
 export interface JoinOptions extends CallOptions {
   reason?: string;
-  /** Servers to try joining through (for rooms not known to the homeserver yet). */
+  /**
+   * Server names to join through, for a room the homeserver is not in yet; one of them must be
+   * in the room.
+   */
   via?: string[];
 }
 
@@ -95,7 +98,10 @@ export async function joinRoom(
     {
       method: 'POST',
       path: clientPath`/join/${roomIdOrAlias}`,
-      query: { via: options.via },
+      // `via` is the parameter's name since spec v1.12 (joining.yaml); before, it was
+      // `server_name`. Both are sent, as matrix-js-sdk does, so homeservers of either age
+      // honour the list (Synapse reads `via` and falls back to `server_name`).
+      query: { via: options.via, server_name: options.via },
       body: dropUndefined({ reason: options.reason }),
       idempotent: true,
     },

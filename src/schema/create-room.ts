@@ -5,7 +5,12 @@ import { findDirectRoom } from '../room/direct-rooms.ts';
 import { builder } from './builder.ts';
 import { facadeError } from './errors.ts';
 import { requireUserId } from './matrix-ids.ts';
-import { MAX_ROOM_NAME_BYTES, requireMaxBytes, roomPayloadFields } from './mutation-support.ts';
+import {
+  MAX_BODY_BYTES,
+  MAX_ROOM_NAME_BYTES,
+  requireMaxBytes,
+  roomPayloadFields,
+} from './mutation-support.ts';
 import { RoomRef } from './room.ts';
 
 const RoomPresetEnum = builder.enumType('RoomPreset', {
@@ -23,27 +28,37 @@ const RoomPresetEnum = builder.enumType('RoomPreset', {
 const RoomVisibilityEnum = builder.enumType('RoomVisibility', {
   description: 'Whether the room is listed in the public room directory.',
   values: {
-    PUBLIC: { value: 'public' },
-    PRIVATE: { value: 'private' },
+    PUBLIC: { value: 'public', description: 'Listed in the public room directory.' },
+    PRIVATE: { value: 'private', description: 'Not listed (the default).' },
   } as const,
 });
 
 const InitialStateEventInput = builder.inputType('InitialStateEventInput', {
   description: 'A state event to set in the new room (`initial_state`).',
   fields: (t) => ({
-    type: t.string({ required: true }),
-    stateKey: t.string({ required: false, defaultValue: '' }),
-    content: t.field({ type: 'JSON', required: true }),
+    type: t.string({ required: true, description: 'The event type, e.g. `m.room.guest_access`.' }),
+    stateKey: t.string({
+      required: false,
+      defaultValue: '',
+      description: 'The state key (default empty, as most room state has).',
+    }),
+    content: t.field({ type: 'JSON', required: true, description: 'The event content.' }),
   }),
 });
 
 const ThirdPartyInviteInput = builder.inputType('ThirdPartyInviteInput', {
   description: 'A third-party identifier to invite (`invite_3pid`); needs an identity server.',
   fields: (t) => ({
-    idServer: t.string({ required: true }),
-    idAccessToken: t.string({ required: true }),
+    idServer: t.string({
+      required: true,
+      description: 'The identity server to look the address up on (host name).',
+    }),
+    idAccessToken: t.string({
+      required: true,
+      description: 'An access token the identity server issued to the viewer.',
+    }),
     medium: t.string({ required: true, description: 'e.g. `email`.' }),
-    address: t.string({ required: true }),
+    address: t.string({ required: true, description: 'The address, e.g. an email address.' }),
   }),
 });
 
@@ -63,9 +78,20 @@ builder.relayMutationField(
   'createRoom',
   {
     inputFields: (t) => ({
-      name: t.string({ required: false, description: 'At most 255 bytes.' }),
-      topic: t.string({ required: false }),
-      preset: t.field({ type: RoomPresetEnum, required: false }),
+      name: t.string({
+        required: false,
+        description: `The room name (\`m.room.name\`), at most ${MAX_ROOM_NAME_BYTES} bytes.`,
+      }),
+      topic: t.string({
+        required: false,
+        description: `The room topic (\`m.room.topic\`), at most ${MAX_BODY_BYTES} bytes.`,
+      }),
+      preset: t.field({
+        type: RoomPresetEnum,
+        required: false,
+        description:
+          'Default join rule, history visibility and power levels (the homeserver picks one by `visibility` when absent).',
+      }),
       visibility: t.field({
         type: RoomVisibilityEnum,
         required: false,
@@ -76,13 +102,25 @@ builder.relayMutationField(
         description: 'The local part of an alias to create: "lobby" makes #lobby:<server>.',
       }),
       invite: t.idList({ required: false, description: 'User IDs to invite.' }),
-      invite3pid: t.field({ type: [ThirdPartyInviteInput], required: false }),
+      invite3pid: t.field({
+        type: [ThirdPartyInviteInput],
+        required: false,
+        description: 'People to invite by a third-party identifier, e.g. an email address.',
+      }),
       isDirect: t.boolean({
         required: false,
         description: 'Marks the invites as direct-message invites (see also createDirectRoom).',
       }),
-      initialState: t.field({ type: [InitialStateEventInput], required: false }),
-      roomVersion: t.string({ required: false }),
+      initialState: t.field({
+        type: [InitialStateEventInput],
+        required: false,
+        description:
+          'State events to set in the new room; they override the preset’s, while `name` and `topic` override them.',
+      }),
+      roomVersion: t.string({
+        required: false,
+        description: 'The room version, e.g. `11` (the homeserver’s default when absent).',
+      }),
       creationContent: t.field({
         type: 'JSON',
         required: false,
@@ -104,7 +142,7 @@ builder.relayMutationField(
         options.name = requireMaxBytes(input.name, 'name', MAX_ROOM_NAME_BYTES);
       }
       if (input.topic != null) {
-        options.topic = requireMaxBytes(input.topic, 'topic', 30_000);
+        options.topic = requireMaxBytes(input.topic, 'topic', MAX_BODY_BYTES);
       }
       if (input.preset != null) {
         options.preset = input.preset;

@@ -143,7 +143,10 @@ builder.relayMutationField(
   {
     description: 'Input of `deleteRoom`.',
     inputFields: (t) => ({
-      roomId: t.id({ required: true }),
+      roomId: t.id({
+        required: true,
+        description: 'The room to delete (a room ID, `!…`; an alias is refused).',
+      }),
       reason: t.string({
         required: false,
         description:
@@ -175,7 +178,10 @@ builder.relayMutationField(
       roomId: t.exposeID('roomId', {
         description: 'The deleted room (no longer readable by the viewer).',
       }),
-      method: t.expose('method', { type: RoomDeletionMethodEnum }),
+      method: t.expose('method', {
+        type: RoomDeletionMethodEnum,
+        description: 'What was done: an admin purge, or a shutdown by a member.',
+      }),
     }),
   },
 );

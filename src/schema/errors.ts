@@ -22,9 +22,7 @@ export type ErrorCode =
   | 'RATE_LIMITED'
   | 'UPSTREAM_UNAVAILABLE'
   /** The query or mutation ran past `OPERATION_DEADLINE_MS`; its upstream calls were aborted. */
-  | 'DEADLINE_EXCEEDED'
-  /** In a `roomEvents` stream: events after a connection loss could not all be recovered. */
-  | 'EVENTS_MISSED';
+  | 'DEADLINE_EXCEEDED';
 
 declare module 'graphql' {
   interface GraphQLErrorExtensions {

@@ -55,7 +55,15 @@ export function requireEventId(value: string, field: string): string {
   return value;
 }
 
-/** A room ID or alias, as `room(id:)` and `join` take. */
+/** A room alias, as `roomByAlias` and `joinRoom` take. */
+export function requireRoomAlias(value: string, field: string): string {
+  if (!isRoomAlias(value)) {
+    throw invalid(field, value, 'a room alias like "#name:example.org"');
+  }
+  return value;
+}
+
+/** A room ID or alias. */
 export function requireRoomIdOrAlias(value: string, field: string): string {
   if (!isRoomId(value) && !isRoomAlias(value)) {
     throw invalid(field, value, 'a room ID ("!abc:example.org") or alias ("#name:example.org")');

@@ -1,7 +1,7 @@
 /**
- * Mutations that move users in and out of rooms: join, leave, forget, invite, revokeInvite,
- * kick, ban, unban. Each returns the room as it is afterwards (forget: only its ID, since the
- * viewer can no longer see it).
+ * Mutations that move users in and out of rooms: joinRoom, leaveRoom, forgetRoom, inviteToRoom,
+ * revokeRoomInvite, kickFromRoom, banFromRoom, unbanFromRoom. Each returns the room as it is
+ * afterwards (forgetRoom: only its ID, since the viewer can no longer see it).
  */
 import { getStateEvent } from '../matrix/room-state.ts';
 import {
@@ -16,30 +16,80 @@ import {
 import { membershipIn } from '../room/membership.ts';
 import { builder } from './builder.ts';
 import { facadeError } from './errors.ts';
-import { requireRoomId, requireRoomIdOrAlias, requireUserId } from './matrix-ids.ts';
-import { optionalReason, roomPayloadFields } from './mutation-support.ts';
+import { requireRoomAlias, requireRoomId, requireUserId } from './matrix-ids.ts';
+import { MAX_REASON_LENGTH, optionalReason, roomPayloadFields } from './mutation-support.ts';
+
+/** The `reason` input of the mutations that change someone's membership. */
+const membershipReason = `Why, at most ${MAX_REASON_LENGTH} characters: kept in the membership event, which every member can read.`;
+
+/**
+ * A server name (spec appendix "Server Name"): a DNS name, IPv4 or bracketed IPv6 address, and
+ * an optional port.
+ */
+const SERVER_NAME = /^(?:\[[0-9A-Fa-f:.]{2,45}\]|[A-Za-z0-9.-]{1,255})(?::[0-9]{1,5})?$/u;
+
+/** The room to join: exactly one of `roomId` and `alias`, checked. */
+function joinTarget(roomId: string | null | undefined, alias: string | null | undefined): string {
+  if (roomId != null && alias == null) {
+    return requireRoomId(roomId, 'roomId');
+  }
+  if (alias != null && roomId == null) {
+    return requireRoomAlias(alias, 'alias');
+  }
+  throw facadeError('BAD_USER_INPUT', 'Give exactly one of roomId and alias.', {
+    extensions: { field: roomId == null ? 'roomId' : 'alias' },
+  });
+}
+
+/** The `via` server names, each checked. */
+function viaServers(via: readonly string[] | null | undefined): string[] {
+  return (via ?? []).map((server, index) => {
+    if (!SERVER_NAME.test(server)) {
+      throw facadeError(
+        'BAD_USER_INPUT',
+        `via[${index}] must be a server name like "example.org" or "example.org:8448".`,
+        { extensions: { field: `via[${index}]` } },
+      );
+    }
+    return server;
+  });
+}
 
 builder.relayMutationField(
-  'join',
+  'joinRoom',
   {
     inputFields: (t) => ({
-      roomIdOrAlias: t.id({
-        required: true,
-        description: 'A room ID (`!…`) or alias (`#…`).',
+      roomId: t.id({
+        required: false,
+        description: 'The room to join by its ID (`!…`). Give this or `alias`, not both.',
       }),
-      reason: t.string({ required: false }),
+      alias: t.string({
+        required: false,
+        description:
+          'The room to join by one of its aliases (`#name:server`). Give this or `roomId`, not both.',
+      }),
+      via: t.stringList({
+        required: false,
+        description:
+          "Server names to join through (`example.org`, `example.org:8448`), for a room the viewer's homeserver is not in yet: at least one of them must be in the room. A `matrix.to` link's `via` parameters are such a list.",
+      }),
+      reason: t.string({ required: false, description: membershipReason }),
     }),
   },
   {
-    description: 'Joins a room (accepting an invite, or entering a public room).',
+    description:
+      'Joins a room (accepting an invite, or entering a public room), by its ID or one of its aliases. BAD_USER_INPUT, before any upstream call, unless exactly one of `roomId` and `alias` is given.',
     resolve: async (_root, { input }, context) => {
-      const target = requireRoomIdOrAlias(String(input.roomIdOrAlias), 'roomIdOrAlias');
-      const reason = optionalReason(input.reason);
-      const { roomId } = await joinRoom(
-        context.session.viewer.client,
-        target,
-        reason ? { reason } : {},
+      const target = joinTarget(
+        input.roomId == null ? input.roomId : String(input.roomId),
+        input.alias,
       );
+      const via = viaServers(input.via);
+      const reason = optionalReason(input.reason);
+      const { roomId } = await joinRoom(context.session.viewer.client, target, {
+        ...(reason ? { reason } : {}),
+        ...(via.length > 0 ? { via } : {}),
+      });
       context.session.invalidate();
       return { roomId };
     },
@@ -48,11 +98,11 @@ builder.relayMutationField(
 );
 
 builder.relayMutationField(
-  'leave',
+  'leaveRoom',
   {
     inputFields: (t) => ({
-      roomId: t.id({ required: true }),
-      reason: t.string({ required: false }),
+      roomId: t.id({ required: true, description: 'The room to leave (a room ID, `!…`).' }),
+      reason: t.string({ required: false, description: membershipReason }),
     }),
   },
   {
@@ -70,9 +120,11 @@ builder.relayMutationField(
 );
 
 builder.relayMutationField(
-  'forget',
+  'forgetRoom',
   {
-    inputFields: (t) => ({ roomId: t.id({ required: true }) }),
+    inputFields: (t) => ({
+      roomId: t.id({ required: true, description: 'The room to forget (a room ID, `!…`).' }),
+    }),
   },
   {
     description:
@@ -93,23 +145,23 @@ builder.relayMutationField(
 
 /** The four moderation actions share one shape: a room, a user, an optional reason. */
 const moderationActions = {
-  invite: {
+  inviteToRoom: {
     description: 'Invites a user into the room.',
     send: inviteUser,
   },
-  kick: {
+  kickFromRoom: {
     description: 'Removes a joined user from the room (they may join again if the rules allow).',
     send: kickUser,
   },
-  ban: {
+  banFromRoom: {
     description: 'Bans a user: removes them and keeps them from joining again until unbanned.',
     send: banUser,
   },
-  unban: {
+  unbanFromRoom: {
     description: 'Lifts a ban (the user is then out of the room, free to be invited or join).',
     send: unbanUser,
   },
-  revokeInvite: {
+  revokeRoomInvite: {
     description:
       'Withdraws a pending invite. NOT_FOUND when the user has no pending invite in the room.',
     send: revokeInvite,
@@ -136,9 +188,9 @@ for (const [name, action] of Object.entries(moderationActions)) {
     name,
     {
       inputFields: (t) => ({
-        roomId: t.id({ required: true }),
-        userId: t.id({ required: true }),
-        reason: t.string({ required: false }),
+        roomId: t.id({ required: true, description: 'The room (a room ID, `!…`).' }),
+        userId: t.id({ required: true, description: 'The user whose membership changes.' }),
+        reason: t.string({ required: false, description: membershipReason }),
       }),
     },
     {

@@ -1,7 +1,7 @@
 /**
  * Mutations that put events into a room's timeline: sendMessage and redactEvent. Both are
- * idempotent through a client-chosen transaction ID (`txnId`, else `clientMutationId`), so a
- * retried mutation never sends twice.
+ * idempotent through the client's `idempotencyKey` (see `transactionId`), so a retried mutation
+ * never sends twice.
  */
 import { redactEvent, sendMessageEvent } from '../matrix/room-events.ts';
 import { eventKey } from '../session/request-loaders.ts';
@@ -11,6 +11,8 @@ import { RoomEventRef } from './event.ts';
 import { requireEventId, requireRoomId } from './matrix-ids.ts';
 import {
   MAX_BODY_BYTES,
+  MAX_IDEMPOTENCY_KEY_LENGTH,
+  MAX_REASON_LENGTH,
   optionalReason,
   type RoomEventPayloadShape,
   requireMaxBytes,
@@ -55,7 +57,7 @@ builder.relayMutationField(
   {
     description: 'Input of `sendMessage`.',
     inputFields: (t) => ({
-      roomId: t.id({ required: true }),
+      roomId: t.id({ required: true, description: 'The room to send to (a room ID, `!…`).' }),
       body: t.string({
         required: true,
         description: `The text (at most ${MAX_BODY_BYTES} bytes), sent as written; also the fallback for clients that do not render \`formattedBody\`.`,
@@ -70,16 +72,15 @@ builder.relayMutationField(
         required: false,
         description: `The same message as HTML (at most ${MAX_BODY_BYTES} bytes), sent as \`formatted_body\` with \`format: "${HTML_FORMAT}"\`.`,
       }),
-      txnId: t.string({
+      idempotencyKey: t.string({
         required: false,
-        description:
-          'The transaction ID (1 to 200 characters) that makes a retry safe: the same ID from the same session sends once. Defaults to `clientMutationId`; without either, a retry sends again.',
+        description: `Makes a retry safe: any string of 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters the client picks per message (a UUID, say). Sending again with the same key and the same request (room, \`body\`, \`msgtype\`, \`formattedBody\`) from the same session sends nothing and returns the first event; the same key with a different request is a new message and is sent. Without a key every call sends.`,
       }),
     }),
   },
   {
     description:
-      'Sends a text message (`m.room.message` with `m.text`, `m.notice` or `m.emote`). Idempotent: repeating it with the same `txnId` (or `clientMutationId`) returns the first event.',
+      'Sends a text message (`m.room.message` with `m.text`, `m.notice` or `m.emote`). Idempotent through `idempotencyKey`: a retry with the same key and the same message returns the first event.',
     resolve: async (_root, { input }, context) => {
       const roomId = requireRoomId(String(input.roomId), 'roomId');
       const body = requireMessageText(input.body, 'body');
@@ -87,8 +88,13 @@ builder.relayMutationField(
         input.formattedBody == null
           ? null
           : requireMessageText(input.formattedBody, 'formattedBody');
-      const txnId = transactionId(input);
-      const content: Record<string, unknown> = { msgtype: input.msgtype ?? 'm.text', body };
+      const msgtype = input.msgtype ?? 'm.text';
+      const txnId = transactionId(input.idempotencyKey, {
+        mutation: 'sendMessage',
+        roomId,
+        content: [msgtype, body, formattedBody],
+      });
+      const content: Record<string, unknown> = { msgtype, body };
       if (formattedBody !== null) {
         content['format'] = HTML_FORMAT;
         content['formatted_body'] = formattedBody;
@@ -122,27 +128,31 @@ builder.relayMutationField(
   {
     description: 'Input of `redactEvent`.',
     inputFields: (t) => ({
-      roomId: t.id({ required: true }),
+      roomId: t.id({ required: true, description: 'The room of the event (a room ID, `!…`).' }),
       eventId: t.id({ required: true, description: 'The event to redact.' }),
       reason: t.string({
         required: false,
-        description: 'Why (at most 1000 characters); visible to the room.',
+        description: `Why, at most ${MAX_REASON_LENGTH} characters: kept in the redaction event (\`reason\`), which every member can read.`,
       }),
-      txnId: t.string({
+      idempotencyKey: t.string({
         required: false,
         description:
-          'The transaction ID (1 to 200 characters) that makes a retry safe, as in `sendMessage`. Defaults to `clientMutationId`.',
+          'Makes a retry safe, as in `sendMessage`: the same key for the same redaction (room, `eventId`, `reason`) from the same session redacts once and returns the first redaction; a different redaction under the same key is sent. Without a key every call sends a redaction.',
       }),
     }),
   },
   {
     description:
-      "Redacts an event: the homeserver strips its content down to the keys the room version keeps. Idempotent through `txnId` (or `clientMutationId`), like `sendMessage`. `eventId` in the payload is the redaction's own event.",
+      "Redacts an event: the homeserver strips its content down to the keys the room version keeps. Idempotent through `idempotencyKey`, like `sendMessage`. `eventId` in the payload is the redaction's own event.",
     resolve: async (_root, { input }, context) => {
       const roomId = requireRoomId(String(input.roomId), 'roomId');
       const eventId = requireEventId(String(input.eventId), 'eventId');
       const reason = optionalReason(input.reason);
-      const txnId = transactionId(input);
+      const txnId = transactionId(input.idempotencyKey, {
+        mutation: 'redactEvent',
+        roomId,
+        content: [eventId, reason ?? null],
+      });
       const redaction = await redactEvent(
         context.session.viewer.client,
         roomId,

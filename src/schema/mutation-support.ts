@@ -1,8 +1,8 @@
 /**
- * What every mutation shares: input limits checked before any upstream call, read-your-writes,
- * and the payload that hands the affected room back to the client.
+ * What every mutation shares: input limits checked before any upstream call, the transaction IDs
+ * of sends, the rule for clearing a value, and the payload that hands the affected room back.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { builder } from './builder.ts';
 import { facadeError } from './errors.ts';
 import { RoomRef } from './room.ts';
@@ -72,26 +72,53 @@ export function requireMxcUri(value: string, field: string): string {
   return value;
 }
 
+/** The longest `idempotencyKey` a client may give, in characters. */
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 200;
+
+/** A request that sends one timeline event through a transaction ID. */
+export interface TransactionRequest {
+  /** The mutation's name: the same key never joins two kinds of request. */
+  mutation: string;
+  roomId: string;
+  /** What the request sends, in a fixed order (e.g. msgtype, body, HTML body). */
+  content: readonly (string | null)[];
+}
+
 /**
- * A transaction ID for a send or redaction: the client's own (`txnId`, else `clientMutationId`),
- * so that a retried mutation is the same transaction and the homeserver sends once; a fresh one
- * when the client gave neither.
+ * The transaction ID of a send or redaction. With the client's `idempotencyKey`, a hash of the
+ * key and the whole request: a retry (same key, same request) is the same transaction, so the
+ * homeserver returns the first event instead of sending again, while the same key for a different
+ * request (say, a client whose counter restarted after a reload) is a new transaction and is sent.
+ * The homeserver scopes transaction IDs to the access token, so sessions never share one. Without
+ * a key, a fresh random ID: each call sends. `clientMutationId` plays no part (Relay echoes it only).
  */
-export function transactionId(input: {
-  txnId?: string | null | undefined;
-  clientMutationId?: string | number | null | undefined;
-}): string {
-  const given =
-    input.txnId ?? (input.clientMutationId == null ? null : String(input.clientMutationId));
-  if (given === null) {
+export function transactionId(
+  idempotencyKey: string | null | undefined,
+  request: TransactionRequest,
+): string {
+  if (idempotencyKey == null) {
     return `facade-${randomUUID()}`;
   }
-  if (given === '' || given.length > 200) {
-    throw facadeError('BAD_USER_INPUT', 'txnId must be 1 to 200 characters.', {
-      extensions: { field: 'txnId' },
-    });
+  if (idempotencyKey === '' || idempotencyKey.length > MAX_IDEMPOTENCY_KEY_LENGTH) {
+    throw facadeError(
+      'BAD_USER_INPUT',
+      `idempotencyKey must be 1 to ${MAX_IDEMPOTENCY_KEY_LENGTH} characters.`,
+      { extensions: { field: 'idempotencyKey' } },
+    );
   }
-  return given;
+  // The JSON of an array of strings is unambiguous: two different requests never hash the same text.
+  const digest = createHash('sha256')
+    .update(JSON.stringify([idempotencyKey, request.mutation, request.roomId, request.content]))
+    .digest('base64url');
+  return `facade-key-${digest}`;
+}
+
+/**
+ * The one clearing rule of the `setRoom…` mutations: `null`, an omitted value or a blank string
+ * clears; anything else is the value to set.
+ */
+export function valueOrClear(value: string | null | undefined): string | null {
+  return value == null || value.trim() === '' ? null : value;
 }
 
 /** What a room mutation returns: the room it changed. */

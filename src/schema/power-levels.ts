@@ -25,8 +25,13 @@ interface UserLevel {
 }
 
 const UserPowerLevelRef = builder.objectRef<UserLevel>('UserPowerLevel').implement({
+  description: 'A user with a power level of their own in a room.',
   fields: (t) => ({
-    user: t.field({ type: UserRef, resolve: (entry) => ({ userId: entry.userId }) }),
+    user: t.field({
+      type: UserRef,
+      description: 'The user.',
+      resolve: (entry) => ({ userId: entry.userId }),
+    }),
     level: t.int({
       description: 'The level; 2147483647 (the largest Int) for a privileged creator.',
       resolve: (entry) => graphqlLevel(entry.level),
@@ -41,9 +46,13 @@ const UserPowerLevelRef = builder.objectRef<UserLevel>('UserPowerLevel').impleme
 const EventPowerLevelRef = builder
   .objectRef<{ type: string; level: number }>('EventPowerLevel')
   .implement({
+    description: 'The level an event type needs, where the room sets one of its own.',
     fields: (t) => ({
       type: t.exposeString('type', { description: 'An event type, e.g. `m.room.name`.' }),
-      level: t.int({ resolve: (entry) => graphqlLevel(entry.level) }),
+      level: t.int({
+        description: 'The power level needed to send events of this type.',
+        resolve: (entry) => graphqlLevel(entry.level),
+      }),
     }),
   });
 

@@ -1,31 +1,63 @@
 /** The public room directory: `publicRooms` and the `PublicRoom` type. */
 import { getPublicRooms, type PublicRoom } from '../matrix/directory.ts';
+import { JOIN_RULES, knownValue } from '../room/room-settings.ts';
 import { builder } from './builder.ts';
 import { badCursor, pageRequest } from './connection-args.ts';
 import { openCursor, sealCursor } from './cursor.ts';
 import { facadeError } from './errors.ts';
+import { RoomRef } from './room.ts';
+import { GuestAccessEnum, JoinRuleEnum } from './room-settings.ts';
 
 const PublicRoomRef = builder.objectRef<PublicRoom>('PublicRoom').implement({
-  description: "A room in the homeserver's public room directory, as the directory describes it.",
+  description:
+    "A room in the homeserver's public room directory, as the directory describes it. It is no node and has no `id` of its own: the same room read as a `Room` is `room`, whose `id` is `roomId`.",
   fields: (t) => ({
-    id: t.exposeID('roomId', { description: 'The room ID: pass it to `room(id:)` or `join`.' }),
-    name: t.exposeString('name', { nullable: true }),
-    topic: t.exposeString('topic', { nullable: true }),
-    canonicalAlias: t.exposeString('canonicalAlias', { nullable: true }),
-    avatarUrl: t.exposeString('avatarUrl', { nullable: true }),
-    joinRule: t.exposeString('joinRule', {
+    roomId: t.exposeID('roomId', {
+      description: 'The room ID: pass it to `room(id:)` or `joinRoom`.',
+    }),
+    room: t.field({
+      type: RoomRef,
+      description:
+        "The room itself, read through the viewer's own access (a room the viewer never joined may answer FORBIDDEN for fields beyond what the directory says).",
+      resolve: (publicRoom) => ({ roomId: publicRoom.roomId, listing: null }),
+    }),
+    name: t.exposeString('name', { nullable: true, description: 'The room name, if any.' }),
+    topic: t.exposeString('topic', { nullable: true, description: 'The room topic, if any.' }),
+    canonicalAlias: t.exposeString('canonicalAlias', {
       nullable: true,
-      description: '`public` or `knock` (the directory may leave it out, meaning `public`).',
+      description: 'The canonical alias, e.g. `#lobby:example.org`, if any.',
+    }),
+    avatarUrl: t.exposeString('avatarUrl', {
+      nullable: true,
+      description: 'The room avatar, an `mxc://` URI, if any.',
+    }),
+    joinRule: t.field({
+      type: JoinRuleEnum,
+      nullable: true,
+      description:
+        'Who may join: the directory lists PUBLIC and KNOCK rooms (it may leave the rule out, meaning PUBLIC); `null` for a value the spec does not define (see `joinRuleValue`).',
+      resolve: (room) => knownValue(JOIN_RULES, room.joinRule ?? 'public'),
+    }),
+    joinRuleValue: t.exposeString('joinRule', {
+      nullable: true,
+      description: 'The join rule exactly as the directory gave it (absent means `public`).',
     }),
     roomType: t.exposeString('roomType', {
       nullable: true,
       description: 'The `m.room.create` type, e.g. `m.space`; `null` for ordinary rooms.',
     }),
-    joinedMemberCount: t.exposeInt('numJoinedMembers'),
-    worldReadable: t.exposeBoolean('worldReadable', {
-      description: 'Whether anyone may read the history without joining.',
+    joinedMemberCount: t.exposeInt('numJoinedMembers', {
+      description: 'How many users are joined, as the directory counts them.',
     }),
-    guestCanJoin: t.exposeBoolean('guestCanJoin'),
+    worldReadable: t.exposeBoolean('worldReadable', {
+      description:
+        'Whether anyone may read the history without joining (the room’s history visibility is WORLD_READABLE).',
+    }),
+    guestAccess: t.field({
+      type: GuestAccessEnum,
+      description: 'Whether guest accounts may join, as `Room.guestAccess` says it.',
+      resolve: (room) => (room.guestCanJoin ? 'can_join' : 'forbidden'),
+    }),
   }),
 });
 
@@ -66,7 +98,13 @@ builder.queryField('publicRooms', (t) =>
       type: PublicRoomRef,
       description:
         "The homeserver's public room directory, in its order; `search` keeps rooms whose name, topic or alias contain the term. Pages forward only (`first`/`after`).",
-      args: { search: t.arg.string({ required: false }) },
+      args: {
+        search: t.arg.string({
+          required: false,
+          description:
+            'Only rooms whose name, topic or alias contains this text (the homeserver decides how it matches).',
+        }),
+      },
       resolve: async (_root, args, context) => {
         const { size, backward } = pageRequest(args);
         if (backward) {
@@ -121,7 +159,13 @@ builder.queryField('publicRooms', (t) =>
         };
       },
     },
-    { name: 'PublicRoomConnection' },
-    { name: 'PublicRoomEdge' },
+    {
+      name: 'PublicRoomConnection',
+      description: 'One page of the list: its edges, and where it stands in the whole list.',
+    },
+    {
+      name: 'PublicRoomEdge',
+      description: 'One item of the page (a room of the public directory) with its cursor.',
+    },
   ),
 );

@@ -12,7 +12,11 @@ import { UserRef } from './user.ts';
 const RoomMemberRef = builder.objectRef<RoomMember>('RoomMember').implement({
   description: "A user's membership in a room, with the room-specific profile.",
   fields: (t) => ({
-    user: t.field({ type: UserRef, resolve: (member) => ({ userId: member.userId }) }),
+    user: t.field({
+      type: UserRef,
+      description: 'The member (global profile: `user.displayName`).',
+      resolve: (member) => ({ userId: member.userId }),
+    }),
     displayName: t.string({
       nullable: true,
       description: 'The name shown in this room (may differ from the global one).',
@@ -23,7 +27,11 @@ const RoomMemberRef = builder.objectRef<RoomMember>('RoomMember').implement({
       description: 'The avatar shown in this room, an `mxc://` URI.',
       resolve: (member) => stringIn(member.content, 'avatar_url'),
     }),
-    membership: t.field({ type: MembershipEnum, resolve: (member) => member.membership }),
+    membership: t.field({
+      type: MembershipEnum,
+      description: 'Whether the user is joined, invited, knocking, gone or banned.',
+      resolve: (member) => member.membership,
+    }),
     powerLevel: t.int({
       description:
         "The member's power level; 2147483647 (the largest Int) for a privileged creator, who outranks every level.",
@@ -49,13 +57,22 @@ builder.objectField(RoomRef, 'members', (t) =>
       nullable: true,
       description:
         'Members in every membership state, or only `membership`; by power level (privileged creators first), then display name.',
-      args: { membership: t.arg({ type: MembershipEnum, required: false }) },
+      args: {
+        membership: t.arg({
+          type: MembershipEnum,
+          required: false,
+          description: 'Only members in this state; every state when omitted.',
+        }),
+      },
       resolve: async (room, args, context) => {
         const state = await fullStateOf(context, room);
         return arrayConnection(args, roomMembers(state, powerLevelsOf(state), args.membership));
       },
     },
-    { name: 'RoomMemberConnection' },
-    { name: 'RoomMemberEdge' },
+    {
+      name: 'RoomMemberConnection',
+      description: 'One page of the list: its edges, and where it stands in the whole list.',
+    },
+    { name: 'RoomMemberEdge', description: 'One item of the page (a member) with its cursor.' },
   ),
 );

@@ -159,8 +159,11 @@ builder.objectFields(RoomRef, (t) => ({
       },
       resolve: (room, args, context) => messagesPage(context, room.roomId, args),
     },
-    { name: 'RoomEventConnection' },
-    { name: 'RoomEventEdge' },
+    {
+      name: 'RoomEventConnection',
+      description: 'One page of the list: its edges, and where it stands in the whole list.',
+    },
+    { name: 'RoomEventEdge', description: 'One item of the page (an event) with its cursor.' },
   ),
   state: t.field({
     type: [StateEventRef],

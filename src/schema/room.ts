@@ -8,12 +8,19 @@ import { findDirectRoom } from '../room/direct-rooms.ts';
 import { membershipIn } from '../room/membership.ts';
 import { creatorOf, type PowerLevels, powerLevelsOf, roomVersionOf } from '../room/power-levels.ts';
 import { byActivity, type RoomListing } from '../room/room-list.ts';
+import {
+  GUEST_ACCESSES,
+  HISTORY_VISIBILITIES,
+  JOIN_RULES,
+  knownValue,
+} from '../room/room-settings.ts';
 import type { StateIndex } from '../room/state-index.ts';
 import { builder, type Context } from './builder.ts';
 import { arrayConnection } from './connection-args.ts';
 import { MembershipEnum } from './event.ts';
-import { requireRoomIdOrAlias, requireUserId } from './matrix-ids.ts';
+import { requireRoomAlias, requireRoomId, requireUserId } from './matrix-ids.ts';
 import { PowerLevelsRef } from './power-levels.ts';
+import { GuestAccessEnum, HistoryVisibilityEnum, JoinRuleEnum } from './room-settings.ts';
 import { UserRef } from './user.ts';
 
 /**
@@ -47,6 +54,28 @@ async function summaryContent(context: Context, room: RoomShape, type: string, k
   const content = (await summaryStateOf(context, room)).content(type);
   return content === null ? null : stringIn(content, key);
 }
+
+/**
+ * A room setting held in one state event's content key, read two ways: as one of the values the
+ * spec defines (`null` otherwise), and exactly as the event holds it.
+ */
+function roomSetting<T extends string>(known: readonly T[], type: string, key: string) {
+  const raw = (room: RoomShape, _args: unknown, context: Context) =>
+    summaryContent(context, room, type, key);
+  return {
+    raw,
+    known: async (room: RoomShape, args: unknown, context: Context) =>
+      knownValue(known, await raw(room, args, context)),
+  };
+}
+
+const joinRule = roomSetting(JOIN_RULES, 'm.room.join_rules', 'join_rule');
+const historyVisibility = roomSetting(
+  HISTORY_VISIBILITIES,
+  'm.room.history_visibility',
+  'history_visibility',
+);
+const guestAccess = roomSetting(GUEST_ACCESSES, 'm.room.guest_access', 'guest_access');
 
 /**
  * The room's power levels: its current `m.room.power_levels` (or the spec's defaults) and, from
@@ -91,21 +120,12 @@ async function memberCount(
 }
 
 /**
- * `room(id:)` and `node(id:)`: the room by ID or alias. `null` for an unknown alias; FORBIDDEN
- * when the viewer may not see the room. An invited viewer may not read the room's state yet, so
- * a refused invite is looked up in the room list (its stripped invite state) before giving up.
+ * `room(id:)`, `roomByAlias` and `node(id:)`: the room by ID; FORBIDDEN when the viewer may not
+ * see it. An invited viewer may not read the room's state yet, so a refused invite is looked up in
+ * the room list (its stripped invite state) before giving up.
  */
-async function loadRoom(context: Context, idOrAlias: string): Promise<RoomShape | null> {
-  requireRoomIdOrAlias(idOrAlias, 'id');
+async function loadRoom(context: Context, roomId: string): Promise<RoomShape> {
   const roomLoaders = context.session.loaders;
-  let roomId = idOrAlias;
-  if (idOrAlias.startsWith('#')) {
-    const resolved = await absentAsNull(resolveAlias(context.session.viewer.client, idOrAlias));
-    if (resolved === null) {
-      return null;
-    }
-    roomId = resolved.roomId;
-  }
   try {
     await roomLoaders.roomState.load(roomId);
     return { roomId, listing: null };
@@ -124,9 +144,8 @@ async function loadRoom(context: Context, idOrAlias: string): Promise<RoomShape 
 builder.node(RoomRef, {
   description: 'A Matrix room. Its ID is the room ID, e.g. `!abc:example.org`.',
   id: { resolve: (room) => room.roomId },
-  loadOne: (id, context) => loadRoom(context, id),
+  loadOne: (id, context) => loadRoom(context, requireRoomId(id, 'id')),
   fields: (t) => ({
-    roomId: t.exposeID('roomId', { description: 'The Matrix room ID (the same as `id`).' }),
     name: t.string({
       nullable: true,
       description: 'From `m.room.name`; `null` when the room has none.',
@@ -148,25 +167,41 @@ builder.node(RoomRef, {
       resolve: (room, _args, context) =>
         summaryContent(context, room, 'm.room.canonical_alias', 'alias'),
     }),
-    joinRule: t.string({
+    joinRule: t.field({
+      type: JoinRuleEnum,
       nullable: true,
       description:
-        'From `m.room.join_rules`: `public`, `invite`, `knock`, `restricted`, `knock_restricted` or `private`.',
-      resolve: (room, _args, context) =>
-        summaryContent(context, room, 'm.room.join_rules', 'join_rule'),
+        'Who may join (`m.room.join_rules`); `null` when the room does not say, or says something the spec does not define (see `joinRuleValue`).',
+      resolve: joinRule.known,
     }),
-    historyVisibility: t.string({
+    joinRuleValue: t.string({
+      nullable: true,
+      description: 'The join rule exactly as `m.room.join_rules` holds it.',
+      resolve: joinRule.raw,
+    }),
+    historyVisibility: t.field({
+      type: HistoryVisibilityEnum,
       nullable: true,
       description:
-        'From `m.room.history_visibility`: `invited`, `joined`, `shared` or `world_readable`.',
-      resolve: (room, _args, context) =>
-        summaryContent(context, room, 'm.room.history_visibility', 'history_visibility'),
+        'Who may read the history (`m.room.history_visibility`); `null` when the room does not say, or says something the spec does not define (see `historyVisibilityValue`).',
+      resolve: historyVisibility.known,
     }),
-    guestAccess: t.string({
+    historyVisibilityValue: t.string({
       nullable: true,
-      description: 'From `m.room.guest_access`: `can_join` or `forbidden`.',
-      resolve: (room, _args, context) =>
-        summaryContent(context, room, 'm.room.guest_access', 'guest_access'),
+      description: 'The history visibility exactly as `m.room.history_visibility` holds it.',
+      resolve: historyVisibility.raw,
+    }),
+    guestAccess: t.field({
+      type: GuestAccessEnum,
+      nullable: true,
+      description:
+        'Whether guests may join (`m.room.guest_access`); `null` when the room does not say (guests may not join then), or says something the spec does not define (see `guestAccessValue`).',
+      resolve: guestAccess.known,
+    }),
+    guestAccessValue: t.string({
+      nullable: true,
+      description: 'The guest access exactly as `m.room.guest_access` holds it.',
+      resolve: guestAccess.raw,
     }),
     creator: t.field({
       type: UserRef,
@@ -178,7 +213,7 @@ builder.node(RoomRef, {
         return create === null ? null : { userId: creatorOf(create) };
       },
     }),
-    roomVersion: t.string({
+    version: t.string({
       nullable: true,
       description: 'From `m.room.create` (`1` when the event does not say).',
       resolve: async (room, _args, context) =>
@@ -232,9 +267,28 @@ builder.queryFields((t) => ({
     type: RoomRef,
     nullable: true,
     description:
-      'A room by ID (`!…`) or alias (`#…`). `null` for an unknown alias; FORBIDDEN when the viewer may not see the room.',
-    args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, args, context) => loadRoom(context, String(args.id)),
+      'A room by its ID (`!…`), the same as `node(id:)`. FORBIDDEN when the viewer may not see the room; for an alias, use `roomByAlias`.',
+    args: {
+      id: t.arg.id({ required: true, description: 'A room ID, e.g. `!abc:example.org`.' }),
+    },
+    resolve: (_root, args, context) => loadRoom(context, requireRoomId(String(args.id), 'id')),
+  }),
+  roomByAlias: t.field({
+    type: RoomRef,
+    nullable: true,
+    description:
+      'The room an alias (`#…`) points to, resolved through the directory (one more upstream call). `null` for an alias nobody has; FORBIDDEN when the viewer may not see the room. Its `id` is the room ID, never the alias.',
+    args: {
+      alias: t.arg.string({
+        required: true,
+        description: 'A room alias, e.g. `#lobby:example.org`.',
+      }),
+    },
+    resolve: async (_root, args, context) => {
+      const alias = requireRoomAlias(args.alias, 'alias');
+      const resolved = await absentAsNull(resolveAlias(context.session.viewer.client, alias));
+      return resolved === null ? null : loadRoom(context, resolved.roomId);
+    },
   }),
   rooms: t.connection(
     {
@@ -242,7 +296,12 @@ builder.queryFields((t) => ({
       description:
         "The viewer's rooms in one membership state (joined by default), most recently active first. Costs one upstream call (a filtered /sync) for the whole list.",
       args: {
-        membership: t.arg({ type: MembershipEnum, required: false, defaultValue: 'join' }),
+        membership: t.arg({
+          type: MembershipEnum,
+          required: false,
+          defaultValue: 'join',
+          description: 'Which rooms: joined (the default), invited, knocking or left.',
+        }),
       },
       resolve: async (_root, args, context) => {
         const membership = args.membership ?? 'join';
@@ -254,15 +313,23 @@ builder.queryFields((t) => ({
         return arrayConnection(args, rooms);
       },
     },
-    { name: 'RoomConnection' },
-    { name: 'RoomEdge' },
+    {
+      name: 'RoomConnection',
+      description: 'One page of the list: its edges, and where it stands in the whole list.',
+    },
+    { name: 'RoomEdge', description: 'One item of the page (a room) with its cursor.' },
   ),
   directRoom: t.field({
     type: RoomRef,
     nullable: true,
     description:
       "The direct-message room with a user, from the viewer's `m.direct` account data: the newest one the viewer is still in (joined or invited); `null` when there is none.",
-    args: { userId: t.arg.id({ required: true }) },
+    args: {
+      userId: t.arg.id({
+        required: true,
+        description: 'The other user, e.g. `@bob:example.org`.',
+      }),
+    },
     resolve: async (_root, args, context) => {
       const userId = requireUserId(String(args.userId), 'userId');
       const list = await context.session.loaders.roomList(false);

@@ -1,6 +1,6 @@
 /**
- * Sessions: `login` trades a user's password for an access token (the one mutation that needs
- * none), `logout` invalidates the caller's token. The password goes only into the upstream
+ * Sessions: `createSession` (Matrix login) trades a user's password for an access token (the one
+ * mutation that needs none), `deleteSession` (Matrix logout) invalidates the caller's token. The password goes only into the upstream
  * request body, which is never logged (see the log test in session-mutations.test.ts).
  */
 import { type LoginResult, login, logout } from '../matrix/account.ts';
@@ -44,15 +44,15 @@ function loginFailure(error: unknown): unknown {
 }
 
 builder.relayMutationField(
-  'login',
+  'createSession',
   {
-    description: 'Input of `login`.',
+    description: 'Input of `createSession`.',
     inputFields: (t) => ({
       user: t.string({
         required: true,
         description: 'A full user ID (`@alice:example.org`) or just the localpart (`alice`).',
       }),
-      password: t.string({ required: true, description: 'Never logged.' }),
+      password: t.string({ required: true, description: 'The user’s password. Never logged.' }),
       deviceName: t.string({
         required: false,
         description:
@@ -67,7 +67,7 @@ builder.relayMutationField(
   },
   {
     description:
-      "Logs in with a password (`m.login.password`) and returns a new access token. Needs no token. Wrong credentials are UNAUTHENTICATED, with the homeserver's errcode under `extensions.matrix`.",
+      "Creates a session: a Matrix login with a password (`POST /login`, `m.login.password`) that returns a new access token and device. Needs no token. Wrong credentials are UNAUTHENTICATED, with the homeserver's errcode under `extensions.matrix`.",
     resolve: async (_root, { input }, context): Promise<LoginResult> => {
       const user = requireLoginUser(input.user);
       if (input.password === '') {
@@ -116,23 +116,26 @@ builder.relayMutationField(
 );
 
 builder.relayMutationField(
-  'logout',
+  'deleteSession',
   {
-    description: 'Input of `logout`.',
+    description:
+      'Input of `deleteSession`: only `clientMutationId`, since the session is the caller’s.',
     inputFields: () => ({}),
   },
   {
     description:
-      "Invalidates the caller's access token and deletes its device. Later requests with that token are UNAUTHENTICATED.",
+      "Deletes the caller's session: a Matrix logout (`POST /logout`) that invalidates the access token the request carries and deletes its device. Later requests with that token are UNAUTHENTICATED; the user's other sessions are untouched.",
     resolve: async (_root, _args, context) => {
       await logout(context.session.viewer.client);
       context.session.invalidate();
-      return { loggedOut: true };
+      return { deleted: true };
     },
   },
   {
     outputFields: (t) => ({
-      loggedOut: t.exposeBoolean('loggedOut', { description: 'Always `true`.' }),
+      deleted: t.exposeBoolean('deleted', {
+        description: 'Always `true`: a session that could not be deleted is an error instead.',
+      }),
     }),
   },
 );

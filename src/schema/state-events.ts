@@ -13,9 +13,11 @@ import {
   powerLevelsFromContent,
   roomVersionOf,
 } from '../room/power-levels.ts';
+import { HISTORY_VISIBILITIES, JOIN_RULES, knownValue } from '../room/room-settings.ts';
 import { builder } from './builder.ts';
 import { eventObject, MembershipEnum, RoomEventRef, StateEventRef } from './event.ts';
 import { graphqlLevel } from './power-levels.ts';
+import { HistoryVisibilityEnum, JoinRuleEnum } from './room-settings.ts';
 import { UserRef } from './user.ts';
 
 eventObject('m.room.member').implement({
@@ -190,9 +192,16 @@ eventObject('m.room.join_rules').implement({
   description: 'Who may join the room (`m.room.join_rules`).',
   interfaces: [StateEventRef, RoomEventRef],
   fields: (t) => ({
-    joinRule: t.string({
+    joinRule: t.field({
+      type: JoinRuleEnum,
       nullable: true,
-      description: '`public`, `invite`, `knock`, `restricted`, `knock_restricted` or `private`.',
+      description:
+        'The join rule; `null` when the content lacks one or holds a value the spec does not define (see `joinRuleValue`).',
+      resolve: (event) => knownValue(JOIN_RULES, stringIn(event.content, 'join_rule')),
+    }),
+    joinRuleValue: t.string({
+      nullable: true,
+      description: 'The join rule exactly as the content holds it.',
       resolve: (event) => stringIn(event.content, 'join_rule'),
     }),
   }),
@@ -202,9 +211,17 @@ eventObject('m.room.history_visibility').implement({
   description: 'Who may read the history (`m.room.history_visibility`).',
   interfaces: [StateEventRef, RoomEventRef],
   fields: (t) => ({
-    historyVisibility: t.string({
+    historyVisibility: t.field({
+      type: HistoryVisibilityEnum,
       nullable: true,
-      description: '`invited`, `joined`, `shared` or `world_readable`.',
+      description:
+        'The history visibility; `null` when the content lacks one or holds a value the spec does not define (see `historyVisibilityValue`).',
+      resolve: (event) =>
+        knownValue(HISTORY_VISIBILITIES, stringIn(event.content, 'history_visibility')),
+    }),
+    historyVisibilityValue: t.string({
+      nullable: true,
+      description: 'The history visibility exactly as the content holds it.',
       resolve: (event) => stringIn(event.content, 'history_visibility'),
     }),
   }),

@@ -8,13 +8,15 @@ import { inviteListing } from '../room/room-list.ts';
 import type { EndedUpdate, SyncUpdateKind, SyncUpdateOf } from '../sync/sync-events.ts';
 import type { StreamSelector } from '../sync/sync-hub.ts';
 import { builder, type Context } from './builder.ts';
-import { facadeError } from './errors.ts';
 import { MembershipEnum, RoomEventRef, StateEventRef } from './event.ts';
 import { requireRoomId } from './matrix-ids.ts';
 import { RoomRef, type RoomShape } from './room.ts';
 import { UserRef } from './user.ts';
 
-builder.subscriptionType({});
+builder.subscriptionType({
+  description:
+    "Live updates from the viewer's one `/sync` long-poll (graphql-ws or SSE). Each item is read fresh when it is pushed.",
+});
 
 /**
  * The viewer's updates of `kinds` (in one room, when given), as the stream a subscription
@@ -55,33 +57,59 @@ function fresh<U extends { kind: SyncUpdateKind }>(context: Context, update: U |
   return update;
 }
 
+/** One item of `roomEvents`: a new event, or word that events were missed. */
+type RoomEventsItem = SyncUpdateOf<'timeline'> | SyncUpdateOf<'gap'>;
+
+const TimelineGapRef = builder.objectRef<SyncUpdateOf<'gap'>>('TimelineGap').implement({
+  description:
+    'Events of the room between the one delivered before and the one delivered next could not all be recovered (after a connection loss, more was missed than the bridge backfills). Reload the timeline, e.g. with `room.messages(last:)`, to fill it.',
+  fields: (t) => ({
+    room: t.field({
+      type: RoomRef,
+      description: 'The room whose timeline has the gap.',
+      resolve: (gap) => ({ roomId: gap.roomId, listing: null }),
+    }),
+  }),
+});
+
+const RoomEventsUpdateRef = builder.objectRef<RoomEventsItem>('RoomEventsUpdate').implement({
+  description:
+    'One item of `roomEvents`, in timeline order: a new event (`event`), or a gap (`gap`) where events were missed. Exactly one of the two is set.',
+  fields: (t) => ({
+    event: t.field({
+      type: RoomEventRef,
+      nullable: true,
+      description: 'The new event; `null` when this item is a gap.',
+      resolve: (item) => (item.kind === 'timeline' ? item.event : null),
+    }),
+    gap: t.field({
+      type: TimelineGapRef,
+      nullable: true,
+      description: 'Set when events were missed before the next event; `null` for an event.',
+      resolve: (item) => (item.kind === 'gap' ? item : null),
+    }),
+  }),
+});
+
 builder.subscriptionField('roomEvents', (t) =>
   t.field({
-    type: RoomEventRef,
+    type: RoomEventsUpdateRef,
     description:
-      'Every new event of the room’s timeline (state events included), or only of `types`: in order, each once, gaps after a connection loss filled from history (when too much was missed to recover, one error item with code EVENTS_MISSED says so and the stream goes on). Ends with UNAUTHENTICATED if the token is revoked.',
+      'Every new event of the room’s timeline (state events included), or only of `types`: in order, each once, gaps after a connection loss filled from history. When more was missed than can be recovered, an item with `gap` set says so and the stream goes on. Ends with UNAUTHENTICATED if the token is revoked.',
     args: {
-      roomId: t.arg.id({ required: true }),
-      types: t.arg.stringList({ required: false }),
+      roomId: t.arg.id({ required: true, description: 'The room, by ID.' }),
+      types: t.arg.stringList({
+        required: false,
+        description: 'Only events of these types, e.g. `["m.room.message"]` (gaps still come).',
+      }),
     },
     subscribe: async (_root, args, context) => {
       const roomId = await requireVisibleRoom(context, args.roomId);
       const types = args.types ?? null;
       return viewerUpdates(context, { kinds: ['timeline', 'gap'], roomId, eventTypes: types });
     },
-    resolve: (update: SyncUpdateOf<'timeline' | 'gap'> | EndedUpdate, _args, context) => {
-      const item = fresh(context, update);
-      if (item.kind === 'gap') {
-        // One error item in the stream, which goes on: the client knows to reload the
-        // timeline (e.g. `room.messages(last:)`) instead of trusting it is complete.
-        throw facadeError(
-          'EVENTS_MISSED',
-          'Some events of this room could not be recovered after a connection loss; the stream goes on with the newest ones. Reload the timeline to fill the gap.',
-          { extensions: { roomId: item.roomId } },
-        );
-      }
-      return item.event;
-    },
+    resolve: (update: RoomEventsItem | EndedUpdate, _args, context): RoomEventsItem =>
+      fresh(context, update),
   }),
 );
 
@@ -90,7 +118,7 @@ builder.subscriptionField('roomUpdated', (t) =>
     type: RoomRef,
     description:
       'The room, each time its state changes (name, topic, avatar, power levels, members…), read fresh.',
-    args: { roomId: t.arg.id({ required: true }) },
+    args: { roomId: t.arg.id({ required: true, description: 'The room, by ID.' }) },
     subscribe: async (_root, args, context) => {
       const roomId = await requireVisibleRoom(context, args.roomId);
       return viewerUpdates(context, { kinds: ['state'], roomId });
@@ -116,7 +144,11 @@ const MembershipUpdateRef = builder.objectRef<MembershipUpdateShape>('Membership
       description: 'The room; for an invite, what the inviter shared of it.',
       resolve: (update) => update.room,
     }),
-    membership: t.field({ type: MembershipEnum, resolve: (update) => update.membership }),
+    membership: t.field({
+      type: MembershipEnum,
+      description: "The viewer's membership now.",
+      resolve: (update) => update.membership,
+    }),
     event: t.field({
       type: StateEventRef,
       nullable: true,
@@ -154,7 +186,7 @@ builder.subscriptionField('typing', (t) =>
   t.field({
     type: [UserRef],
     description: 'Who is typing in the room, each time that changes (an empty list: nobody).',
-    args: { roomId: t.arg.id({ required: true }) },
+    args: { roomId: t.arg.id({ required: true, description: 'The room, by ID.' }) },
     subscribe: async (_root, args, context) => {
       const roomId = await requireVisibleRoom(context, args.roomId);
       return viewerUpdates(context, { kinds: ['typing'], roomId });

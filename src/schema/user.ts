@@ -24,7 +24,6 @@ builder.node(UserRef, {
   id: { resolve: (user) => user.userId },
   loadOne: (id, context) => loadUser(context, id),
   fields: (t) => ({
-    userId: t.exposeID('userId', { description: 'The Matrix user ID (the same as `id`).' }),
     displayName: t.string({
       nullable: true,
       description: 'The global display name (a room may show another: see `RoomMember`).',

@@ -1,27 +1,21 @@
 /** The caller: `viewer` and its type. */
 import type { Whoami } from '../matrix/account.ts';
 import { builder } from './builder.ts';
-import { profileOf } from './user.ts';
+import { UserRef } from './user.ts';
 
 const Viewer = builder.objectRef<Whoami>('Viewer').implement({
-  description: 'The user whose access token made the request.',
+  description:
+    'The user whose access token made the request, and the session of that token. Profile fields are on `user`.',
   fields: (t) => ({
     userId: t.exposeID('userId', { description: 'The Matrix user ID, e.g. `@alice:example.org`.' }),
+    user: t.field({
+      type: UserRef,
+      description: 'The viewer as a `User` (display name, avatar).',
+      resolve: (viewer) => ({ userId: viewer.userId }),
+    }),
     deviceId: t.exposeString('deviceId', {
       nullable: true,
       description: 'The device the access token belongs to (absent for application services).',
-    }),
-    displayName: t.string({
-      nullable: true,
-      description: 'The global display name.',
-      resolve: async (viewer, _args, context) =>
-        (await profileOf(context, viewer.userId))?.displayName ?? null,
-    }),
-    avatarUrl: t.string({
-      nullable: true,
-      description: 'The global avatar, an `mxc://` URI.',
-      resolve: async (viewer, _args, context) =>
-        (await profileOf(context, viewer.userId))?.avatarUrl ?? null,
     }),
   }),
 });

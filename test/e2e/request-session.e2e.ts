@@ -29,7 +29,9 @@ const RoomAndMessages = graphql(`
 const RoomTimelineFeed = graphql(`
   subscription RoomTimelineFeed($roomId: ID!) {
     roomEvents(roomId: $roomId) {
-      id
+      event {
+        id
+      }
     }
   }
 `);

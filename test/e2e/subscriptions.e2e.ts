@@ -11,16 +11,23 @@ import { startServer, subscribe, type TestServerOptions } from '../support/serve
 const RoomEventsSubscription = graphql(`
   subscription RoomEventsFeed($roomId: ID!, $types: [String!]) {
     roomEvents(roomId: $roomId, types: $types) {
-      id
-      type
-      sender {
+      event {
         id
+        type
+        sender {
+          id
+        }
+        ... on MessageEvent {
+          body
+        }
+        ... on RoomNameEvent {
+          name
+        }
       }
-      ... on MessageEvent {
-        body
-      }
-      ... on RoomNameEvent {
-        name
+      gap {
+        room {
+          id
+        }
       }
     }
   }
@@ -86,12 +93,12 @@ describe('subscriptions over graphql-ws', () => {
     const marker = await sendMessageEvent(bob.client, roomId, 'm.room.message', 'end', text('end'));
 
     const received = await events.next(5);
-    expect(received.map((value) => value.data?.roomEvents.id)).toEqual([
+    expect(received.map((value) => value.data?.roomEvents.event?.id)).toEqual([
       ...sent,
       rename.eventId,
       marker.eventId,
     ]);
-    expect(received.map((value) => value.data?.roomEvents)).toMatchObject([
+    expect(received.map((value) => value.data?.roomEvents.event)).toMatchObject([
       { type: 'm.room.message', body: 'one', sender: { id: bob.user.userId } },
       { type: 'm.room.message', body: 'two' },
       { type: 'm.room.message', body: 'three' },
@@ -130,7 +137,7 @@ describe('subscriptions over graphql-ws', () => {
       text('all'),
     );
     const firsts = await Promise.all(feeds.map((feed) => feed.next(1)));
-    expect(firsts.map((values) => values[0]?.data?.roomEvents.id)).toEqual(
+    expect(firsts.map((values) => values[0]?.data?.roomEvents.event?.id)).toEqual(
       Array.from({ length: 50 }, () => eventId),
     );
     // The long-poll returned with the message, and one new one replaced it.
@@ -259,31 +266,41 @@ describe('subscriptions through upstream faults', () => {
     proxy.resetHeld();
 
     const received = await feed.next(30);
-    expect(received.map((value) => value.data?.roomEvents.id)).toEqual(sent);
+    expect(received.map((value) => value.data?.roomEvents.event?.id)).toEqual(sent);
     const marker = await sendMessageEvent(bob.client, roomId, 'm.room.message', 'end', text('end'));
     const withMarker = await feed.next(31);
-    expect(withMarker.map((value) => value.data?.roomEvents.id)).toEqual([...sent, marker.eventId]);
+    expect(withMarker.map((value) => value.data?.roomEvents.event?.id)).toEqual([
+      ...sent,
+      marker.eventId,
+    ]);
   });
 });
 
 describe('subscriptions after too long a break', () => {
-  it('should say EVENTS_MISSED once when backfill stops at its bound, then go on with the newest', async () => {
+  it('should deliver one gap item, no error, when backfill stops at its bound, then go on with the newest', async () => {
     await using held = await heldSubscription('gap', { syncMaxBackfillEvents: 5 });
     const { proxy, feed, bob, roomId } = held;
     // More than one long-poll's timeline (50) and more than the backfill bound (5) can recover.
     const sent = await held.send(70, 'flood');
     proxy.resetHeld();
     const marker = await sendMessageEvent(bob.client, roomId, 'm.room.message', 'end', text('end'));
-    await vi.waitFor(() => expect(feed.values.at(-1)?.data?.roomEvents.id).toBe(marker.eventId), {
-      timeout: 30_000,
-    });
-
-    const items = feed.values.map((value) =>
-      value.errors ? `error:${value.errors[0]?.extensions?.['code']}` : value.data?.roomEvents.id,
+    await vi.waitFor(
+      () => expect(feed.values.at(-1)?.data?.roomEvents.event?.id).toBe(marker.eventId),
+      {
+        timeout: 30_000,
+      },
     );
-    expect(items.filter((item) => item === 'error:EVENTS_MISSED')).toHaveLength(1);
-    // After the signal: the newest events in order, each once, ending with the marker.
-    const afterGap = items.slice(items.indexOf('error:EVENTS_MISSED') + 1);
+
+    // A gap is data, not an error: clients whose error policy ends a subscription keep theirs.
+    expect(feed.values.filter((value) => value.errors !== undefined)).toEqual([]);
+    const items = feed.values.map((value) =>
+      value.data?.roomEvents.gap
+        ? `gap:${value.data.roomEvents.gap.room.id}`
+        : value.data?.roomEvents.event?.id,
+    );
+    expect(items.filter((item) => item === `gap:${roomId}`)).toHaveLength(1);
+    // After the gap: the newest events in order, each once, ending with the marker.
+    const afterGap = items.slice(items.indexOf(`gap:${roomId}`) + 1);
     expect(afterGap.at(-1)).toBe(marker.eventId);
     const delivered = afterGap.slice(0, -1);
     expect(new Set(delivered).size).toBe(delivered.length);
@@ -306,7 +323,7 @@ describe('subscriptions over SSE', () => {
         authorization: `Bearer ${alice.user.accessToken}`,
       },
       body: JSON.stringify({
-        query: 'subscription ($roomId: ID!) { roomEvents(roomId: $roomId) { id } }',
+        query: 'subscription ($roomId: ID!) { roomEvents(roomId: $roomId) { event { id } } }',
         variables: { roomId },
       }),
     });
@@ -329,7 +346,7 @@ describe('subscriptions over SSE', () => {
       }
       buffered += new TextDecoder().decode(chunk.value);
     }
-    expect(buffered).toContain(`"roomEvents":{"id":"${eventId}"}`);
+    expect(buffered).toContain(`"roomEvents":{"event":{"id":"${eventId}"}}`);
     abort.abort();
     await vi.waitFor(() => expect(server.app.syncStats.listeners).toBe(0));
   });

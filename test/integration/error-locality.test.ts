@@ -17,7 +17,7 @@ const RoomsWithLatestMessage = graphql(`
     rooms(first: 20) {
       edges {
         node {
-          roomId
+          id
           name
           messages(last: 1) {
             edges {
@@ -54,7 +54,7 @@ describe('error locality', () => {
     expect(result.data?.viewer.userId).toBe(alice.user.userId);
     const nodes = result.data?.rooms.edges.map((edge) => edge.node) ?? [];
     expect(nodes).toHaveLength(20);
-    const index = nodes.findIndex((node) => node.roomId === failing);
+    const index = nodes.findIndex((node) => node.id === failing);
     for (const [position, node] of nodes.entries()) {
       if (position === index) {
         expect(node.messages).toBeNull();

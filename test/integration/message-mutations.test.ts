@@ -3,10 +3,14 @@ import { describe, expect, it } from 'vitest';
 import type { MatrixClient, Upstream } from '../../src/matrix/http.ts';
 import { getEvent, getMessages } from '../../src/matrix/room-events.ts';
 import { createRoom, inviteUser, joinRoom } from '../../src/matrix/rooms.ts';
-import { MAX_BODY_BYTES, MAX_REASON_LENGTH } from '../../src/schema/mutation-support.ts';
+import {
+  MAX_BODY_BYTES,
+  MAX_IDEMPOTENCY_KEY_LENGTH,
+  MAX_REASON_LENGTH,
+} from '../../src/schema/mutation-support.ts';
 import { graphql } from '../generated/gql.ts';
 import type { MessageType, SendMessageInput } from '../generated/graphql.ts';
-import { startFacade } from '../support/facade.ts';
+import { startFacade, type TestFacade } from '../support/facade.ts';
 import { newUpstream, newUserClient } from '../support/homeserver.ts';
 
 const SendMessage = graphql(`
@@ -225,42 +229,28 @@ describe('sendMessage', () => {
     ]);
   });
 
-  it('should send once when retried with the same clientMutationId', async () => {
+  /** Sends `input` to `roomId` as `token`, returning the payload (or the errors). */
+  const sender =
+    (facade: TestFacade, token: string, roomId: string) =>
+    (input: Omit<SendMessageInput, 'roomId'>) =>
+      facade.graphql(SendMessageIdOnly, { token, variables: { input: { roomId, ...input } } });
+
+  it('should send once when retried with the same idempotencyKey and the same message', async () => {
     await using facade = startFacade();
     await using upstream = newUpstream();
     const { user, client, roomId } = await userWithRoom(upstream, 'retry');
-    const clientMutationId = `mutation-${randomUUID()}`;
-    const send = () =>
-      facade.graphql(SendMessageIdOnly, {
-        token: user.accessToken,
-        variables: { input: { roomId, body: 'only once', clientMutationId } },
-      });
+    const send = sender(facade, user.accessToken, roomId);
+    const idempotencyKey = `key-${randomUUID()}`;
 
-    const first = await send();
-    const second = await send();
+    // A retry may differ in clientMutationId (an echo only) and in how it spells the defaults.
+    const first = await send({ body: 'only once', idempotencyKey, clientMutationId: 'first' });
+    const second = await send({
+      body: 'only once',
+      msgtype: 'TEXT',
+      idempotencyKey,
+      clientMutationId: 'second',
+    });
     expect(first.errors).toBeUndefined();
-    expect(second.errors).toBeUndefined();
-    expect(second.data?.sendMessage).toEqual(first.data?.sendMessage);
-    expect(first.data?.sendMessage?.clientMutationId).toBe(clientMutationId);
-
-    const events = await messagesInRoom(client, roomId);
-    expect(events.map((event) => event.eventId)).toEqual([first.data?.sendMessage?.eventId]);
-    // The homeserver shows the sender's own device the transaction ID it was sent with.
-    expect(events[0]?.unsigned.transactionId).toBe(clientMutationId);
-  });
-
-  it('should send once when retried with the same txnId, whatever the clientMutationId', async () => {
-    await using facade = startFacade();
-    await using upstream = newUpstream();
-    const { user, client, roomId } = await userWithRoom(upstream, 'retry');
-    const txnId = `txn-${randomUUID()}`;
-    const send = (clientMutationId: string) =>
-      facade.graphql(SendMessageIdOnly, {
-        token: user.accessToken,
-        variables: { input: { roomId, body: 'only once', txnId, clientMutationId } },
-      });
-
-    const [first, second] = [await send('first'), await send('second')];
     expect(first.data?.sendMessage?.eventId).toMatch(/^\$/);
     expect(second.data?.sendMessage).toEqual({
       clientMutationId: 'second',
@@ -269,22 +259,74 @@ describe('sendMessage', () => {
 
     const events = await messagesInRoom(client, roomId);
     expect(events.map((event) => event.eventId)).toEqual([first.data?.sendMessage?.eventId]);
-    expect(events[0]?.unsigned.transactionId).toBe(txnId);
+    // The transaction ID is derived from the key, never the key itself.
+    expect(events[0]?.unsigned.transactionId).toMatch(/^facade-key-[A-Za-z0-9_-]{43}$/);
+    expect(facade.upstream.count(/\/send\//)).toBe(2);
   });
 
-  it('should send twice when no transaction ID is given', async () => {
+  it('should send a different message under a reused idempotencyKey', async () => {
+    await using facade = startFacade();
+    await using upstream = newUpstream();
+    const { user, client, roomId } = await userWithRoom(upstream, 'reused');
+    const send = sender(facade, user.accessToken, roomId);
+    // A client whose counter restarted after a reload gives the same key to new messages.
+    const idempotencyKey = 'message-1';
+
+    const outcomes = [
+      await send({ body: 'before the reload', idempotencyKey }),
+      await send({ body: 'after the reload', idempotencyKey }),
+      await send({ body: 'after the reload', idempotencyKey, msgtype: 'NOTICE' }),
+      await send({ body: 'after the reload', idempotencyKey, formattedBody: '<b>after</b>' }),
+    ];
+    const eventIds = outcomes.map((outcome) => outcome.data?.sendMessage?.eventId);
+    expect(new Set(eventIds).size).toBe(4);
+    const events = await messagesInRoom(client, roomId);
+    expect(events.map((event) => event.eventId).reverse()).toEqual(eventIds);
+    expect(events.map((event) => event.content['body']).reverse()).toEqual([
+      'before the reload',
+      'after the reload',
+      'after the reload',
+      'after the reload',
+    ]);
+  });
+
+  it('should not let the same idempotencyKey meet across rooms', async () => {
+    await using facade = startFacade();
+    await using upstream = newUpstream();
+    const { user, client, roomId } = await userWithRoom(upstream, 'rooms');
+    const { roomId: otherRoomId } = await createRoom(client, { preset: 'private_chat' });
+    const idempotencyKey = `key-${randomUUID()}`;
+
+    const here = await sender(facade, user.accessToken, roomId)({ body: 'hi', idempotencyKey });
+    const there = await sender(
+      facade,
+      user.accessToken,
+      otherRoomId,
+    )({ body: 'hi', idempotencyKey });
+    expect(there.data?.sendMessage?.eventId).not.toBe(here.data?.sendMessage?.eventId);
+    expect(await messagesInRoom(client, roomId)).toHaveLength(1);
+    expect(await messagesInRoom(client, otherRoomId)).toHaveLength(1);
+  });
+
+  it('should send twice when no idempotencyKey is given, whatever the clientMutationId', async () => {
     await using facade = startFacade();
     await using upstream = newUpstream();
     const { user, client, roomId } = await userWithRoom(upstream, 'fresh');
-    const send = () =>
-      facade.graphql(SendMessageIdOnly, {
-        token: user.accessToken,
-        variables: { input: { roomId, body: 'twice' } },
-      });
-    const first = await send();
-    const second = await send();
+    const send = sender(facade, user.accessToken, roomId);
+    const clientMutationId = `mutation-${randomUUID()}`;
+
+    const first = await send({ body: 'twice', clientMutationId });
+    const second = await send({ body: 'twice', clientMutationId });
+    // clientMutationId is echoed, as Relay means it, and nothing more.
+    expect(first.data?.sendMessage?.clientMutationId).toBe(clientMutationId);
+    expect(second.data?.sendMessage?.clientMutationId).toBe(clientMutationId);
     expect(second.data?.sendMessage?.eventId).not.toBe(first.data?.sendMessage?.eventId);
-    expect(await messagesInRoom(client, roomId)).toHaveLength(2);
+
+    const events = await messagesInRoom(client, roomId);
+    expect(events).toHaveLength(2);
+    for (const event of events) {
+      expect(event.unsigned.transactionId).not.toBe(clientMutationId);
+    }
   });
 
   const invalidInputs: { name: string; field: string; input: SendMessageInput }[] = [
@@ -303,9 +345,18 @@ describe('sendMessage', () => {
       input: { roomId: '!room:test', body: 'x', formattedBody: 'x'.repeat(MAX_BODY_BYTES + 1) },
     },
     {
-      name: 'an empty txnId',
-      field: 'txnId',
-      input: { roomId: '!room:test', body: 'x', txnId: '' },
+      name: 'an empty idempotencyKey',
+      field: 'idempotencyKey',
+      input: { roomId: '!room:test', body: 'x', idempotencyKey: '' },
+    },
+    {
+      name: 'an idempotencyKey over MAX_IDEMPOTENCY_KEY_LENGTH',
+      field: 'idempotencyKey',
+      input: {
+        roomId: '!room:test',
+        body: 'x',
+        idempotencyKey: 'k'.repeat(MAX_IDEMPOTENCY_KEY_LENGTH + 1),
+      },
     },
   ];
 
@@ -422,7 +473,7 @@ describe('redactEvent', () => {
     });
   });
 
-  it('should redact once when retried with the same txnId', async () => {
+  it('should redact once per idempotencyKey and redaction, and again without a key', async () => {
     await using facade = startFacade();
     await using upstream = newUpstream();
     const { user, client, roomId } = await userWithRoom(upstream, 'redactor');
@@ -431,24 +482,32 @@ describe('redactEvent', () => {
       variables: { input: { roomId, body: 'to be redacted' } },
     });
     const eventId = sent.data?.sendMessage?.eventId ?? '';
-    const txnId = `redact-${randomUUID()}`;
-    const redact = () =>
+    const idempotencyKey = `redact-${randomUUID()}`;
+    const redact = (input: { idempotencyKey?: string; reason?: string }) =>
       facade.graphql(RedactEvent, {
         token: user.accessToken,
-        variables: { input: { roomId, eventId, txnId } },
+        variables: { input: { roomId, eventId, ...input } },
       });
 
-    const first = await redact();
-    const second = await redact();
-    expect(first.data?.redactEvent?.eventId).toMatch(/^\$/);
-    expect(second.data?.redactEvent?.eventId).toBe(first.data?.redactEvent?.eventId);
+    const first = await redact({ idempotencyKey, reason: 'typo' });
+    const retry = await redact({ idempotencyKey, reason: 'typo' });
+    const otherReason = await redact({ idempotencyKey, reason: 'spam' });
+    const keyless = await redact({});
+    const redactionIds = [first, retry, otherReason, keyless].map(
+      (outcome) => outcome.data?.redactEvent?.eventId,
+    );
+    expect(redactionIds[0]).toMatch(/^\$/);
+    expect(redactionIds[1]).toBe(redactionIds[0]);
+    expect(new Set(redactionIds).size).toBe(3);
     const redactions = await getMessages(client, roomId, {
       dir: 'b',
       limit: 100,
       filter: { types: ['m.room.redaction'] },
     });
-    expect(redactions.chunk.map((event) => event.eventId)).toEqual([
-      first.data?.redactEvent?.eventId,
+    expect(redactions.chunk.map((event) => event.eventId).reverse()).toEqual([
+      redactionIds[0],
+      redactionIds[2],
+      redactionIds[3],
     ]);
   });
 

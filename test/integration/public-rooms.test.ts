@@ -12,14 +12,18 @@ const PublicRooms = graphql(`
       edges {
         cursor
         node {
-          id
+          roomId
+          room {
+            id
+          }
           name
           topic
           canonicalAlias
           joinRule
+          joinRuleValue
           joinedMemberCount
           worldReadable
-          guestCanJoin
+          guestAccess
         }
       }
       pageInfo {
@@ -64,7 +68,7 @@ describe('publicRooms', () => {
       );
       expect(result.errors).toBeUndefined();
       const connection: PublicRoomsQuery['publicRooms'] | undefined = result.data?.publicRooms;
-      seen.push(...(connection?.edges.map((edge) => edge.node.id) ?? []));
+      seen.push(...(connection?.edges.map((edge) => edge.node.roomId) ?? []));
       pages.push({
         hasNextPage: connection?.pageInfo.hasNextPage ?? false,
         hasPreviousPage: connection?.pageInfo.hasPreviousPage ?? false,
@@ -81,14 +85,17 @@ describe('publicRooms', () => {
     ]);
 
     const one = await facade.graphql(PublicRooms, { token, variables: { first: 1, search: word } });
-    expect(one.data?.publicRooms.edges[0]?.node).toMatchObject({
+    const node = one.data?.publicRooms.edges[0]?.node;
+    expect(node).toMatchObject({
       name: expect.stringContaining(word),
       topic: `About ${word}`,
-      joinRule: 'public',
+      joinRule: 'PUBLIC',
       joinedMemberCount: 1,
       worldReadable: false,
-      guestCanJoin: false,
+      guestAccess: 'FORBIDDEN',
     });
+    // Not a second node with the room's ID: the Room is linked, under its own type.
+    expect(node?.room).toEqual({ id: node?.roomId });
   });
 
   it("should refuse another search's cursor and backward paging before any upstream call", async () => {

@@ -22,9 +22,9 @@ const CreateRoomForLimits = graphql(`
   }
 `);
 
-const RenameForLimits = graphql(`
-  mutation RenameForLimits($input: RenameInput!) {
-    rename(input: $input) {
+const SetRoomNameForLimits = graphql(`
+  mutation SetRoomNameForLimits($input: SetRoomNameInput!) {
+    setRoomName(input: $input) {
       eventId
     }
   }
@@ -86,7 +86,7 @@ describe.skipIf(!homeserver().local)('rate limits of a stock Synapse', () => {
     const roomId = created.data?.createRoom?.room.id ?? '';
     let limited: { extensions?: Record<string, unknown> } | undefined;
     for (let index = 0; index < 15 && limited === undefined; index++) {
-      const result = await facade.graphql(RenameForLimits, {
+      const result = await facade.graphql(SetRoomNameForLimits, {
         token,
         variables: { input: { roomId, name: `name ${index}` } },
       });

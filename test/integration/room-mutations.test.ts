@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { getAccountData, getProfile } from '../../src/matrix/account.ts';
-import { getMembers, getRoomState } from '../../src/matrix/room-state.ts';
+import { getMembers, getRoomState, getStateEvent } from '../../src/matrix/room-state.ts';
 import { createRoom, joinRoom } from '../../src/matrix/rooms.ts';
 import { graphql } from '../generated/gql.ts';
 import { startFacade } from '../support/facade.ts';
+import { startFaultProxy } from '../support/fault-proxy.ts';
 import { homeserver, newUpstream, newUserClient } from '../support/homeserver.ts';
 
 const CreateRoom = graphql(`
@@ -17,7 +18,7 @@ const CreateRoom = graphql(`
         topic
         canonicalAlias
         joinRule
-        roomVersion
+        version
         members {
           edges {
             node {
@@ -34,9 +35,9 @@ const CreateRoom = graphql(`
   }
 `);
 
-const Rename = graphql(`
-  mutation Rename($input: RenameInput!) {
-    rename(input: $input) {
+const SetRoomName = graphql(`
+  mutation SetRoomName($input: SetRoomNameInput!) {
+    setRoomName(input: $input) {
       eventId
       room {
         id
@@ -46,15 +47,17 @@ const Rename = graphql(`
   }
 `);
 
-const RenameTwice = graphql(`
-  mutation RenameTwice($first: RenameInput!, $second: RenameInput!) {
-    first: rename(input: $first) {
+const SetRoomNameTwice = graphql(`
+  mutation SetRoomNameTwice($a: SetRoomNameInput!, $b: SetRoomNameInput!) {
+    a: setRoomName(input: $a) {
       room {
+        id
         name
       }
     }
-    second: rename(input: $second) {
+    b: setRoomName(input: $b) {
       room {
+        id
         name
       }
     }
@@ -63,23 +66,28 @@ const RenameTwice = graphql(`
 
 const RoomSettings = graphql(`
   mutation RoomSettings(
-    $topic: SetTopicInput!
+    $name: SetRoomNameInput!
+    $topic: SetRoomTopicInput!
     $avatar: SetRoomAvatarInput!
-    $nickname: SetNicknameInput!
-    $level: SetPowerLevelInput!
+    $displayName: SetRoomDisplayNameInput!
+    $level: SetRoomPowerLevelInput!
   ) {
-    setTopic(input: $topic) {
+    setRoomName(input: $name) {
+      eventId
+    }
+    setRoomTopic(input: $topic) {
       eventId
     }
     setRoomAvatar(input: $avatar) {
       eventId
     }
-    setNickname(input: $nickname) {
+    setRoomDisplayName(input: $displayName) {
       eventId
     }
-    setPowerLevel(input: $level) {
+    setRoomPowerLevel(input: $level) {
       eventId
       room {
+        name
         topic
         avatarUrl
         powerLevels {
@@ -114,17 +122,17 @@ const SetRoomAvatar = graphql(`
   }
 `);
 
-const SetPowerLevel = graphql(`
-  mutation SetPowerLevel($input: SetPowerLevelInput!) {
-    setPowerLevel(input: $input) {
+const SetRoomPowerLevel = graphql(`
+  mutation SetRoomPowerLevel($input: SetRoomPowerLevelInput!) {
+    setRoomPowerLevel(input: $input) {
       eventId
     }
   }
 `);
 
-const Join = graphql(`
-  mutation Join($input: JoinInput!) {
-    join(input: $input) {
+const JoinRoom = graphql(`
+  mutation JoinRoom($input: JoinRoomInput!) {
+    joinRoom(input: $input) {
       room {
         id
         myMembership
@@ -133,9 +141,9 @@ const Join = graphql(`
   }
 `);
 
-const Leave = graphql(`
-  mutation Leave($input: LeaveInput!) {
-    leave(input: $input) {
+const LeaveRoom = graphql(`
+  mutation LeaveRoom($input: LeaveRoomInput!) {
+    leaveRoom(input: $input) {
       room {
         id
         myMembership
@@ -144,17 +152,17 @@ const Leave = graphql(`
   }
 `);
 
-const Forget = graphql(`
-  mutation Forget($input: ForgetInput!) {
-    forget(input: $input) {
+const ForgetRoom = graphql(`
+  mutation ForgetRoom($input: ForgetRoomInput!) {
+    forgetRoom(input: $input) {
       roomId
     }
   }
 `);
 
-const Invite = graphql(`
-  mutation Invite($input: InviteInput!) {
-    invite(input: $input) {
+const InviteToRoom = graphql(`
+  mutation InviteToRoom($input: InviteToRoomInput!) {
+    inviteToRoom(input: $input) {
       room {
         invitedMemberCount
       }
@@ -162,9 +170,9 @@ const Invite = graphql(`
   }
 `);
 
-const RevokeInvite = graphql(`
-  mutation RevokeInvite($input: RevokeInviteInput!) {
-    revokeInvite(input: $input) {
+const RevokeRoomInvite = graphql(`
+  mutation RevokeRoomInvite($input: RevokeRoomInviteInput!) {
+    revokeRoomInvite(input: $input) {
       room {
         invitedMemberCount
       }
@@ -172,9 +180,9 @@ const RevokeInvite = graphql(`
   }
 `);
 
-const Kick = graphql(`
-  mutation Kick($input: KickInput!) {
-    kick(input: $input) {
+const KickFromRoom = graphql(`
+  mutation KickFromRoom($input: KickFromRoomInput!) {
+    kickFromRoom(input: $input) {
       room {
         members(membership: LEAVE) {
           edges {
@@ -192,9 +200,9 @@ const Kick = graphql(`
   }
 `);
 
-const Ban = graphql(`
-  mutation Ban($input: BanInput!) {
-    ban(input: $input) {
+const BanFromRoom = graphql(`
+  mutation BanFromRoom($input: BanFromRoomInput!) {
+    banFromRoom(input: $input) {
       room {
         members(membership: BAN) {
           edges {
@@ -211,9 +219,9 @@ const Ban = graphql(`
   }
 `);
 
-const Unban = graphql(`
-  mutation Unban($input: UnbanInput!) {
-    unban(input: $input) {
+const UnbanFromRoom = graphql(`
+  mutation UnbanFromRoom($input: UnbanFromRoomInput!) {
+    unbanFromRoom(input: $input) {
       room {
         members(membership: BAN) {
           edges {
@@ -322,8 +330,8 @@ describe('createRoom', () => {
       name: 'Made by GraphQL',
       topic: 'With every option',
       canonicalAlias: `#${aliasName}:${homeserver().serverName}`,
-      joinRule: 'public',
-      roomVersion: '10',
+      joinRule: 'PUBLIC',
+      version: '10',
     });
     expect(room?.members?.edges.map((edge) => edge.node)).toEqual([
       { user: { id: alice.user.userId }, membership: 'JOIN', powerLevel: 100 },
@@ -376,27 +384,27 @@ describe('room state mutations', () => {
     const { roomId } = await createRoom(alice.client, { name: 'Before' });
     await using facade = startFacade();
     const token = alice.user.accessToken;
-    const renamed = await facade.graphql(Rename, {
+    const renamed = await facade.graphql(SetRoomName, {
       token,
       variables: { input: { roomId, name: 'After' } },
     });
-    expect(renamed.data?.rename?.room).toEqual({ id: roomId, name: 'After' });
-    expect(renamed.data?.rename?.eventId).toMatch(/^\$/);
+    expect(renamed.data?.setRoomName?.room).toEqual({ id: roomId, name: 'After' });
+    expect(renamed.data?.setRoomName?.eventId).toMatch(/^\$/);
     const read = await facade.graphql(RoomSnapshot, { token, variables: { id: roomId } });
     expect(read.data?.room?.name).toBe('After');
 
     // Two writes in one request: each payload reads the room after its own write.
-    const twice = await facade.graphql(RenameTwice, {
+    const twice = await facade.graphql(SetRoomNameTwice, {
       token,
-      variables: { first: { roomId, name: 'One' }, second: { roomId, name: 'Two' } },
+      variables: { a: { roomId, name: 'One' }, b: { roomId, name: 'Two' } },
     });
     expect(twice.data).toEqual({
-      first: { room: { name: 'One' } },
-      second: { room: { name: 'Two' } },
+      a: { room: { id: roomId, name: 'One' } },
+      b: { room: { id: roomId, name: 'Two' } },
     });
   });
 
-  it('should set topic, avatar, nickname and a power level, keeping the other levels', async () => {
+  it('should set name, topic, avatar, display name and a level, keeping the other levels', async () => {
     await using upstream = newUpstream();
     const [alice, bob] = await Promise.all([
       newUserClient(upstream, 'settings-alice'),
@@ -408,14 +416,16 @@ describe('room state mutations', () => {
     const result = await facade.graphql(RoomSettings, {
       token: alice.user.accessToken,
       variables: {
+        name: { roomId, name: '  Settings  ' },
         topic: { roomId, topic: 'New topic' },
         avatar: { roomId, url: 'mxc://localhost/avatar123' },
-        nickname: { roomId, displayName: 'Captain' },
+        displayName: { roomId, displayName: 'Captain' },
         level: { roomId, userId: bob.user.userId, level: 42 },
       },
     });
     expect(result.errors).toBeUndefined();
-    const room = result.data?.setPowerLevel?.room;
+    const room = result.data?.setRoomPowerLevel?.room;
+    expect(room?.name).toBe('Settings');
     expect(room?.topic).toBe('New topic');
     expect(room?.avatarUrl).toBe('mxc://localhost/avatar123');
     expect(room?.powerLevels.users).toEqual([
@@ -427,7 +437,7 @@ describe('room state mutations', () => {
       user: { id: alice.user.userId },
       displayName: 'Captain',
     });
-    // The nickname is per room: the global profile keeps its name.
+    // The display name is per room: the global profile keeps its name.
     expect((await getProfile(alice.client, alice.user.userId)).displayName).toBe(
       alice.user.localpart,
     );
@@ -440,6 +450,102 @@ describe('room state mutations', () => {
     });
   });
 
+  it('should clear name, topic, avatar and display name alike: null, omitted or blank', async () => {
+    await using upstream = newUpstream();
+    const alice = await newUserClient(upstream, 'clear');
+    const { roomId } = await createRoom(alice.client, {});
+    const { userId } = alice.user;
+    await using facade = startFacade();
+    const token = alice.user.accessToken;
+    const contentOf = async (type: string, stateKey = '') =>
+      (await getStateEvent(alice.client, roomId, type, stateKey))?.content;
+    const globalName = (await getProfile(alice.client, userId)).displayName;
+    expect(globalName).toBe(alice.user.localpart);
+
+    // Alice's own level, set again as it is: the document sets a level too.
+    const level = { roomId, userId, level: 100 };
+    const every = (value: string | null) => ({
+      name: { roomId, name: value },
+      topic: { roomId, topic: value },
+      avatar: { roomId, url: value },
+      displayName: { roomId, displayName: value },
+      level,
+    });
+    const clearings = [
+      [
+        'omitted',
+        {
+          name: { roomId },
+          topic: { roomId },
+          avatar: { roomId },
+          displayName: { roomId },
+          level,
+        },
+      ],
+      ['null', every(null)],
+      ['empty', every('')],
+      ['blank', every(' \n\t ')],
+    ] as const;
+    for (const [spelling, variables] of clearings) {
+      const set = await facade.graphql(RoomSettings, {
+        token,
+        variables: {
+          name: { roomId, name: 'Named' },
+          topic: { roomId, topic: 'A topic' },
+          avatar: { roomId, url: 'mxc://localhost/avatar123' },
+          displayName: { roomId, displayName: 'Room name for alice' },
+          level,
+        },
+      });
+      expect(set.errors).toBeUndefined();
+      expect(await contentOf('m.room.member', userId)).toMatchObject({
+        displayname: 'Room name for alice',
+      });
+
+      const cleared = await facade.graphql(RoomSettings, { token, variables });
+      expect(cleared.errors, spelling).toBeUndefined();
+      // Matrix's own "none": an empty name or topic, an avatar without `url`.
+      expect(await contentOf('m.room.name'), spelling).toEqual({ name: '' });
+      expect(await contentOf('m.room.topic'), spelling).toEqual({ topic: '' });
+      expect(await contentOf('m.room.avatar'), spelling).toEqual({});
+      // The member event takes the global name again (a member event without one would show
+      // the bare user ID); membership is kept.
+      expect(await contentOf('m.room.member', userId), spelling).toMatchObject({
+        membership: 'join',
+        displayname: globalName,
+      });
+    }
+  });
+
+  it('should leave a refused mutation null at its own path and keep the other', async () => {
+    await using upstream = newUpstream();
+    const [alice, bob] = await Promise.all([
+      newUserClient(upstream, 'local-alice'),
+      newUserClient(upstream, 'local-bob'),
+    ]);
+    const { roomId: own } = await createRoom(alice.client, { name: 'Own' });
+    const { roomId: foreign } = await createRoom(bob.client, {
+      preset: 'public_chat',
+      name: 'Foreign',
+    });
+    // Alice is in bob's room but has level 0, below the 50 that `m.room.name` takes.
+    await joinRoom(alice.client, foreign);
+    await using facade = startFacade();
+    const result = await facade.graphql(SetRoomNameTwice, {
+      token: alice.user.accessToken,
+      variables: { a: { roomId: own, name: 'Renamed' }, b: { roomId: foreign, name: 'Taken' } },
+    });
+    expect(result.data).toEqual({ a: { room: { id: own, name: 'Renamed' } }, b: null });
+    expect(result.errors).toHaveLength(1);
+    expect(result.errors?.[0]).toMatchObject({
+      path: ['b'],
+      extensions: { code: 'FORBIDDEN', matrix: { errcode: 'M_FORBIDDEN', status: 403 } },
+    });
+    expect((await getStateEvent(bob.client, foreign, 'm.room.name'))?.content).toEqual({
+      name: 'Foreign',
+    });
+  });
+
   it('should refuse a power change without power with FORBIDDEN, and bad input without a call', async () => {
     await using upstream = newUpstream();
     const [alice, bob] = await Promise.all([
@@ -449,7 +555,7 @@ describe('room state mutations', () => {
     const { roomId } = await createRoom(alice.client, { preset: 'public_chat' });
     await joinRoom(bob.client, roomId);
     await using facade = startFacade();
-    const refused = await facade.graphql(SetPowerLevel, {
+    const refused = await facade.graphql(SetRoomPowerLevel, {
       token: bob.user.accessToken,
       variables: { input: { roomId, userId: bob.user.userId, level: 100 } },
     });
@@ -459,7 +565,7 @@ describe('room state mutations', () => {
     });
 
     facade.upstream.reset();
-    const badUser = await facade.graphql(SetPowerLevel, {
+    const badUser = await facade.graphql(SetRoomPowerLevel, {
       token: bob.user.accessToken,
       variables: { input: { roomId, userId: 'bob', level: 1 } },
     });
@@ -467,7 +573,7 @@ describe('room state mutations', () => {
       code: 'BAD_USER_INPUT',
       field: 'userId',
     });
-    const huge = await facade.graphql(SetPowerLevel, {
+    const huge = await facade.graphql(SetRoomPowerLevel, {
       token: bob.user.accessToken,
       variables: { input: { roomId, userId: bob.user.userId, level: 2 ** 40 } },
     });
@@ -544,25 +650,62 @@ describe('membership mutations', () => {
     });
     await using facade = startFacade();
     const token = bob.user.accessToken;
-    const joined = await facade.graphql(Join, {
+    const joined = await facade.graphql(JoinRoom, {
       token,
-      variables: { input: { roomIdOrAlias: `#${aliasName}:${homeserver().serverName}` } },
+      variables: { input: { alias: `#${aliasName}:${homeserver().serverName}` } },
     });
-    expect(joined.data?.join?.room).toEqual({ id: roomId, myMembership: 'JOIN' });
-    const left = await facade.graphql(Leave, {
+    expect(joined.data?.joinRoom?.room).toEqual({ id: roomId, myMembership: 'JOIN' });
+    const left = await facade.graphql(LeaveRoom, {
       token,
       variables: { input: { roomId, reason: 'bye' } },
     });
-    expect(left.data?.leave?.room).toEqual({ id: roomId, myMembership: 'LEAVE' });
+    expect(left.data?.leaveRoom?.room).toEqual({ id: roomId, myMembership: 'LEAVE' });
     const members = await getMembers(alice.client, roomId);
     expect(members.find((event) => event.stateKey === bob.user.userId)?.content).toMatchObject({
       membership: 'leave',
       reason: 'bye',
     });
-    const forgotten = await facade.graphql(Forget, { token, variables: { input: { roomId } } });
-    expect(forgotten.data?.forget?.roomId).toBe(roomId);
+    const forgotten = await facade.graphql(ForgetRoom, { token, variables: { input: { roomId } } });
+    expect(forgotten.data?.forgetRoom?.roomId).toBe(roomId);
     const after = await facade.graphql(RoomSnapshot, { token, variables: { id: roomId } });
     expect(after.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN' });
+  });
+
+  it('should join by alias and by ID through the via servers, sent as via and server_name', async () => {
+    await using upstream = newUpstream();
+    const [alice, bob] = await Promise.all([
+      newUserClient(upstream, 'via-alice'),
+      newUserClient(upstream, 'via-bob'),
+    ]);
+    const { serverName } = homeserver();
+    const alias = `#via-${randomBytes(4).toString('hex')}:${serverName}`;
+    const { roomId } = await createRoom(alice.client, {
+      preset: 'public_chat',
+      roomAliasName: alias.slice(1, alias.indexOf(':')),
+    });
+    // The proxy sees each request's query, which the facade's own counter leaves out.
+    await using proxy = await startFaultProxy(homeserver().url);
+    await using facade = startFacade({ MATRIX_HOMESERVER_URL: proxy.url });
+    const token = bob.user.accessToken;
+    const via = [serverName, 'elsewhere.example:8448'];
+
+    const byAlias = await facade.graphql(JoinRoom, { token, variables: { input: { alias, via } } });
+    expect(byAlias.errors).toBeUndefined();
+    expect(byAlias.data?.joinRoom?.room).toEqual({ id: roomId, myMembership: 'JOIN' });
+    await facade.graphql(LeaveRoom, { token, variables: { input: { roomId } } });
+    const byId = await facade.graphql(JoinRoom, { token, variables: { input: { roomId, via } } });
+    expect(byId.data?.joinRoom?.room).toEqual({ id: roomId, myMembership: 'JOIN' });
+
+    const query = new URLSearchParams([
+      ...via.map((server) => ['via', server]),
+      ...via.map((server) => ['server_name', server]),
+    ]);
+    expect(
+      proxy.log.filter((request) => request.url.includes('/join/')).map((request) => request.url),
+    ).toEqual([
+      `/_matrix/client/v3/join/${encodeURIComponent(alias)}?${query}`,
+      `/_matrix/client/v3/join/${encodeURIComponent(roomId)}?${query}`,
+    ]);
   });
 
   it('should invite and revoke, refusing to revoke an invite that is not there', async () => {
@@ -575,14 +718,14 @@ describe('membership mutations', () => {
     await using facade = startFacade();
     const token = alice.user.accessToken;
     const input = { roomId, userId: bob.user.userId };
-    const invited = await facade.graphql(Invite, { token, variables: { input } });
-    expect(invited.data?.invite?.room.invitedMemberCount).toBe(1);
-    const revoked = await facade.graphql(RevokeInvite, {
+    const invited = await facade.graphql(InviteToRoom, { token, variables: { input } });
+    expect(invited.data?.inviteToRoom?.room.invitedMemberCount).toBe(1);
+    const revoked = await facade.graphql(RevokeRoomInvite, {
       token,
       variables: { input: { ...input, reason: 'wrong person' } },
     });
-    expect(revoked.data?.revokeInvite?.room.invitedMemberCount).toBe(0);
-    const again = await facade.graphql(RevokeInvite, { token, variables: { input } });
+    expect(revoked.data?.revokeRoomInvite?.room.invitedMemberCount).toBe(0);
+    const again = await facade.graphql(RevokeRoomInvite, { token, variables: { input } });
     expect(again.errors?.[0]?.extensions).toMatchObject({ code: 'NOT_FOUND' });
   });
 
@@ -597,25 +740,25 @@ describe('membership mutations', () => {
     await Promise.all([joinRoom(bob.client, roomId), joinRoom(carol.client, roomId)]);
     await using facade = startFacade();
     const token = alice.user.accessToken;
-    const kicked = await facade.graphql(Kick, {
+    const kicked = await facade.graphql(KickFromRoom, {
       token,
       variables: { input: { roomId, userId: bob.user.userId, reason: 'cool off' } },
     });
-    expect(kicked.data?.kick?.room.members?.edges.map((edge) => edge.node)).toEqual([
+    expect(kicked.data?.kickFromRoom?.room.members?.edges.map((edge) => edge.node)).toEqual([
       { user: { id: bob.user.userId }, membership: 'LEAVE', reason: 'cool off' },
     ]);
-    const banned = await facade.graphql(Ban, {
+    const banned = await facade.graphql(BanFromRoom, {
       token,
       variables: { input: { roomId, userId: carol.user.userId, reason: 'spam' } },
     });
-    expect(banned.data?.ban?.room.members?.edges.map((edge) => edge.node)).toEqual([
+    expect(banned.data?.banFromRoom?.room.members?.edges.map((edge) => edge.node)).toEqual([
       { user: { id: carol.user.userId }, reason: 'spam' },
     ]);
-    const unbanned = await facade.graphql(Unban, {
+    const unbanned = await facade.graphql(UnbanFromRoom, {
       token,
       variables: { input: { roomId, userId: carol.user.userId } },
     });
-    expect(unbanned.data?.unban?.room.members?.edges).toEqual([]);
+    expect(unbanned.data?.unbanFromRoom?.room.members?.edges).toEqual([]);
   });
 
   it('should refuse a kick without power and a banned join with FORBIDDEN, keeping errcodes', async () => {
@@ -628,7 +771,7 @@ describe('membership mutations', () => {
     const { roomId } = await createRoom(alice.client, { preset: 'public_chat' });
     await Promise.all([joinRoom(bob.client, roomId), joinRoom(carol.client, roomId)]);
     await using facade = startFacade();
-    const kick = await facade.graphql(Kick, {
+    const kick = await facade.graphql(KickFromRoom, {
       token: bob.user.accessToken,
       variables: { input: { roomId, userId: carol.user.userId } },
     });
@@ -636,13 +779,13 @@ describe('membership mutations', () => {
       code: 'FORBIDDEN',
       matrix: { errcode: 'M_FORBIDDEN', status: 403 },
     });
-    await facade.graphql(Ban, {
+    await facade.graphql(BanFromRoom, {
       token: alice.user.accessToken,
       variables: { input: { roomId, userId: carol.user.userId } },
     });
-    const banned = await facade.graphql(Join, {
+    const banned = await facade.graphql(JoinRoom, {
       token: carol.user.accessToken,
-      variables: { input: { roomIdOrAlias: roomId } },
+      variables: { input: { roomId } },
     });
     // Synapse answers a banned user's join with 403 M_BAD_STATE (see synapse-notes).
     expect(banned.errors?.[0]?.extensions).toMatchObject({
@@ -655,19 +798,34 @@ describe('membership mutations', () => {
     await using facade = startFacade();
     const token = 'any';
     const outcomes = [
-      await facade.graphql(Join, { token, variables: { input: { roomIdOrAlias: 'lobby' } } }),
-      await facade.graphql(Leave, { token, variables: { input: { roomId: '#alias:hs' } } }),
-      await facade.graphql(Kick, {
+      await facade.graphql(JoinRoom, { token, variables: { input: { alias: 'lobby' } } }),
+      // Exactly one of roomId and alias: both, or neither, is refused.
+      await facade.graphql(JoinRoom, {
+        token,
+        variables: { input: { roomId: '!r:hs', alias: '#lobby:hs' } },
+      }),
+      await facade.graphql(JoinRoom, { token, variables: { input: {} } }),
+      await facade.graphql(JoinRoom, { token, variables: { input: { roomId: '#lobby:hs' } } }),
+      await facade.graphql(JoinRoom, {
+        token,
+        variables: { input: { roomId: '!r:hs', via: ['example.org', 'not a server/'] } },
+      }),
+      await facade.graphql(LeaveRoom, { token, variables: { input: { roomId: '#alias:hs' } } }),
+      await facade.graphql(KickFromRoom, {
         token,
         variables: { input: { roomId: '!r:hs', userId: 'carol' } },
       }),
-      await facade.graphql(Ban, {
+      await facade.graphql(BanFromRoom, {
         token,
         variables: { input: { roomId: '!r:hs', userId: '@c:hs', reason: 'x'.repeat(1001) } },
       }),
     ];
     expect(outcomes.map((outcome) => outcome.errors?.[0]?.extensions)).toEqual([
-      { code: 'BAD_USER_INPUT', field: 'roomIdOrAlias' },
+      { code: 'BAD_USER_INPUT', field: 'alias' },
+      { code: 'BAD_USER_INPUT', field: 'alias' },
+      { code: 'BAD_USER_INPUT', field: 'roomId' },
+      { code: 'BAD_USER_INPUT', field: 'roomId' },
+      { code: 'BAD_USER_INPUT', field: 'via[1]' },
       { code: 'BAD_USER_INPUT', field: 'roomId' },
       { code: 'BAD_USER_INPUT', field: 'userId' },
       { code: 'BAD_USER_INPUT', field: 'reason' },
@@ -700,32 +858,32 @@ describe('a moderation story', () => {
     expect(roomId).toMatch(/^!/);
     const member = (user: typeof alice) => ({ roomId, userId: user.user.userId });
     const join = (user: typeof alice) =>
-      facade.graphql(Join, { token: as(user), variables: { input: { roomIdOrAlias: roomId } } });
+      facade.graphql(JoinRoom, { token: as(user), variables: { input: { roomId } } });
 
     expect(
       errorOf(
-        await facade.graphql(Invite, { token: as(alice), variables: { input: member(bob) } }),
+        await facade.graphql(InviteToRoom, { token: as(alice), variables: { input: member(bob) } }),
       ),
     ).toBeNull();
     expect(errorOf(await join(bob))).toBeNull();
-    const promoted = await facade.graphql(SetPowerLevel, {
+    const promoted = await facade.graphql(SetRoomPowerLevel, {
       token: as(alice),
       variables: { input: { ...member(bob), level: 50 } },
     });
     expect(promoted.errors).toBeUndefined();
-    const renamed = await facade.graphql(Rename, {
+    const renamed = await facade.graphql(SetRoomName, {
       token: as(bob),
       variables: { input: { roomId, name: 'Story, renamed by bob' } },
     });
-    expect(renamed.data?.rename?.room.name).toBe('Story, renamed by bob');
+    expect(renamed.data?.setRoomName?.room.name).toBe('Story, renamed by bob');
     expect(errorOf(await join(carol))).toBeNull();
     expect(errorOf(await join(dave))).toBeNull();
-    const kick = await facade.graphql(Kick, {
+    const kick = await facade.graphql(KickFromRoom, {
       token: as(alice),
       variables: { input: { ...member(carol), reason: 'rude' } },
     });
     expect(errorOf(kick)).toBeNull();
-    const ban = await facade.graphql(Ban, {
+    const ban = await facade.graphql(BanFromRoom, {
       token: as(alice),
       variables: { input: { ...member(dave), reason: 'spam' } },
     });
@@ -733,11 +891,16 @@ describe('a moderation story', () => {
     expect(errorOf(await join(dave))).toMatchObject({ code: 'FORBIDDEN' });
     expect(
       errorOf(
-        await facade.graphql(Unban, { token: as(alice), variables: { input: member(dave) } }),
+        await facade.graphql(UnbanFromRoom, {
+          token: as(alice),
+          variables: { input: member(dave) },
+        }),
       ),
     ).toBeNull();
     expect(
-      errorOf(await facade.graphql(Leave, { token: as(bob), variables: { input: { roomId } } })),
+      errorOf(
+        await facade.graphql(LeaveRoom, { token: as(bob), variables: { input: { roomId } } }),
+      ),
     ).toBeNull();
 
     const final = await facade.graphql(RoomSnapshot, {
@@ -746,7 +909,7 @@ describe('a moderation story', () => {
     });
     expect(final.data?.room).toEqual({
       name: 'Story, renamed by bob',
-      joinRule: 'public',
+      joinRule: 'PUBLIC',
       powerLevels: {
         users: [
           { user: { id: alice.user.userId }, level: 100 },

@@ -636,11 +636,11 @@ describe('Room events', () => {
     });
     expect(byType('m.room.join_rules')[0]).toMatchObject({
       __typename: 'JoinRulesEvent',
-      joinRule: 'invite',
+      joinRule: 'INVITE',
     });
     expect(byType('m.room.history_visibility')[0]).toMatchObject({
       __typename: 'HistoryVisibilityEvent',
-      historyVisibility: 'shared',
+      historyVisibility: 'SHARED',
     });
     expect(byType('m.room.member')).toEqual([
       expect.objectContaining({

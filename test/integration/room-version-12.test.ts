@@ -13,7 +13,7 @@ import { newUpstream, newUserClient } from '../support/homeserver.ts';
 const CreatorsQuery = graphql(`
   query CreatorsOfRoom($id: ID!) {
     room(id: $id) {
-      roomVersion
+      version
       creator {
         id
       }
@@ -74,7 +74,7 @@ describe('a room of version 12', () => {
 
     expect(errors).toBeUndefined();
     const room = data?.room;
-    expect(room?.roomVersion).toBe('12');
+    expect(room?.version).toBe('12');
     expect(room?.creator).toEqual({ id: alice.user.userId });
     const creators = [alice.user.userId, bob.user.userId].sort();
     expect(room?.powerLevels.privilegedCreators.map((user) => user.id)).toEqual(creators);

@@ -17,18 +17,20 @@ const RoomDetails = graphql(`
   query RoomDetails($id: ID!) {
     room(id: $id) {
       id
-      roomId
       name
       topic
       avatarUrl
       canonicalAlias
       joinRule
+      joinRuleValue
       historyVisibility
+      historyVisibilityValue
       guestAccess
+      guestAccessValue
       creator {
         id
       }
-      roomVersion
+      version
       isEncrypted
       isDirect
       myMembership
@@ -153,11 +155,22 @@ const UserAndNode = graphql(`
   }
 `);
 
+const RoomByAlias = graphql(`
+  query RoomByAlias($alias: String!) {
+    roomByAlias(alias: $alias) {
+      id
+      name
+    }
+  }
+`);
+
 const ViewerProfile = graphql(`
   query ViewerProfile {
     viewer {
       userId
-      displayName
+      user {
+        displayName
+      }
     }
   }
 `);
@@ -211,15 +224,19 @@ describe('room', () => {
     const room = result.data?.room;
     expect(room).toMatchObject({
       id: roomId,
-      roomId,
       name: 'Populated',
       topic: 'Every membership state',
       avatarUrl: null,
       canonicalAlias: alias,
-      joinRule: 'public',
-      historyVisibility: 'shared',
+      joinRule: 'PUBLIC',
+      joinRuleValue: 'public',
+      historyVisibility: 'SHARED',
+      historyVisibilityValue: 'shared',
+      // Synapse's public_chat preset writes no m.room.guest_access: the room does not say.
+      guestAccess: null,
+      guestAccessValue: null,
       creator: { id: alice.user.userId },
-      roomVersion: '11',
+      version: '11',
       isEncrypted: false,
       isDirect: false,
       myMembership: 'JOIN',
@@ -251,21 +268,62 @@ describe('room', () => {
     ]);
   });
 
-  it('should take an alias, and answer null for an unknown alias', async () => {
+  it('should find a room by alias, its id the room ID, and answer null for an unknown alias', async () => {
     const { upstream, roomId, alias, bob } = await populatedRoom();
     await using _upstream = upstream;
     await using facade = startFacade();
-    const byAlias = await facade.graphql(RoomDetails, {
+    const byAlias = await facade.graphql(RoomByAlias, {
+      token: bob.user.accessToken,
+      variables: { alias },
+    });
+    expect(byAlias.errors).toBeUndefined();
+    expect(byAlias.data?.roomByAlias).toEqual({ id: roomId, name: 'Populated' });
+    const unknown = await facade.graphql(RoomByAlias, {
+      token: bob.user.accessToken,
+      variables: { alias: `#no-such-alias-${Date.now()}:${homeserver().serverName}` },
+    });
+    expect(unknown.errors).toBeUndefined();
+    expect(unknown.data?.roomByAlias).toBeNull();
+  });
+
+  it('should refuse an alias as a node or room ID, before any upstream call', async () => {
+    const { upstream, alias, bob } = await populatedRoom();
+    await using _upstream = upstream;
+    await using facade = startFacade();
+    const asRoomId = await facade.graphql(RoomDetails, {
       token: bob.user.accessToken,
       variables: { id: alias },
     });
-    expect(byAlias.data?.room?.id).toBe(roomId);
-    const unknown = await facade.graphql(RoomDetails, {
+    expect(asRoomId.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'id' });
+    const asNode = await facade.graphql(UserAndNode, {
       token: bob.user.accessToken,
-      variables: { id: `#no-such-alias-${Date.now()}:${homeserver().serverName}` },
+      variables: { userId: bob.user.userId, nodeId: alias },
     });
-    expect(unknown.errors).toBeUndefined();
-    expect(unknown.data?.room).toBeNull();
+    expect(asNode.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT' });
+    expect(facade.upstream.requests.filter((request) => /directory|state/.test(request))).toEqual(
+      [],
+    );
+  });
+
+  it('should answer null with the raw value for a room setting the spec does not define', async () => {
+    await using upstream = newUpstream();
+    const alice = await newUserClient(upstream, 'settings');
+    const { roomId } = await createRoom(alice.client, { preset: 'private_chat' });
+    await putStateEvent(alice.client, roomId, 'm.room.guest_access', '', {
+      guest_access: 'org.example.maybe',
+    });
+    await using facade = startFacade();
+    const result = await facade.graphql(RoomDetails, {
+      token: alice.user.accessToken,
+      variables: { id: roomId },
+    });
+    expect(result.errors).toBeUndefined();
+    expect(result.data?.room).toMatchObject({
+      joinRule: 'INVITE',
+      joinRuleValue: 'invite',
+      guestAccess: null,
+      guestAccessValue: 'org.example.maybe',
+    });
   });
 
   it('should refuse a room the viewer cannot see with FORBIDDEN and the Matrix errcode', async () => {
@@ -298,7 +356,7 @@ describe('room', () => {
     expect(result.data?.room).toMatchObject({
       name: 'Populated',
       myMembership: 'INVITE',
-      joinRule: 'public',
+      joinRule: 'PUBLIC',
       joinedMemberCount: null,
       invitedMemberCount: null,
     });
@@ -602,7 +660,10 @@ describe('user and node', () => {
       node: { __typename: 'Room', id: roomId, name: 'Noded' },
     });
     const viewer = await facade.graphql(ViewerProfile, { token: alice.user.accessToken });
-    expect(viewer.data?.viewer).toEqual({ userId: alice.user.userId, displayName: 'Alice A.' });
+    expect(viewer.data?.viewer).toEqual({
+      userId: alice.user.userId,
+      user: { displayName: 'Alice A.' },
+    });
   });
 
   it('should answer null for an unknown user and refuse an ID without a node sigil', async () => {

@@ -3,13 +3,13 @@ import { createLogger } from '../../src/logger.ts';
 import { login } from '../../src/matrix/account.ts';
 import { clientPath } from '../../src/matrix/paths.ts';
 import { graphql } from '../generated/gql.ts';
-import type { LoginInput } from '../generated/graphql.ts';
+import type { CreateSessionInput } from '../generated/graphql.ts';
 import { startFacade } from '../support/facade.ts';
 import { newUpstream, newUser } from '../support/homeserver.ts';
 
-const Login = graphql(`
-  mutation Login($input: LoginInput!) {
-    login(input: $input) {
+const CreateSession = graphql(`
+  mutation CreateSession($input: CreateSessionInput!) {
+    createSession(input: $input) {
       clientMutationId
       accessToken
       userId
@@ -18,10 +18,10 @@ const Login = graphql(`
   }
 `);
 
-const Logout = graphql(`
-  mutation Logout {
-    logout(input: {}) {
-      loggedOut
+const DeleteSession = graphql(`
+  mutation DeleteSession {
+    deleteSession(input: {}) {
+      deleted
     }
   }
 `);
@@ -41,17 +41,17 @@ function captureLines() {
   return { lines, destination: { write: (line: string) => void lines.push(line) } };
 }
 
-describe('login', () => {
+describe('createSession', () => {
   it('should log in with a full user ID and give a token that works for viewer', async () => {
     await using facade = startFacade();
     const alice = await newUser('alice');
-    const result = await facade.graphql(Login, {
+    const result = await facade.graphql(CreateSession, {
       variables: {
         input: { user: alice.userId, password: alice.password, clientMutationId: 'login-1' },
       },
     });
     expect(result.errors).toBeUndefined();
-    const session = result.data?.login;
+    const session = result.data?.createSession;
     expect(session).toEqual({
       clientMutationId: 'login-1',
       accessToken: expect.any(String),
@@ -71,14 +71,14 @@ describe('login', () => {
   it('should log in with just the localpart', async () => {
     await using facade = startFacade();
     const bob = await newUser('bob');
-    const result = await facade.graphql(Login, {
+    const result = await facade.graphql(CreateSession, {
       variables: { input: { user: bob.localpart, password: bob.password } },
     });
     expect(result.errors).toBeUndefined();
-    expect(result.data?.login?.userId).toBe(bob.userId);
+    expect(result.data?.createSession?.userId).toBe(bob.userId);
 
     const viewer = await facade.graphql(SessionViewer, {
-      token: result.data?.login?.accessToken ?? '',
+      token: result.data?.createSession?.accessToken ?? '',
     });
     expect(viewer.data?.viewer.userId).toBe(bob.userId);
   });
@@ -89,7 +89,7 @@ describe('login', () => {
     const carol = await newUser('carol');
     // The longest name allowed: Synapse takes 100 characters and refuses 101.
     const deviceName = "Carol's phone ".padEnd(100, '.');
-    const result = await facade.graphql(Login, {
+    const result = await facade.graphql(CreateSession, {
       variables: {
         input: {
           user: carol.userId,
@@ -100,10 +100,10 @@ describe('login', () => {
       },
     });
     expect(result.errors).toBeUndefined();
-    expect(result.data?.login?.deviceId).toBe('CAROLPHONE');
+    expect(result.data?.createSession?.deviceId).toBe('CAROLPHONE');
 
     const device = await upstream
-      .client(result.data?.login?.accessToken ?? '')
+      .client(result.data?.createSession?.accessToken ?? '')
       .send<{ device_id: string; display_name?: string }>({
         method: 'GET',
         path: clientPath`/devices/${'CAROLPHONE'}`,
@@ -111,27 +111,27 @@ describe('login', () => {
     expect(device).toMatchObject({ device_id: 'CAROLPHONE', display_name: deviceName });
   });
 
-  it('should ignore a bearer token sent along: login needs none', async () => {
+  it('should ignore a bearer token sent along: createSession needs none', async () => {
     await using facade = startFacade();
     const dave = await newUser('dave');
-    const result = await facade.graphql(Login, {
+    const result = await facade.graphql(CreateSession, {
       token: 'syt_not_a_real_token',
       variables: { input: { user: dave.userId, password: dave.password } },
     });
     expect(result.errors).toBeUndefined();
-    expect(result.data?.login?.userId).toBe(dave.userId);
+    expect(result.data?.createSession?.userId).toBe(dave.userId);
   });
 
   it('should answer UNAUTHENTICATED with the Matrix errcode for a wrong password', async () => {
     await using facade = startFacade();
     const erin = await newUser('erin');
-    const result = await facade.graphql(Login, {
+    const result = await facade.graphql(CreateSession, {
       variables: { input: { user: erin.userId, password: `${erin.password}-wrong` } },
     });
-    expect(result.data).toEqual({ login: null });
+    expect(result.data).toEqual({ createSession: null });
     expect(result.errors).toHaveLength(1);
     expect(result.errors?.[0]).toMatchObject({
-      path: ['login'],
+      path: ['createSession'],
       extensions: { code: 'UNAUTHENTICATED', matrix: { errcode: 'M_FORBIDDEN', status: 403 } },
     });
     expect(result.errors?.[0]?.message).not.toMatch(/Unexpected/);
@@ -140,16 +140,16 @@ describe('login', () => {
 
   it('should answer UNAUTHENTICATED for a user that does not exist', async () => {
     await using facade = startFacade();
-    const result = await facade.graphql(Login, {
+    const result = await facade.graphql(CreateSession, {
       variables: { input: { user: 'nobody-here-at-all', password: 'whatever' } },
     });
     expect(result.errors?.[0]).toMatchObject({
-      path: ['login'],
+      path: ['createSession'],
       extensions: { code: 'UNAUTHENTICATED', matrix: { errcode: 'M_FORBIDDEN', status: 403 } },
     });
   });
 
-  const invalidInputs: { name: string; field: string; input: LoginInput }[] = [
+  const invalidInputs: { name: string; field: string; input: CreateSessionInput }[] = [
     { name: 'an empty password', field: 'password', input: { user: 'alice', password: '' } },
     { name: 'a blank user', field: 'user', input: { user: '  ', password: 'secret' } },
     { name: 'a malformed user ID', field: 'user', input: { user: '@alice', password: 'secret' } },
@@ -169,10 +169,10 @@ describe('login', () => {
   for (const { name, field, input } of invalidInputs) {
     it(`should refuse ${name} with BAD_USER_INPUT and no upstream call`, async () => {
       await using facade = startFacade();
-      const result = await facade.graphql(Login, { variables: { input } });
-      expect(result.data).toEqual({ login: null });
+      const result = await facade.graphql(CreateSession, { variables: { input } });
+      expect(result.data).toEqual({ createSession: null });
       expect(result.errors?.[0]).toMatchObject({
-        path: ['login'],
+        path: ['createSession'],
         extensions: { code: 'BAD_USER_INPUT', field },
       });
       expect(facade.upstream.count()).toBe(0);
@@ -180,7 +180,7 @@ describe('login', () => {
   }
 });
 
-describe('logout', () => {
+describe('deleteSession', () => {
   it('should invalidate the caller’s token and no other session', async () => {
     await using facade = startFacade();
     await using upstream = newUpstream();
@@ -190,9 +190,9 @@ describe('logout', () => {
       password: frank.password,
     });
 
-    const result = await facade.graphql(Logout, { token: session.accessToken });
+    const result = await facade.graphql(DeleteSession, { token: session.accessToken });
     expect(result.errors).toBeUndefined();
-    expect(result.data).toEqual({ logout: { loggedOut: true } });
+    expect(result.data).toEqual({ deleteSession: { deleted: true } });
 
     const after = await facade.graphql(SessionViewer, { token: session.accessToken });
     expect(after.data).toBeNull();
@@ -200,7 +200,7 @@ describe('logout', () => {
       path: ['viewer'],
       extensions: { code: 'UNAUTHENTICATED', matrix: { errcode: 'M_UNKNOWN_TOKEN', status: 401 } },
     });
-    const again = await facade.graphql(Logout, { token: session.accessToken });
+    const again = await facade.graphql(DeleteSession, { token: session.accessToken });
     expect(again.errors?.[0]?.extensions).toMatchObject({ code: 'UNAUTHENTICATED' });
 
     const other = await facade.graphql(SessionViewer, { token: frank.accessToken });
@@ -209,9 +209,9 @@ describe('logout', () => {
 
   it('should answer UNAUTHENTICATED without a token, before any upstream call', async () => {
     await using facade = startFacade();
-    const result = await facade.graphql(Logout);
+    const result = await facade.graphql(DeleteSession);
     expect(result.errors?.[0]).toMatchObject({
-      path: ['logout'],
+      path: ['deleteSession'],
       extensions: { code: 'UNAUTHENTICATED' },
     });
     expect(facade.upstream.count()).toBe(0);
@@ -227,21 +227,23 @@ describe('session logs', () => {
     const secrets = [grace.password, wrongPassword];
     {
       await using facade = startFacade({}, { logger });
-      const wrong = await facade.graphql(Login, {
+      const wrong = await facade.graphql(CreateSession, {
         variables: { input: { user: grace.userId, password: wrongPassword } },
       });
       expect(wrong.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
 
-      const loggedIn = await facade.graphql(Login, {
+      const loggedIn = await facade.graphql(CreateSession, {
         variables: { input: { user: grace.localpart, password: grace.password } },
       });
-      const token = loggedIn.data?.login?.accessToken ?? '';
+      const token = loggedIn.data?.createSession?.accessToken ?? '';
       expect(token).not.toBe('');
       secrets.push(token);
       expect((await facade.graphql(SessionViewer, { token })).data?.viewer.userId).toBe(
         grace.userId,
       );
-      expect((await facade.graphql(Logout, { token })).data?.logout?.loggedOut).toBe(true);
+      expect((await facade.graphql(DeleteSession, { token })).data?.deleteSession?.deleted).toBe(
+        true,
+      );
     }
     {
       // An upstream failure is logged by yoga with the whole error: the login must not be in it.
@@ -249,7 +251,7 @@ describe('session logs', () => {
         { MATRIX_HOMESERVER_URL: 'http://127.0.0.1:9', UPSTREAM_MAX_ATTEMPTS: '1' },
         { logger },
       );
-      const unreachable = await facade.graphql(Login, {
+      const unreachable = await facade.graphql(CreateSession, {
         variables: { input: { user: grace.userId, password: grace.password } },
       });
       expect(unreachable.errors?.[0]?.extensions?.code).toBe('UPSTREAM_UNAVAILABLE');
