@@ -5,7 +5,9 @@
  */
 import { getProfile } from '../matrix/account.ts';
 import { getStateEvent, putStateEvent } from '../matrix/room-state.ts';
+import { membershipIn } from '../room/membership.ts';
 import { builder, type Context } from './builder.ts';
+import { facadeError } from './errors.ts';
 import { requireRoomId, requireUserId } from './matrix-ids.ts';
 import {
   MAX_BODY_BYTES,
@@ -156,7 +158,15 @@ builder.relayMutationField(
         getStateEvent(client, roomId, 'm.room.member', viewer.userId),
         given ?? getProfile(client, viewer.userId).then((profile) => profile.displayName),
       ]);
-      const content: Record<string, unknown> = { ...current?.content, membership: 'join' };
+      // Only the name changes: a member event that also said `join` would re-join a user who has
+      // left a public room. Only a joined member has a display name in the room to set.
+      if (membershipIn(current?.content) !== 'join') {
+        throw facadeError(
+          'FORBIDDEN',
+          'Only a joined member can set their display name in this room.',
+        );
+      }
+      const content: Record<string, unknown> = { ...current?.content };
       if (displayName === null) {
         delete content['displayname'];
       } else {

@@ -8,11 +8,15 @@ import type { SyncHub } from '../sync/sync-hub.ts';
 
 /**
  * The token of an `Authorization: Bearer <token>` value (a header, or graphql-ws's
- * `connection_init` payload field, which may hold anything); `null` for none, another scheme or
- * not a string, which the schema answers with UNAUTHENTICATED.
+ * `connection_init` payload field, which may hold anything); `null` for none, another scheme,
+ * not a string, or a token with characters no bearer token has (RFC 6750's b64token: a control
+ * character would otherwise reach the upstream request's headers). The schema answers `null`
+ * with UNAUTHENTICATED, before any upstream call.
  */
 export function bearerToken(authorization: unknown): string | null {
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(typeof authorization === 'string' ? authorization : '');
+  const match = /^Bearer\s+([A-Za-z0-9\-._~+/]+=*)\s*$/i.exec(
+    typeof authorization === 'string' ? authorization : '',
+  );
   return match?.[1] ?? null;
 }
 

@@ -6,7 +6,7 @@
  * viewer of every operation on the socket, so none of them asks again.
  */
 import type { Server } from 'node:http';
-import type { ExecutionArgs } from 'graphql';
+import { type ExecutionArgs, GraphQLError } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { type Extra, useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
@@ -104,10 +104,22 @@ export function attachWebSocketTransport(
           ...initial,
           params: payload,
         });
+        let document: ReturnType<typeof parse>;
+        try {
+          document = parse(payload.query);
+        } catch (error) {
+          // A document that does not parse (or that a parser limit refuses) is this operation's
+          // error message; the socket and its other subscriptions go on.
+          endOperation(ctx, id);
+          if (error instanceof GraphQLError) {
+            return [error];
+          }
+          throw error;
+        }
         const args = {
           schema,
           operationName: payload.operationName ?? null,
-          document: parse(payload.query),
+          document,
           variableValues: payload.variables ?? null,
           contextValue: await contextFactory(),
           rootValue: { execute, subscribe } satisfies EnvelopedRoot,

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { getAccountData, getProfile } from '../../src/matrix/account.ts';
 import { getMembers, getRoomState, getStateEvent } from '../../src/matrix/room-state.ts';
-import { createRoom, joinRoom } from '../../src/matrix/rooms.ts';
+import { createRoom, joinRoom, leaveRoom } from '../../src/matrix/rooms.ts';
 import { graphql } from '../generated/gql.ts';
 import { startFacade } from '../support/facade.ts';
 import { startFaultProxy } from '../support/fault-proxy.ts';
@@ -590,6 +590,39 @@ describe('room state mutations', () => {
     expect(facade.upstream.requests.filter((request) => request.includes('m.room.avatar'))).toEqual(
       [],
     );
+  });
+});
+
+const SetDisplayNameOnly = graphql(`
+  mutation SetDisplayNameOnly($input: SetRoomDisplayNameInput!) {
+    setRoomDisplayName(input: $input) {
+      eventId
+    }
+  }
+`);
+
+describe('setRoomDisplayName', () => {
+  it('should refuse a member who left, and never join them again', async () => {
+    await using upstream = newUpstream();
+    const [owner, bob] = await Promise.all([
+      newUserClient(upstream, 'nick-owner'),
+      newUserClient(upstream, 'nick-bob'),
+    ]);
+    const { roomId } = await createRoom(owner.client, { preset: 'public_chat' });
+    await joinRoom(bob.client, roomId);
+    await leaveRoom(bob.client, roomId);
+    await using facade = startFacade();
+
+    const result = await facade.graphql(SetDisplayNameOnly, {
+      token: bob.user.accessToken,
+      variables: { input: { roomId, displayName: 'Back again?' } },
+    });
+
+    expect(result.data).toEqual({ setRoomDisplayName: null });
+    expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN' });
+    const member = await getStateEvent(owner.client, roomId, 'm.room.member', bob.user.userId);
+    expect(member?.content).toMatchObject({ membership: 'leave' });
+    expect(facade.upstream.count(/\/state\/m\.room\.member/)).toBe(1);
   });
 });
 

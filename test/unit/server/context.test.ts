@@ -15,6 +15,9 @@ describe('bearerToken', () => {
     expect(bearerToken('Bearer two tokens')).toBeNull();
     // graphql-ws's connection_init payload may hold anything.
     expect(bearerToken(42)).toBeNull();
+    // RFC 6750 b64token: nothing that could break the upstream request's headers.
+    expect(bearerToken('Bearer syt_abc\u0001')).toBeNull();
+    expect(bearerToken('Bearer syt_\u00e9')).toBeNull();
     expect(bearerToken({ token: 'syt_abc' })).toBeNull();
   });
 });
