@@ -5,6 +5,7 @@
 import type { ClientEvent } from '../matrix/events.ts';
 import type { MembershipState } from '../matrix/room-state.ts';
 import { inviteListing } from '../room/room-list.ts';
+import type { StateIndex } from '../room/state-index.ts';
 import type { EndedUpdate, SyncUpdateKind, SyncUpdateOf } from '../sync/sync-events.ts';
 import type { StreamSelector } from '../sync/sync-hub.ts';
 import { builder, type Context } from './builder.ts';
@@ -41,6 +42,24 @@ async function requireVisibleRoom(context: Context, roomIdArg: string | number):
   const roomId = requireRoomId(String(roomIdArg), 'roomId');
   await context.session.loaders.roomState.load(roomId);
   return roomId;
+}
+
+/**
+ * The room's state after a `state` update, fetched once however many `roomUpdated`
+ * subscriptions receive that update: the hub hands every subscription of a token the same update
+ * object, and a token's subscriptions may all read what one of them fetched. A failed fetch is
+ * not shared: each subscription then tries with its own session.
+ */
+const stateAfterUpdate = new WeakMap<SyncUpdateOf<'state'>, Promise<StateIndex>>();
+
+function stateAfter(update: SyncUpdateOf<'state'>, context: Context): Promise<StateIndex> {
+  let state = stateAfterUpdate.get(update);
+  if (state === undefined) {
+    state = context.session.loaders.roomState.load(update.roomId);
+    stateAfterUpdate.set(update, state);
+    state.catch(() => stateAfterUpdate.delete(update));
+  }
+  return state.catch(() => context.session.loaders.roomState.load(update.roomId));
 }
 
 /**
@@ -123,10 +142,15 @@ builder.subscriptionField('roomUpdated', (t) =>
       const roomId = await requireVisibleRoom(context, args.roomId);
       return viewerUpdates(context, { kinds: ['state'], roomId });
     },
-    resolve: (update: SyncUpdateOf<'state'> | EndedUpdate, _args, context): RoomShape => ({
-      roomId: fresh(context, update).roomId,
-      listing: null,
-    }),
+    resolve: async (
+      update: SyncUpdateOf<'state'> | EndedUpdate,
+      _args,
+      context,
+    ): Promise<RoomShape> => {
+      const item = fresh(context, update);
+      context.session.loaders.roomState.prime(item.roomId, await stateAfter(item, context));
+      return { roomId: item.roomId, listing: null };
+    },
   }),
 );
 

@@ -385,3 +385,25 @@ describe('graceful shutdown', () => {
     await server[Symbol.asyncDispose]();
   });
 });
+
+describe('roomUpdated', () => {
+  it('should read the state once per change however many subscriptions receive it', async () => {
+    const { upstream, alice, bob, roomId } = await sharedRoom('updated-once');
+    await using _upstream = upstream;
+    await using server = await startServer();
+    await using client = server.client(alice.user.accessToken);
+    const feeds = Array.from({ length: 5 }, () =>
+      subscribe(client, RoomUpdatedSubscription, { roomId }),
+    );
+    await vi.waitFor(() => expect(server.app.syncStats.listeners).toBe(5));
+    server.upstream.reset();
+
+    await putStateEvent(bob.client, roomId, 'm.room.name', '', { name: 'Once' });
+    const firsts = await Promise.all(feeds.map((feed) => feed.next(1)));
+
+    expect(firsts.map((values) => values[0]?.data?.roomUpdated)).toEqual(
+      Array.from({ length: 5 }, () => ({ id: roomId, name: 'Once' })),
+    );
+    expect(server.upstream.count(/\/rooms\/[^/]+\/state$/)).toBe(1);
+  });
+});
