@@ -12,6 +12,28 @@ const integer = (min: number, max: number) =>
     .min(min, { error: `must be an integer from ${min} to ${max}` })
     .max(max, { error: `must be an integer from ${min} to ${max}` });
 const milliseconds = integer(1, 3_600_000);
+const flag = z
+  .enum(['true', 'false'], { error: 'must be true or false' })
+  .transform((value) => value === 'true');
+
+/** `*`, or a browser origin: scheme, host and port only (`https://app.example.org`). */
+function isOrigin(value: string): boolean {
+  if (value === '*') {
+    return true;
+  }
+  try {
+    return new URL(value).origin === value;
+  } catch {
+    return false;
+  }
+}
+
+/** The entries of a parsed CORS_ORIGINS that are no origin, for its message. */
+function notOrigins(origins: unknown): string {
+  return (Array.isArray(origins) ? origins : [])
+    .filter((origin) => !isOrigin(String(origin)))
+    .join(', ');
+}
 
 const environmentSchema = z.object({
   MATRIX_HOMESERVER_URL: z
@@ -26,15 +48,43 @@ const environmentSchema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: integer(0, 65_535).default(4000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  GRAPHIQL: z
-    .enum(['true', 'false'], { error: 'must be true or false' })
-    .default('true')
-    .transform((value) => value === 'true'),
+  // Only read for the defaults of INTROSPECTION and GRAPHIQL, as most Node tooling reads it.
+  NODE_ENV: z.string().optional(),
+  INTROSPECTION: flag.optional(),
+  GRAPHIQL: flag.optional(),
+  CORS_ORIGINS: z
+    .string()
+    .transform((value) =>
+      value
+        .split(',')
+        .map((origin) => origin.trim())
+        .filter((origin) => origin !== ''),
+    )
+    .refine((origins) => origins.every(isOrigin), {
+      error: (issue) =>
+        `must be \`*\` or comma-separated origins such as https://app.example.org; not an origin: ${notOrigins(issue.input)}`,
+    })
+    .optional(),
+  MAX_BODY_BYTES: integer(1024, 100_000_000).default(262_144),
+  MAX_TOKENS: integer(100, 1_000_000).default(2000),
+  MAX_DEPTH: integer(2, 1000).default(12),
+  MAX_ALIASES: integer(0, 100_000).default(15),
+  MAX_DIRECTIVES: integer(0, 100_000).default(20),
+  DOCUMENT_CACHE_TOKENS: integer(0, 100_000_000).default(50_000),
+  HTTP_HEADERS_TIMEOUT_MS: milliseconds.default(10_000),
+  HTTP_REQUEST_TIMEOUT_MS: milliseconds.default(30_000),
+  HTTP_MAX_CONNECTIONS: integer(1, 1_000_000).default(1024),
   UPSTREAM_CONNECT_TIMEOUT_MS: milliseconds.default(5000),
   UPSTREAM_HEADERS_TIMEOUT_MS: milliseconds.default(30_000),
   UPSTREAM_BODY_TIMEOUT_MS: milliseconds.default(30_000),
   UPSTREAM_MAX_ATTEMPTS: integer(1, 10).default(4),
   UPSTREAM_CONNECTIONS: integer(1, 1024).default(32),
+  UPSTREAM_TOTAL_TIMEOUT_MS: milliseconds.default(45_000),
+  UPSTREAM_MAX_RESPONSE_BYTES: integer(1024, 2 ** 31).default(64 * 1024 * 1024),
+  UPSTREAM_PER_TOKEN_CONCURRENCY: integer(1, 1024).default(6),
+  SYNC_CONNECTIONS: integer(1, 100_000).default(1024),
+  WS_MAX_OPERATIONS_PER_SOCKET: integer(1, 100_000).default(100),
+  DELETE_ROOM_ADMIN_PURGE: flag.default(false),
   CURSOR_SECRET: z.string().min(32, { error: 'must be at least 32 characters' }).optional(),
   OPERATION_DEADLINE_MS: milliseconds.default(60_000),
   SYNC_POLL_TIMEOUT_MS: integer(0, 300_000).default(30_000),
@@ -42,13 +92,71 @@ const environmentSchema = z.object({
   SYNC_MAX_BACKFILL_EVENTS: integer(0, 100_000).default(500),
 });
 
+// Checks between variables run even when others are invalid (`when`), so that every problem is
+// still listed at once; each looks only at variables that parsed.
+const checkedEnvironmentSchema = environmentSchema
+  .refine((env) => !(env.GRAPHIQL === true && env.INTROSPECTION === false), {
+    path: ['GRAPHIQL'],
+    error: 'cannot be true with INTROSPECTION=false: GraphiQL needs introspection',
+    when: (payload) => parsedWithoutIssue(payload, ['GRAPHIQL', 'INTROSPECTION']),
+  })
+  .refine((env) => env.HTTP_HEADERS_TIMEOUT_MS <= env.HTTP_REQUEST_TIMEOUT_MS, {
+    path: ['HTTP_HEADERS_TIMEOUT_MS'],
+    error: 'must not exceed HTTP_REQUEST_TIMEOUT_MS (the headers are part of the request)',
+    when: (payload) =>
+      parsedWithoutIssue(payload, ['HTTP_HEADERS_TIMEOUT_MS', 'HTTP_REQUEST_TIMEOUT_MS']),
+  });
+
+/** Whether none of `keys` has an issue yet: a check between them can read their parsed values. */
+function parsedWithoutIssue(
+  payload: { issues: readonly { readonly path?: readonly PropertyKey[] | undefined }[] },
+  keys: readonly string[],
+): boolean {
+  return payload.issues.every((issue) => !keys.includes(String(issue.path?.[0])));
+}
+
 /** The validated configuration. See the README's configuration table. */
 export interface Config {
   readonly homeserverUrl: string;
   readonly host: string;
   readonly port: number;
   readonly logLevel: z.infer<typeof environmentSchema>['LOG_LEVEL'];
+  /**
+   * Answer introspection queries (`__schema`, `__type`). Off, the schema is also kept out of
+   * validation messages ("Did you mean …?").
+   */
+  readonly introspection: boolean;
+  /** Serve GraphiQL on `GET /graphql` (needs introspection). */
   readonly graphiql: boolean;
+  /** Browser origins allowed to call the facade (CORS); empty: no CORS headers at all. */
+  readonly corsOrigins: readonly string[];
+  /** What one request may cost at most; see docs/security.md. */
+  readonly limits: {
+    /** Largest request body; a larger one is refused with 413 before it is parsed. */
+    readonly maxBodyBytes: number;
+    /** Most lexical tokens (and, separately, comments) in one document. */
+    readonly maxTokens: number;
+    /** Deepest field nesting of an operation, fragments followed. */
+    readonly maxDepth: number;
+    /** Most aliases in an operation, fragments followed. */
+    readonly maxAliases: number;
+    /** Most directives in an operation. */
+    readonly maxDirectives: number;
+    /**
+     * What the parsed documents kept for reuse may hold in all, in lexical tokens (a parsed
+     * document keeps every token); 0: none kept.
+     */
+    readonly documentCacheTokens: number;
+  };
+  /** The HTTP server's own limits. */
+  readonly http: {
+    /** How long a client may take to send the request headers. */
+    readonly headersTimeoutMs: number;
+    /** How long a client may take to send the whole request, headers and body. */
+    readonly requestTimeoutMs: number;
+    /** Most open connections, websockets included; further ones are dropped. */
+    readonly maxConnections: number;
+  };
   /**
    * Signs pagination cursors. Unset: a random key per process, so cursors stop working when the
    * process restarts; set the same secret on every instance behind one endpoint.
@@ -59,6 +167,10 @@ export interface Config {
    * the client gets DEADLINE_EXCEEDED.
    */
   readonly operationDeadlineMs: number;
+  /** Whether `deleteRoom` may purge a room through Synapse's Admin API for a server admin. */
+  readonly deleteRoomAdminPurge: boolean;
+  /** The most operations one graphql-ws connection may run at once. */
+  readonly wsMaxOperationsPerSocket: number;
   readonly sync: {
     /** Server-side timeout of each long-poll. */
     readonly pollTimeoutMs: number;
@@ -66,6 +178,8 @@ export interface Config {
     readonly gracePeriodMs: number;
     /** The most events recovered for one room after a `limited` sync. */
     readonly maxBackfillEvents: number;
+    /** Connections of the long-poll pool: one per user with a live sync loop. */
+    readonly connections: number;
   };
   readonly upstream: {
     readonly connectTimeoutMs: number;
@@ -73,6 +187,11 @@ export interface Config {
     readonly bodyTimeoutMs: number;
     readonly maxAttempts: number;
     readonly connections: number;
+    /** The most one try of an upstream call may take in all (a long-poll: plus its timeout). */
+    readonly totalTimeoutMs: number;
+    readonly maxResponseBytes: number;
+    /** Upstream calls one token may have in flight on the shared pool; more wait their turn. */
+    readonly perTokenConcurrency: number;
   };
 }
 
@@ -87,7 +206,7 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
   const present = Object.fromEntries(
     Object.entries(environment).filter(([, value]) => value !== undefined && value !== ''),
   );
-  const parsed = environmentSchema.safeParse(present);
+  const parsed = checkedEnvironmentSchema.safeParse(present);
   if (!parsed.success) {
     const problems = parsed.error.issues.map(
       (issue) => `  - ${issue.path.join('.')}: ${issue.message}`,
@@ -95,18 +214,39 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
     throw new ConfigError(`invalid configuration:\n${problems.join('\n')}`);
   }
   const env = parsed.data;
+  // A development tool, and a map of the schema for anyone: on unless the process says it is in
+  // production (or the operator says otherwise).
+  const introspection = env.INTROSPECTION ?? env.NODE_ENV !== 'production';
   return Object.freeze({
     homeserverUrl: env.MATRIX_HOMESERVER_URL,
     host: env.HOST,
     port: env.PORT,
     logLevel: env.LOG_LEVEL,
-    graphiql: env.GRAPHIQL,
+    introspection,
+    graphiql: env.GRAPHIQL ?? introspection,
+    corsOrigins: Object.freeze(env.CORS_ORIGINS ?? []),
+    limits: Object.freeze({
+      maxBodyBytes: env.MAX_BODY_BYTES,
+      maxTokens: env.MAX_TOKENS,
+      maxDepth: env.MAX_DEPTH,
+      maxAliases: env.MAX_ALIASES,
+      maxDirectives: env.MAX_DIRECTIVES,
+      documentCacheTokens: env.DOCUMENT_CACHE_TOKENS,
+    }),
+    http: Object.freeze({
+      headersTimeoutMs: env.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS,
+      maxConnections: env.HTTP_MAX_CONNECTIONS,
+    }),
     cursorSecret: env.CURSOR_SECRET ?? null,
     operationDeadlineMs: env.OPERATION_DEADLINE_MS,
+    deleteRoomAdminPurge: env.DELETE_ROOM_ADMIN_PURGE,
+    wsMaxOperationsPerSocket: env.WS_MAX_OPERATIONS_PER_SOCKET,
     sync: Object.freeze({
       pollTimeoutMs: env.SYNC_POLL_TIMEOUT_MS,
       gracePeriodMs: env.SYNC_GRACE_PERIOD_MS,
       maxBackfillEvents: env.SYNC_MAX_BACKFILL_EVENTS,
+      connections: env.SYNC_CONNECTIONS,
     }),
     upstream: Object.freeze({
       connectTimeoutMs: env.UPSTREAM_CONNECT_TIMEOUT_MS,
@@ -114,6 +254,9 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
       bodyTimeoutMs: env.UPSTREAM_BODY_TIMEOUT_MS,
       maxAttempts: env.UPSTREAM_MAX_ATTEMPTS,
       connections: env.UPSTREAM_CONNECTIONS,
+      totalTimeoutMs: env.UPSTREAM_TOTAL_TIMEOUT_MS,
+      maxResponseBytes: env.UPSTREAM_MAX_RESPONSE_BYTES,
+      perTokenConcurrency: env.UPSTREAM_PER_TOKEN_CONCURRENCY,
     }),
   });
 }

@@ -46,7 +46,12 @@ export class MatrixApiError extends Error {
   }
 }
 
-/** The homeserver (or something in front of it) answered an error that is not Matrix JSON. */
+/**
+ * The homeserver (or something in front of it) answered something the Matrix API does not allow:
+ * an error that is not Matrix JSON, or a success whose body is malformed (not JSON, not the
+ * object or array the endpoint returns, a required field missing). Either way the answer is
+ * unusable, like a failure of the homeserver.
+ */
 export class MatrixHttpError extends Error {
   override readonly name = 'MatrixHttpError';
   readonly status: number;
@@ -54,19 +59,48 @@ export class MatrixHttpError extends Error {
   readonly endpoint: UpstreamEndpoint;
   /** The first bytes of the body, for logs. */
   readonly bodySnippet: string;
+  /**
+   * What was wrong with a success response's body (e.g. `next_batch is not a string`); `null`
+   * for an error response.
+   */
+  readonly malformed: string | null;
 
   constructor(init: {
     status: number;
     retryAfterMs: number | null;
     endpoint: UpstreamEndpoint;
     bodySnippet: string;
+    malformed?: string;
   }) {
-    super(`HTTP ${init.status} from the homeserver (not a Matrix error body)`);
+    super(
+      init.malformed === undefined
+        ? `HTTP ${init.status} from the homeserver (not a Matrix error body)`
+        : `malformed HTTP ${init.status} response from the homeserver: ${init.malformed}`,
+    );
     this.status = init.status;
     this.retryAfterMs = init.retryAfterMs;
     this.endpoint = init.endpoint;
     this.bodySnippet = init.bodySnippet;
+    this.malformed = init.malformed ?? null;
   }
+}
+
+/**
+ * A success response whose body is not what `endpoint` returns: an upstream failure like any
+ * other (the schema maps it to UPSTREAM_UNAVAILABLE), never data read as if it were valid.
+ */
+export function malformedResponse(
+  endpoint: UpstreamEndpoint,
+  problem: string,
+  { status = 200, bodySnippet = '' }: { status?: number; bodySnippet?: string } = {},
+): MatrixHttpError {
+  return new MatrixHttpError({
+    status,
+    retryAfterMs: null,
+    endpoint,
+    bodySnippet,
+    malformed: problem,
+  });
 }
 
 /** What kind of transport failure a {@link ConnectionError} is. */
@@ -75,8 +109,13 @@ export type ConnectionFailure =
   | 'connect'
   /** An established connection broke: reset, closed early, or the body was cut short. */
   | 'reset'
-  /** The homeserver took longer than the headers or body timeout allowed. */
-  | 'timeout';
+  /** The homeserver took longer than the headers, body or total timeout allowed. */
+  | 'timeout'
+  /**
+   * The response was larger than the upstream accepts (`maxResponseBytes`): the connection was
+   * closed without reading the rest.
+   */
+  | 'too-large';
 
 /** The homeserver could not be reached, or did not answer in time. `cause` keeps the original. */
 export class ConnectionError extends Error {

@@ -6,12 +6,14 @@ import { Agent, type Dispatcher } from 'undici';
 import {
   ConnectionError,
   type ConnectionFailure,
-  MatrixHttpError,
+  type MatrixApiError,
+  malformedResponse,
   parseErrorResponse,
   type UpstreamEndpoint,
 } from './errors.ts';
+import { KeyedLimiter } from './keyed-limiter.ts';
 import { type Query, queryString, redactQuery } from './paths.ts';
-import { abortableSleep } from './policy.ts';
+import { abortableSleep, isTokenRefused } from './policy.ts';
 import { defaultRetryPolicy, type RetryPolicy, retryDelayMs } from './retry.ts';
 
 /** The subset of a pino logger the client writes to. */
@@ -36,13 +38,38 @@ export interface UpstreamTimeouts {
    * @default 30000
    */
   bodyMs: number;
+  /**
+   * The most one try of a call may take in all, from sending to the last byte of the body. The
+   * other timeouts only bound one wait each: a homeserver that drips a byte now and then never
+   * trips them. Above the headers timeout, so that a silent homeserver is reported by that one,
+   * and below the default operation deadline (60 s), so that a client is told the homeserver is
+   * at fault rather than that its request took too long.
+   * @default 45000
+   */
+  totalMs: number;
 }
 
 export const defaultTimeouts: UpstreamTimeouts = Object.freeze({
   connectMs: 5000,
   headersMs: 30_000,
   bodyMs: 30_000,
+  totalMs: 45_000,
 });
+
+/**
+ * The largest response body read by default: 64 MiB. Anything legitimate is far smaller except
+ * the initial `/sync` of a very large account, and the facade's initial syncs are filtered down.
+ */
+export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Upstream calls one access token may have in flight at once by default: enough for a query's
+ * parallel fields to overlap, few enough that one user cannot hold the whole shared pool.
+ */
+export const DEFAULT_PER_TOKEN_CONCURRENCY = 6;
+
+/** Connections of a long-poll pool ({@link Upstream.longPollPool}) by default. */
+export const DEFAULT_LONG_POLL_CONNECTIONS = 1024;
 
 export interface UpstreamOptions {
   /** The homeserver's base URL, e.g. `https://matrix.example.org`. */
@@ -61,7 +88,44 @@ export interface UpstreamOptions {
    * @default 32
    */
   connections?: number;
+  /**
+   * The largest response body accepted. A larger one fails with a `too-large`
+   * {@link ConnectionError} as soon as it is known to be larger (from `Content-Length`, or
+   * while counting), and the connection is closed rather than read to the end.
+   * @default {@link DEFAULT_MAX_RESPONSE_BYTES}
+   */
+  maxResponseBytes?: number;
+  /**
+   * Upstream calls one access token may have in flight at once; further calls of that token
+   * wait for one of them to end. `Infinity` for no cap. Anonymous calls are not capped.
+   * @default {@link DEFAULT_PER_TOKEN_CONCURRENCY}
+   */
+  perTokenConcurrency?: number;
   logger?: UpstreamLogger;
+}
+
+/** Options of {@link Upstream.longPollPool}. */
+export interface LongPollPoolOptions {
+  /**
+   * The most connections of the pool: one per long-poll held open (one per sync loop).
+   * @default {@link DEFAULT_LONG_POLL_CONNECTIONS}
+   */
+  connections?: number;
+  /**
+   * The pool's retry policy, over this upstream's.
+   * @default this upstream's
+   */
+  retry?: Partial<RetryPolicy>;
+  /**
+   * The largest response body accepted (a sync response can be larger than a query's).
+   * @default this upstream's
+   */
+  maxResponseBytes?: number;
+  /**
+   * Sends the pool's requests (tests). Without it, the pool opens its own connections, unless
+   * this upstream sends through an injected dispatcher, which the pool then shares.
+   */
+  dispatcher?: Dispatcher;
 }
 
 export interface MatrixRequest {
@@ -84,6 +148,18 @@ export interface MatrixRequest {
   anonymous?: boolean;
   /** Overrides the headers timeout, e.g. for a long-polling `/sync`. */
   headersTimeoutMs?: number;
+  /**
+   * How long the homeserver may hold this request on purpose before answering (a long-poll's
+   * `timeout`): added to the total timeout.
+   * @default 0
+   */
+  holdMs?: number;
+  /**
+   * What the body of a success is: a JSON object (nearly every endpoint) or an array
+   * (`GET /rooms/{roomId}/state`). Anything else fails as a malformed response.
+   * @default 'object'
+   */
+  returns?: 'object' | 'array';
 }
 
 /** Per-call options every endpoint function accepts. */
@@ -100,6 +176,15 @@ export interface ClientOptions {
    * calls and stops those in flight.
    */
   signal?: AbortSignal;
+  /**
+   * Until the homeserver has answered one call of this client, further calls wait for that
+   * answer instead of going out alongside it: a request whose token turns out to be refused
+   * then costs one upstream call, not one per field. Once it has answered, calls go out freely.
+   * The price is one round trip before a request's parallel calls start; a caller that already
+   * knows the token is valid leaves this off.
+   * @default false
+   */
+  awaitFirstAnswer?: boolean;
 }
 
 /**
@@ -115,6 +200,11 @@ export class Upstream {
   readonly #timeouts: UpstreamTimeouts;
   readonly #retry: RetryPolicy;
   readonly #logger: UpstreamLogger | undefined;
+  readonly #maxResponseBytes: number;
+  /** Shared with the upstreams made by {@link withRetryPolicy}, which share the pool. */
+  #limiter: KeyedLimiter | null;
+  /** Long-poll pools made from this upstream, closed with it. */
+  readonly #derived: Upstream[] = [];
   #requestCounter = 0;
 
   constructor(options: UpstreamOptions) {
@@ -125,6 +215,9 @@ export class Upstream {
     this.#timeouts = { ...defaultTimeouts, ...options.timeouts };
     this.#retry = { ...defaultRetryPolicy, ...options.retry };
     this.#logger = options.logger;
+    this.#maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+    const perToken = options.perTokenConcurrency ?? DEFAULT_PER_TOKEN_CONCURRENCY;
+    this.#limiter = perToken === Number.POSITIVE_INFINITY ? null : new KeyedLimiter(perToken);
     this.#ownsDispatcher = options.dispatcher === undefined;
     this.#dispatcher =
       options.dispatcher ??
@@ -148,17 +241,47 @@ export class Upstream {
    * in their own way (the sync loop). Closing it leaves the pool to this upstream.
    */
   withRetryPolicy(retry: Partial<RetryPolicy>): Upstream {
-    return new Upstream({
+    const upstream = new Upstream({
       homeserverUrl: this.homeserverUrl,
       dispatcher: this.#dispatcher,
       timeouts: this.#timeouts,
       retry: { ...this.#retry, ...retry },
+      maxResponseBytes: this.#maxResponseBytes,
       ...(this.#logger ? { logger: this.#logger } : {}),
     });
+    // The same pool, so the same per-token cap: a token gets its share once, not once per copy.
+    upstream.#limiter = this.#limiter;
+    return upstream;
   }
 
-  /** Closes the connections this upstream opened (not an injected dispatcher's). */
+  /**
+   * The same homeserver through a connection pool of its own, for long-polls: each holds a
+   * connection for as long as the homeserver keeps it open (the sync `timeout`), and in the
+   * shared pool enough of them would leave queries waiting for a free connection. Same timeouts
+   * and logger; its own per-token cap. Closing this upstream closes the pool too.
+   */
+  longPollPool(options: LongPollPoolOptions = {}): Upstream {
+    const dispatcher = options.dispatcher ?? (this.#ownsDispatcher ? undefined : this.#dispatcher);
+    const pool = new Upstream({
+      homeserverUrl: this.homeserverUrl,
+      timeouts: this.#timeouts,
+      retry: { ...this.#retry, ...options.retry },
+      connections: options.connections ?? DEFAULT_LONG_POLL_CONNECTIONS,
+      maxResponseBytes: options.maxResponseBytes ?? this.#maxResponseBytes,
+      perTokenConcurrency: this.#limiter?.limit ?? Number.POSITIVE_INFINITY,
+      ...(dispatcher ? { dispatcher } : {}),
+      ...(this.#logger ? { logger: this.#logger } : {}),
+    });
+    this.#derived.push(pool);
+    return pool;
+  }
+
+  /**
+   * Closes the connections this upstream opened (not an injected dispatcher's), and those of
+   * the long-poll pools made from it.
+   */
   async close(): Promise<void> {
+    await Promise.all(this.#derived.map((pool) => pool.close()));
     if (this.#ownsDispatcher) {
       await this.#dispatcher.close();
     }
@@ -176,10 +299,15 @@ export class Upstream {
     // A caller who went away before the call starts gets no request sent on its behalf.
     options.signal?.throwIfAborted();
     const idempotent = request.idempotent ?? request.method !== 'POST';
+    const limiter = request.anonymous || accessToken === null ? null : this.#limiter;
+    const sendOnce = () => this.#sendOnce(request, accessToken, options.signal);
     let waitedMs = 0;
     for (let attempts = 1; ; attempts++) {
       try {
-        return (await this.#sendOnce(request, accessToken, options.signal)) as T;
+        // A slot per try, not per call: a call waiting out a backoff holds none.
+        return (await (limiter === null || accessToken === null
+          ? sendOnce()
+          : limiter.run(accessToken, sendOnce, options.signal))) as T;
       } catch (error) {
         if (options.signal?.aborted) {
           throw options.signal.reason;
@@ -230,6 +358,23 @@ export class Upstream {
       );
     };
 
+    // A signal that aborted while the call waited (for a slot, a retry) fires no event any more.
+    signal?.throwIfAborted();
+    // One signal for undici, aborted by the caller or by the total timeout (which then fails as
+    // a timeout). Linked by hand rather than with AbortSignal.any: the caller's signal may be a
+    // composite of a server framework's own request signal, and a composite of composites was
+    // seen aborting here while the caller's own signal stayed unaborted.
+    const call = new AbortController();
+    let timedOut = false;
+    const onCallerAbort = (): void => call.abort(signal?.reason);
+    signal?.addEventListener('abort', onCallerAbort, { once: true });
+    const timer = setTimeout(
+      () => {
+        timedOut = true;
+        call.abort(new Error('total upstream timeout'));
+      },
+      this.#timeouts.totalMs + (request.holdMs ?? 0),
+    );
     let statusCode: number;
     let responseHeaders: Dispatcher.ResponseData['headers'];
     let text: string;
@@ -242,19 +387,22 @@ export class Upstream {
         body: body ?? null,
         headersTimeout: request.headersTimeoutMs ?? this.#timeouts.headersMs,
         bodyTimeout: this.#timeouts.bodyMs,
-        signal: signal ?? null,
+        signal: call.signal,
       });
       statusCode = response.statusCode;
       responseHeaders = response.headers;
-      text = await response.body.text();
+      text = await readBody(response, this.#maxResponseBytes);
     } catch (error) {
       if (signal?.aborted) {
         logLine('aborted');
         throw signal.reason;
       }
-      const failure = classifyTransportError(error);
+      const failure = timedOut ? 'timeout' : classifyTransportError(error);
       logLine(failure);
       throw new ConnectionError(failure, endpoint, error);
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onCallerAbort);
     }
     logLine(statusCode);
 
@@ -266,20 +414,61 @@ export class Upstream {
         endpoint,
       );
     }
-    if (text === '') {
+    const returns = request.returns ?? 'object';
+    if (text === '' && returns === 'object') {
       return {};
     }
+    const malformed = (problem: string) =>
+      malformedResponse(endpoint, problem, { status: statusCode, bodySnippet: text.slice(0, 200) });
+    let parsed: unknown;
     try {
-      return JSON.parse(text);
+      parsed = JSON.parse(text);
     } catch {
-      throw new MatrixHttpError({
-        status: statusCode,
-        retryAfterMs: null,
-        endpoint,
-        bodySnippet: text.slice(0, 200),
-      });
+      throw malformed('not JSON');
     }
+    if (returns === 'array' ? !Array.isArray(parsed) : !isJsonObject(parsed)) {
+      throw malformed(`not a JSON ${returns}`);
+    }
+    return parsed;
   }
+}
+
+/** Thrown by {@link readBody} when the body outgrows the limit; classified as `too-large`. */
+class ResponseTooLargeError extends Error {
+  override readonly name = 'ResponseTooLargeError';
+  readonly code = 'UND_ERR_RES_EXCEEDED_MAX_SIZE';
+}
+
+/**
+ * The body as text, counting bytes as they arrive: past `maxBytes` (or at once when
+ * `Content-Length` announces more) the stream is destroyed, which closes the connection, and no
+ * more of it is read or held.
+ */
+async function readBody(response: Dispatcher.ResponseData, maxBytes: number): Promise<string> {
+  const declared = Number(headerValue(response.headers['content-length']));
+  const tooLarge = () =>
+    new ResponseTooLargeError(`the response is larger than the ${maxBytes} bytes accepted`);
+  if (declared > maxBytes) {
+    response.body.destroy();
+    throw tooLarge();
+  }
+  const chunks: Buffer[] = [];
+  let received = 0;
+  for await (const chunk of response.body) {
+    const bytes = chunk as Buffer;
+    received += bytes.length;
+    if (received > maxBytes) {
+      // Leaving the loop by a throw destroys the stream.
+      throw tooLarge();
+    }
+    chunks.push(bytes);
+  }
+  // Decoded once at the end, so that a character split between chunks stays whole.
+  return Buffer.concat(chunks, received).toString('utf8');
+}
+
+function isJsonObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**
@@ -290,11 +479,18 @@ export class MatrixClient {
   readonly upstream: Upstream;
   readonly #accessToken: string | null;
   readonly #signal: AbortSignal | undefined;
+  /** The homeserver's refusal of the token, once it said so: every later call fails with it. */
+  #refusal: MatrixApiError | null = null;
+  /** Whether the next call goes out alone, the others waiting for its answer. */
+  #awaitFirstAnswer: boolean;
+  /** Settles when the call that went out alone has been answered (whatever the answer). */
+  #firstAnswer: Promise<void> | null = null;
 
   constructor(upstream: Upstream, accessToken: string | null, options: ClientOptions = {}) {
     this.upstream = upstream;
     this.#accessToken = accessToken;
     this.#signal = options.signal;
+    this.#awaitFirstAnswer = accessToken !== null && options.awaitFirstAnswer === true;
   }
 
   /** Whether this client carries a token (a missing one fails before any upstream call). */
@@ -310,14 +506,49 @@ export class MatrixClient {
     return this.#accessToken;
   }
 
-  /** Sends `request` as this client; it aborts with the bound signal or the call's own. */
-  send<T>(request: MatrixRequest, options: CallOptions = {}): Promise<T> {
+  /** The homeserver's refusal of this client's token, once a call met it; `null` until then. */
+  get refusal(): MatrixApiError | null {
+    return this.#refusal;
+  }
+
+  /**
+   * Sends `request` as this client; it aborts with the bound signal or the call's own. Once the
+   * homeserver has refused the token (401 `M_UNKNOWN_TOKEN` or `M_MISSING_TOKEN`), no call of
+   * this client goes out any more: each fails at once with that same error.
+   */
+  async send<T>(request: MatrixRequest, options: CallOptions = {}): Promise<T> {
     const signal = combineSignals(this.#signal, options.signal);
-    return this.upstream.send<T>(
-      request,
-      this.#accessToken,
-      signal ? { ...options, signal } : options,
-    );
+    if (request.anonymous) {
+      return this.#sendNow<T>(request, signal);
+    }
+    while (this.#firstAnswer !== null) {
+      await settledOrAborted(this.#firstAnswer, signal);
+    }
+    if (this.#refusal !== null) {
+      throw this.#refusal;
+    }
+    const call = this.#sendNow<T>(request, signal);
+    if (this.#awaitFirstAnswer) {
+      this.#awaitFirstAnswer = false;
+      // Cleared before anyone waiting on it resumes: they then go out freely (or fail with the
+      // refusal the answer brought).
+      const cleared = (): void => {
+        this.#firstAnswer = null;
+      };
+      this.#firstAnswer = call.then(cleared, cleared);
+    }
+    return call;
+  }
+
+  async #sendNow<T>(request: MatrixRequest, signal: AbortSignal | undefined): Promise<T> {
+    try {
+      return await this.upstream.send<T>(request, this.#accessToken, signal ? { signal } : {});
+    } catch (error) {
+      if (!request.anonymous && isTokenRefused(error)) {
+        this.#refusal ??= error;
+      }
+      throw error;
+    }
   }
 
   /** The token must never reach a log line through this object. */
@@ -340,6 +571,28 @@ function combineSignals(
   return AbortSignal.any([first, second]);
 }
 
+/**
+ * Resolves when `promise` settles, or rejects with `signal.reason` as soon as `signal` aborts:
+ * a caller waiting on another call's answer is not kept waiting once it went away.
+ */
+function settledOrAborted(promise: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
+  if (signal === undefined) {
+    return promise;
+  }
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    void promise.then(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    });
+  });
+}
+
 const timeoutCodes = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 const connectCodes = new Set([
   'UND_ERR_CONNECT_TIMEOUT',
@@ -353,6 +606,9 @@ const connectCodes = new Set([
 function classifyTransportError(error: unknown): ConnectionFailure {
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === 'string') {
+    if (code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') {
+      return 'too-large';
+    }
     if (timeoutCodes.has(code)) {
       return 'timeout';
     }

@@ -44,12 +44,36 @@ export function isRateLimited(error: unknown): error is RateLimitedError {
 }
 
 /**
- * The delay the homeserver asked for when it rate limited us (`Retry-After`, else the body's
- * `retry_after_ms`), or `null` when `error` is no rate limit or named no delay: the caller then
- * falls back on its own backoff.
+ * The longest delay a rate limit is honoured with: 5 minutes. A homeserver (or a proxy) can name
+ * any delay, `Retry-After: 3000000` included; waiting that long would look like a hang, and a
+ * delay past what a timer can hold (2³¹−1 ms) would fire at once and turn the wait into a spin.
  */
-export function rateLimitDelayMs(error: unknown): number | null {
-  return isRateLimited(error) ? error.retryAfterMs : null;
+export const MAX_RETRY_AFTER_MS = 5 * 60_000;
+
+/**
+ * The delay the homeserver asked for when it rate limited us (`Retry-After`, else the body's
+ * `retry_after_ms`), capped at `maxMs`, or `null` when `error` is no rate limit or named no
+ * delay: the caller then falls back on its own backoff.
+ */
+export function rateLimitDelayMs(error: unknown, maxMs = MAX_RETRY_AFTER_MS): number | null {
+  if (!isRateLimited(error) || error.retryAfterMs === null) {
+    return null;
+  }
+  return Math.min(error.retryAfterMs, maxMs);
+}
+
+/**
+ * Whether the homeserver refused the access token itself (401 `M_UNKNOWN_TOKEN`: logged out,
+ * device deleted, account deactivated; or `M_MISSING_TOKEN`): every further call with it would be
+ * refused the same way. Other 401s are not this: user-interactive auth answers 401 (with
+ * `M_FORBIDDEN` for a wrong password) to a valid token.
+ */
+export function isTokenRefused(error: unknown): error is MatrixApiError {
+  return (
+    error instanceof MatrixApiError &&
+    error.status === 401 &&
+    (error.errcode === 'M_UNKNOWN_TOKEN' || error.errcode === 'M_MISSING_TOKEN')
+  );
 }
 
 /**
@@ -72,12 +96,20 @@ export function jitteredBackoffMs(
 }
 
 /**
+ * The longest delay `setTimeout` holds: a longer one (or a non-finite one) fires after 1 ms
+ * instead, with a warning.
+ */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
  * Resolves after `ms`, or rejects with `signal.reason`, untouched, as soon as `signal` aborts
  * (at once if it already has), so that a caller who went away is not kept waiting for a retry it
  * no longer wants. The timer and the listener are removed either way, so that nothing keeps the
- * process alive or leaks onto a long-lived signal.
+ * process alive or leaks onto a long-lived signal. A delay past what a timer can hold waits as
+ * long as one can (about 24.8 days) rather than firing at once.
  */
 export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  const delay = Number.isNaN(ms) ? 0 : Math.min(Math.max(0, ms), MAX_TIMER_MS);
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
       reject(signal.reason);
@@ -90,7 +122,7 @@ export function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> 
     const timer = setTimeout(() => {
       signal?.removeEventListener('abort', onAbort);
       resolve();
-    }, ms);
+    }, delay);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

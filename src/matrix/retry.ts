@@ -3,7 +3,7 @@
  * clock or a network.
  */
 import { ConnectionError, MatrixApiError, MatrixHttpError } from './errors.ts';
-import { isRateLimited, jitteredBackoffMs } from './policy.ts';
+import { isRateLimited, jitteredBackoffMs, rateLimitDelayMs } from './policy.ts';
 
 export interface RetryPolicy {
   /**
@@ -51,11 +51,14 @@ const retriableStatuses = new Set([502, 503, 504]);
  * The delay before the next try, or `null` to give up and surface `error`.
  *
  * - 429 (rate limited): after the server's delay when it gave one, for every method, since a
- *   homeserver refuses a rate-limited request before acting on it.
+ *   homeserver refuses a rate-limited request before acting on it. A delay past
+ *   `maxTotalDelayMs` gives up at once (however large: `Retry-After: 3000000` never reaches a
+ *   timer).
  * - 502/503/504 and broken or refused connections: capped, jittered exponential backoff, and only
  *   for idempotent requests (GET, PUT with a transaction ID, state PUT): a POST such as
  *   `createRoom` may have taken effect before the failure, so sending it again could act twice.
- * - Timeouts, other statuses and unknown errors: never; a timed-out call already used its budget.
+ * - Timeouts, responses too large, malformed answers, other statuses and unknown errors: never;
+ *   a timed-out call already used its budget, and the others would come back the same.
  */
 export function retryDelayMs(
   error: unknown,
@@ -69,7 +72,7 @@ export function retryDelayMs(
   let delay: number;
   const bounds = { baseMs: policy.baseDelayMs, maxMs: policy.maxDelayMs };
   if (isRateLimited(error)) {
-    delay = error.retryAfterMs ?? jitteredBackoffMs(context.attempts, bounds, random);
+    delay = rateLimitDelayMs(error) ?? jitteredBackoffMs(context.attempts, bounds, random);
   } else if (isTransient(error) && context.idempotent) {
     delay = jitteredBackoffMs(context.attempts, bounds, random);
   } else {
@@ -82,5 +85,7 @@ function isTransient(error: unknown): boolean {
   if (error instanceof MatrixApiError || error instanceof MatrixHttpError) {
     return retriableStatuses.has(error.status);
   }
-  return error instanceof ConnectionError && error.failure !== 'timeout';
+  return (
+    error instanceof ConnectionError && (error.failure === 'connect' || error.failure === 'reset')
+  );
 }

@@ -15,7 +15,7 @@ export async function getRoomState(
   options?: CallOptions,
 ): Promise<ClientEvent[]> {
   const events = await client.send<WireClientEvent[]>(
-    { method: 'GET', path: clientPath`/rooms/${roomId}/state` },
+    { method: 'GET', path: clientPath`/rooms/${roomId}/state`, returns: 'array' },
     options,
   );
   return toClientEvents(events, roomId);

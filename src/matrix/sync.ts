@@ -2,6 +2,7 @@
  * One `/sync` request (`sync.yaml`). The long-poll loop built on it lives in `src/sync/`.
  */
 import { randomUUID } from 'node:crypto';
+import { malformedResponse } from './errors.ts';
 import {
   type ClientEvent,
   dropUndefined,
@@ -114,6 +115,8 @@ export async function sync(client: MatrixClient, options: SyncOptions = {}): Pro
         set_presence: options.setPresence,
       },
       headersTimeoutMs: timeoutMs + SYNC_TIMEOUT_BUFFER_MS,
+      // The total timeout counts from the end of the homeserver's wait.
+      holdMs: timeoutMs,
     },
     options,
   );
@@ -155,8 +158,18 @@ export function toWireSyncFilter(filter: SyncFilter): WireSyncFilter {
   });
 }
 
-/** Events in /sync carry no `room_id`; each gets the ID of the room it is listed under. */
+/**
+ * Events in /sync carry no `room_id`; each gets the ID of the room it is listed under. A response
+ * without a string `next_batch` (`{}` from a misbehaving proxy, say) fails as malformed: read as
+ * valid, it would send the loop back for the same answer again and again.
+ */
 export function toSyncResponse(wire: WireSyncResponse): SyncResponse {
+  if (typeof wire.next_batch !== 'string') {
+    throw malformedResponse(
+      { method: 'GET', path: clientPath`/sync` },
+      'next_batch is not a string',
+    );
+  }
   const rooms = wire.rooms ?? {};
   const timeline = (part: WireTimeline | undefined, roomId: string): Timeline => ({
     events: toClientEvents(part?.events, roomId),

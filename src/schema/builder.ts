@@ -23,6 +23,8 @@ export interface Context {
   readonly syncHub: () => SyncHub;
   /** Aborted when the server shuts down: open subscriptions complete. */
   readonly shutdownSignal: AbortSignal;
+  /** Whether `deleteRoom` may purge through Synapse's Admin API (`DELETE_ROOM_ADMIN_PURGE`). */
+  readonly adminPurge: boolean;
 }
 
 export const builder = new SchemaBuilder<{

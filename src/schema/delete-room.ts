@@ -156,16 +156,19 @@ builder.relayMutationField(
   },
   {
     description:
-      "Deletes a room. A server admin of a Synapse homeserver purges it through Synapse's Admin API (method ADMIN_PURGE); any other member with the power to kick shuts it down: removes every other member, makes it invite-only, removes its directory entry and local aliases where allowed, then leaves and forgets it (method SHUT_DOWN). FORBIDDEN, with nothing changed, for anyone else.",
+      "Deletes a room. Where the operator enabled it (`DELETE_ROOM_ADMIN_PURGE`), a server admin of a Synapse homeserver purges it through Synapse's Admin API (method ADMIN_PURGE); any other member with the power to kick shuts it down: removes every other member, makes it invite-only, removes its directory entry and local aliases where allowed, then leaves and forgets it (method SHUT_DOWN). FORBIDDEN, with nothing changed, for anyone else.",
     resolve: async (_root, { input }, context) => {
       const roomId = requireRoomId(String(input.roomId), 'roomId');
       const reason = optionalReason(input.reason);
       const { client } = context.session.viewer;
       const { userId } = await context.session.viewer.whoami();
       try {
-        const method = (await isSynapseAdmin(client, userId))
-          ? await purgeAsAdmin(client, roomId)
-          : await shutDown(client, roomId, userId, reason);
+        // The purge acts on a room its admin may never have been in: only where the operator
+        // enabled it. Otherwise an admin is a member like any other.
+        const method =
+          context.adminPurge && (await isSynapseAdmin(client, userId))
+            ? await purgeAsAdmin(client, roomId)
+            : await shutDown(client, roomId, userId, reason);
         return { roomId, method };
       } finally {
         // Also after a failure part way: whatever was cached may no longer hold.

@@ -22,7 +22,9 @@ export type ErrorCode =
   | 'RATE_LIMITED'
   | 'UPSTREAM_UNAVAILABLE'
   /** The query or mutation ran past `OPERATION_DEADLINE_MS`; its upstream calls were aborted. */
-  | 'DEADLINE_EXCEEDED';
+  | 'DEADLINE_EXCEEDED'
+  /** A graphql-ws connection already runs as many operations as it may. */
+  | 'TOO_MANY_OPERATIONS';
 
 declare module 'graphql' {
   interface GraphQLErrorExtensions {

@@ -46,7 +46,10 @@ export function buildApp({ config, logger, dispatcher }: AppOptions): App {
       connectMs: config.upstream.connectTimeoutMs,
       headersMs: config.upstream.headersTimeoutMs,
       bodyMs: config.upstream.bodyTimeoutMs,
+      totalMs: config.upstream.totalTimeoutMs,
     },
+    maxResponseBytes: config.upstream.maxResponseBytes,
+    perTokenConcurrency: config.upstream.perTokenConcurrency,
     retry: { maxAttempts: config.upstream.maxAttempts },
     connections: config.upstream.connections,
     logger: logger.child({ component: 'upstream' }),
@@ -61,7 +64,12 @@ export function buildApp({ config, logger, dispatcher }: AppOptions): App {
     hub ??= new SyncHub({
       // The loop's own backoff governs /sync (it keeps its position, honours Retry-After and
       // stops at once on close); retries inside the HTTP layer would only delay it.
-      upstream: upstream.withRetryPolicy({ maxAttempts: 1 }),
+      // Long-polls get a pool of their own: each holds a connection for up to the poll timeout,
+      // and in the shared pool enough of them would leave queries waiting for a connection.
+      upstream: upstream.longPollPool({
+        retry: { maxAttempts: 1 },
+        connections: config.sync.connections,
+      }),
       logger: logger.child({ component: 'sync' }),
       gracePeriodMs: config.sync.gracePeriodMs,
       pollTimeoutMs: config.sync.pollTimeoutMs,
@@ -70,13 +78,35 @@ export function buildApp({ config, logger, dispatcher }: AppOptions): App {
     return hub;
   };
   const yoga = createFacadeYoga({
-    shared: { upstream, cursorKey, syncHub, shutdownSignal: shutdown.signal },
+    shared: {
+      upstream,
+      cursorKey,
+      syncHub,
+      shutdownSignal: shutdown.signal,
+      adminPurge: config.deleteRoomAdminPurge,
+    },
     logger,
     graphiql: config.graphiql,
+    introspection: config.introspection,
+    corsOrigins: config.corsOrigins,
+    limits: config.limits,
     operationDeadlineMs: config.operationDeadlineMs,
   });
-  const server = createServer(yoga);
-  const websockets = attachWebSocketTransport(server, yoga, upstream, logger);
+  const server = createServer(
+    {
+      headersTimeout: config.http.headersTimeoutMs,
+      requestTimeout: config.http.requestTimeoutMs,
+      // Node checks both timeouts on this interval (30 s by default), which would let a client
+      // that never finishes its request hold the connection up to 30 s past them.
+      connectionsCheckingInterval: Math.min(1000, config.http.headersTimeoutMs),
+    },
+    yoga,
+  );
+  // Past it Node drops new connections at once (websockets count, being connections).
+  server.maxConnections = config.http.maxConnections;
+  const websockets = attachWebSocketTransport(server, yoga, upstream, logger, {
+    maxOperationsPerSocket: config.wsMaxOperationsPerSocket,
+  });
 
   const start = () =>
     new Promise<string>((resolve, reject) => {

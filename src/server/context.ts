@@ -26,6 +26,7 @@ export interface SharedContext {
   cursorKey: Uint8Array;
   syncHub: () => SyncHub;
   shutdownSignal: AbortSignal;
+  adminPurge: boolean;
 }
 
 /**
@@ -58,6 +59,7 @@ export function createContextFactory(shared: SharedContext): (initial: InitialCo
       cursorKey: shared.cursorKey,
       syncHub: shared.syncHub,
       shutdownSignal: shared.shutdownSignal,
+      adminPurge: shared.adminPurge,
     };
   };
 }

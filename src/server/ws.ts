@@ -37,12 +37,23 @@ interface SocketState {
   readonly operations: Map<string, AbortController>;
 }
 
+export interface WebSocketLimits {
+  /**
+   * The most operations (subscriptions, and queries or mutations in flight) one socket may run at
+   * once; one more is refused with its own error, and the socket goes on.
+   * @default 100
+   */
+  maxOperationsPerSocket?: number;
+}
+
 export function attachWebSocketTransport(
   server: Server,
   yoga: FacadeYoga,
   upstream: Upstream,
   logger: Logger,
+  limits: WebSocketLimits = {},
 ): WebSocketTransport {
+  const maxOperations = limits.maxOperationsPerSocket ?? 100;
   const wsServer = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
   const sockets = new WeakMap<Extra, SocketState>();
   const endOperation = (ctx: { extra: Extra }, id: string) => {
@@ -90,6 +101,14 @@ export function attachWebSocketTransport(
       },
       onSubscribe: async (ctx, id, payload) => {
         const state = sockets.get(ctx.extra);
+        if (state !== undefined && state.operations.size >= maxOperations) {
+          return [
+            new GraphQLError(
+              `This connection already runs ${maxOperations} operations, the most it may; complete one first.`,
+              { extensions: { code: 'TOO_MANY_OPERATIONS', limit: maxOperations } },
+            ),
+          ];
+        }
         const operation = new AbortController();
         state?.operations.set(id, operation);
         if (ctx.extra.socket.readyState !== ctx.extra.socket.OPEN) {

@@ -1,11 +1,35 @@
-/** The yoga instance: schema, context, error masking, GraphiQL and the health check. */
-import { GraphQLError } from 'graphql';
-import { createYoga, maskError, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+/**
+ * The yoga instance: schema, context, error masking, the limits every request is held to,
+ * CORS and CSRF, GraphiQL and the health check. docs/security.md explains each limit.
+ */
+import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
+import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
+import { maxDirectivesPlugin } from '@escape.tech/graphql-armor-max-directives';
+import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
+import {
+  type DocumentNode,
+  GraphQLError,
+  NoSchemaIntrospectionCustomRule,
+  parse,
+  type ValidationContext,
+  validate,
+} from 'graphql';
+import {
+  createYoga,
+  maskError,
+  type Plugin,
+  type YogaServerInstance,
+  type YogaServerOptions,
+} from 'graphql-yoga';
+import { LRUCache } from 'lru-cache';
+import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
-import { isUpstreamError } from '../matrix/errors.ts';
+import { isUpstreamError, MatrixApiError } from '../matrix/errors.ts';
+import { isRateLimited } from '../matrix/policy.ts';
 import type { Context } from '../schema/builder.ts';
 import { isSessionError, toClientError } from '../schema/errors.ts';
 import { schema } from '../schema/index.ts';
+import { DeadlineExceededError, MissingTokenError } from '../session/request-session.ts';
 import { createContextFactory, type SharedContext } from './context.ts';
 
 export interface YogaOptions {
@@ -14,26 +38,73 @@ export interface YogaOptions {
   logger: Logger;
   /** How long a query or mutation may run before its upstream calls are aborted. */
   operationDeadlineMs: number;
-  /** @default true */
-  graphiql?: boolean;
+  /** Serve GraphiQL on `GET /graphql`. */
+  graphiql: boolean;
+  /** Answer `__schema` and `__type`; off, validation messages name no schema members either. */
+  introspection: boolean;
+  /** Browser origins given CORS headers (`*`: any); none, no CORS headers at all. */
+  corsOrigins: readonly string[];
+  /** What one request may cost at most. */
+  limits: Config['limits'];
 }
 
 export type FacadeYoga = YogaServerInstance<Record<string, unknown>, Context>;
 
+/**
+ * The header that marks a request as not forgeable by another site's form or link: a browser
+ * sends a custom header only after a CORS preflight the facade answered. `content-type:
+ * application/json` counts as well (yoga's CSRF plugin), so ordinary clients send nothing extra.
+ */
+const CSRF_HEADER = 'x-graphql-csrf';
+
 export function createFacadeYoga(options: YogaOptions): FacadeYoga {
+  const { limits } = options;
   return createYoga<Record<string, unknown>, Context>({
     schema,
     context: createContextFactory(options.shared),
     graphqlEndpoint: '/graphql',
     healthCheckEndpoint: '/healthz',
     landingPage: false,
-    graphiql: options.graphiql ?? true,
+    graphiql: options.graphiql,
+    cors: corsPolicy(options.corsOrigins),
+    // Refused with 413 from Content-Length before reading, or once a chunked body passes it.
+    maxRequestBodySize: limits.maxBodyBytes,
+    // One operation per request, and no file uploads: nothing here takes either.
+    batching: false,
+    multipart: false,
+    parserAndValidationCache:
+      limits.documentCacheTokens === 0
+        ? false
+        : {
+            documentCache: new LRUCache<string, DocumentNode>({
+              maxSize: limits.documentCacheTokens,
+              sizeCalculation: documentWeight,
+            }),
+            // Refused documents are kept as their text only: measured in characters.
+            errorCache: new LRUCache<string, object>({
+              maxSize: limits.documentCacheTokens,
+              sizeCalculation: (_error, text) => Math.max(1, text.length),
+            }),
+            // Keyed by the cached documents themselves (a WeakMap), so bounded with them.
+            validationCache: true,
+          },
     logging: toYogaLogger(options.logger),
-    plugins: [useOperationDeadline(options.operationDeadlineMs)],
+    plugins: [
+      useCsrfPrevention(),
+      useParserLimits(limits.maxTokens),
+      maxDepthPlugin({ n: limits.maxDepth, flattenFragments: true, ...asValidationError }),
+      maxAliasesPlugin({ n: limits.maxAliases, allowList: [], ...asValidationError }),
+      maxDirectivesPlugin({ n: limits.maxDirectives, ...asValidationError }),
+      ...(options.introspection ? [] : [useNoIntrospection()]),
+      useOperationDeadline(options.operationDeadlineMs),
+    ],
     maskedErrors: {
+      // Never `originalError` or a stack in a response, whatever NODE_ENV says (yoga's default
+      // shows them when it is `development`).
+      isDev: false,
       // Upstream failures thrown by resolvers become coded client errors here, in one place;
       // everything else unexpected keeps yoga's masking ("Unexpected error.").
-      maskError(error, message, isDev) {
+      maskError(error, message) {
         const original = error instanceof GraphQLError ? error.originalError : error;
         if (isUpstreamError(original) || isSessionError(original)) {
           const located = error instanceof GraphQLError ? error : undefined;
@@ -45,18 +116,131 @@ export function createFacadeYoga(options: YogaOptions): FacadeYoga {
           });
         }
         if (isRequestInputError(error)) {
-          return new GraphQLError(error.message, {
-            ...(error.nodes ? { nodes: error.nodes } : {}),
-            ...(error.source ? { source: error.source } : {}),
-            ...(error.positions ? { positions: error.positions } : {}),
-            // Keeps yoga's `http` extension (status 400).
-            extensions: { ...error.extensions, code: 'BAD_USER_INPUT' },
-          });
+          // Keeps yoga's `http` extension (status 400).
+          return withExtensions(error, { code: 'BAD_USER_INPUT' });
         }
-        return maskError(error, message, isDev);
+        if (error instanceof GraphQLError && error.extensions['originalError'] !== undefined) {
+          // yoga's invalid-JSON refusal carries the JSON parser's own error.
+          return withExtensions(error, { originalError: undefined });
+        }
+        return maskError(error, message, false);
       },
     },
   });
+}
+
+/**
+ * Only the listed origins get CORS headers, each its own origin back and no credentials (the
+ * facade reads a bearer header, never cookies). An origin not listed gets no CORS header, so the
+ * browser keeps the response from the page; yoga's default would allow any origin, with
+ * credentials.
+ */
+function corsPolicy(origins: readonly string[]): YogaServerOptions<object, object>['cors'] {
+  if (origins.length === 0) {
+    return false;
+  }
+  const anyOrigin = origins.includes('*');
+  return (request) => {
+    const origin = request.headers.get('origin');
+    if (origin === null || !(anyOrigin || origins.includes(origin))) {
+      return false;
+    }
+    return {
+      origin,
+      credentials: false,
+      methods: ['GET', 'POST'],
+      allowedHeaders: ['authorization', 'content-type', CSRF_HEADER],
+      maxAge: 600,
+    };
+  };
+}
+
+/**
+ * How much a parsed document weighs in the document cache, in tokens: a document keeps all its
+ * tokens (as a linked list, for its locations), and its AST and validation result grow with them;
+ * a long name or string is one token, so 100 characters of text count as one as well when that
+ * is more. Measured: some 400 bytes of heap per token, and as much per 100 characters.
+ */
+function documentWeight(document: DocumentNode, text: string): number {
+  let tokens = 0;
+  for (let token = document.loc?.startToken ?? null; token !== null; token = token.next) {
+    tokens++;
+  }
+  return Math.max(1, tokens, Math.ceil(text.length / 100));
+}
+
+/**
+ * yoga's CSRF prevention: a request that a browser could send from another site without a
+ * preflight (a form post, a plain GET, `text/plain`) must carry {@link CSRF_HEADER}. Its refusal
+ * (403) gets yoga's code for refusals of the HTTP request itself, BAD_REQUEST: the plugin gives
+ * it none.
+ */
+function useCsrfPrevention(): Plugin {
+  const { onRequestParse } = useCSRFPrevention({ requestHeaders: [CSRF_HEADER] });
+  return {
+    onRequestParse(payload) {
+      try {
+        return onRequestParse?.(payload);
+      } catch (error) {
+        throw error instanceof GraphQLError
+          ? withExtensions(error, { code: 'BAD_REQUEST' })
+          : error;
+      }
+    },
+  };
+}
+
+/**
+ * graphql-js's own parser limits: parsing stops at the first token (or comment) past the limit,
+ * before the document is built, so that a huge document costs only its first tokens. yoga answers
+ * the syntax error with GRAPHQL_PARSE_FAILED (400 for `application/graphql-response+json`).
+ */
+function useParserLimits(maxTokens: number): Plugin {
+  return {
+    onParse({ setParseFn }) {
+      setParseFn((source, options) => {
+        try {
+          return parse(source, { ...options, maxLexicalTokens: maxTokens, maxComments: maxTokens });
+        } catch (error) {
+          // The parser recurses once per nesting level, and an unclosed list (`[[[[…`) nests one
+          // level per token: within the token limit it can still run out of stack.
+          if (error instanceof RangeError) {
+            throw new GraphQLError('Syntax Error: Document is nested too deeply. Parsing aborted.');
+          }
+          throw error;
+        }
+      });
+    },
+  };
+}
+
+/**
+ * GraphQL Armor's refusals reported as validation errors: yoga then answers them as any other
+ * (GRAPHQL_VALIDATION_FAILED, 400), where thrown they would reach the masking without a code.
+ * Armor prefixes them "Syntax Error: ", which they are not.
+ */
+const asValidationError = {
+  propagateOnRejection: false,
+  onReject: [
+    (context: ValidationContext | null, error: GraphQLError) => {
+      context?.reportError(new GraphQLError(error.message.replace(/^Syntax Error: /, '')));
+    },
+  ],
+};
+
+/**
+ * No introspection: graphql-js's rule refuses `__schema` and `__type` (not `__typename`), and
+ * validation leaves out its "Did you mean …?" suggestions, which would name fields and types.
+ */
+function useNoIntrospection(): Plugin {
+  return {
+    onValidate({ addValidationRule, setValidationFn }) {
+      addValidationRule(NoSchemaIntrospectionCustomRule);
+      setValidationFn((schema, document, rules) =>
+        validate(schema, document, rules, { hideSuggestions: true }),
+      );
+    },
+  };
 }
 
 /**
@@ -91,14 +275,73 @@ function isRequestInputError(error: unknown): error is GraphQLError {
   );
 }
 
-/** Yoga logs with console-style arguments; pino wants (fields, message). */
+/**
+ * `error` with `changes` applied to its extensions (an `undefined` value removes one). Typed
+ * loosely: yoga's codes (BAD_REQUEST) are not among the facade's own `ErrorCode`s, which the
+ * `GraphQLErrorExtensions` augmentation in src/schema/errors.ts lists.
+ */
+function withExtensions(error: GraphQLError, changes: Record<string, unknown>): GraphQLError {
+  const extensions: Record<string, unknown> = Object.fromEntries(
+    Object.entries({ ...error.extensions, ...changes }).filter(([, value]) => value !== undefined),
+  );
+  return new GraphQLError(error.message, {
+    ...(error.nodes ? { nodes: error.nodes } : {}),
+    ...(error.source ? { source: error.source } : {}),
+    ...(error.positions ? { positions: error.positions } : {}),
+    ...(error.path ? { path: error.path } : {}),
+    extensions,
+  });
+}
+
+type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/**
+ * How loudly to log an error yoga reports (it reports every error its masking replaced, at error
+ * level). What the client asked for wrongly, or the homeserver refused for good reason (a 4xx),
+ * is routine: debug. Rate limits and deadlines say something about load: warn. Anything else
+ * (the homeserver failing or unreachable, a bug) stays at error, with its stack.
+ */
+function logLevelOf(error: unknown): LogLevel {
+  const cause = rootCause(error);
+  if (cause instanceof GraphQLError || cause instanceof MissingTokenError) {
+    return 'debug';
+  }
+  if (isRateLimited(cause) || cause instanceof DeadlineExceededError) {
+    return 'warn';
+  }
+  if (cause instanceof MatrixApiError && cause.status < 500) {
+    return 'debug';
+  }
+  return 'error';
+}
+
+/** What a GraphQL error wraps (a resolver's error, located by graphql-js), or the error itself. */
+function rootCause(error: unknown): unknown {
+  let cause = error;
+  while (cause instanceof GraphQLError && cause.originalError != null) {
+    cause = cause.originalError;
+  }
+  return cause;
+}
+
+/**
+ * Yoga logs with console-style arguments; pino wants (fields, message). An error below error
+ * level is logged without its stack: one line per refusal, however many a request causes.
+ */
 function toYogaLogger(logger: Logger) {
   const forward =
-    (level: 'debug' | 'info' | 'warn' | 'error') =>
+    (level: LogLevel) =>
     (...args: unknown[]): void => {
       const [first, ...rest] = args;
       if (first instanceof Error) {
-        logger[level]({ err: first }, rest.map(String).join(' ') || first.message);
+        const message = rest.map(String).join(' ') || first.message;
+        const errorLevel = level === 'error' ? logLevelOf(first) : level;
+        if (errorLevel === 'error') {
+          logger.error({ err: first }, message);
+        } else {
+          const cause = rootCause(first);
+          logger[errorLevel]({ error: summary(cause instanceof Error ? cause : first) }, message);
+        }
       } else {
         logger[level](
           [first, ...rest]
@@ -112,5 +355,14 @@ function toYogaLogger(logger: Logger) {
     info: forward('info'),
     warn: forward('warn'),
     error: forward('error'),
+  };
+}
+
+/** An error in one line's worth of fields: no stack, and a Matrix error's status and errcode. */
+function summary(error: Error): Record<string, unknown> {
+  return {
+    name: error.name,
+    message: error.message,
+    ...(error instanceof MatrixApiError ? { status: error.status, errcode: error.errcode } : {}),
   };
 }

@@ -53,13 +53,20 @@ export class RequestSession {
     this.signal = AbortSignal.any([options.signal, this.#deadline.signal]);
     const bound = { signal: this.signal };
     this.anonymous = options.upstream.client(null, bound);
+    const knownViewer = options.knownViewer ?? null;
     this.#viewer =
       options.accessToken === null
         ? null
         : new Viewer(
-            options.upstream.client(options.accessToken, bound),
+            options.upstream.client(options.accessToken, {
+              ...bound,
+              // A token nobody has checked yet: its first call goes out alone, so that a refused
+              // token costs the request one upstream call, not one per field; after a refusal,
+              // the client starts no more (every call fails with the same error).
+              awaitFirstAnswer: knownViewer === null,
+            }),
             options.accessToken,
-            options.knownViewer ?? null,
+            knownViewer,
           );
   }
 

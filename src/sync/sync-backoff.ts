@@ -3,7 +3,7 @@
  * without a clock or a network.
  */
 import { MatrixApiError } from '../matrix/errors.ts';
-import { jitteredBackoffMs, rateLimitDelayMs } from '../matrix/policy.ts';
+import { jitteredBackoffMs, MAX_RETRY_AFTER_MS, rateLimitDelayMs } from '../matrix/policy.ts';
 
 export interface SyncBackoffPolicy {
   /**
@@ -12,15 +12,22 @@ export interface SyncBackoffPolicy {
    */
   initialDelayMs: number;
   /**
-   * The cap on one delay (a `Retry-After` from the homeserver is honoured even when longer).
+   * The cap on one delay (a `Retry-After` from the homeserver is honoured even when longer, up
+   * to {@link SyncBackoffPolicy.maxRetryAfterMs}).
    * @default 30000
    */
   maxDelayMs: number;
+  /**
+   * The longest `Retry-After` honoured; a longer one waits this long.
+   * @default 300000 ({@link MAX_RETRY_AFTER_MS})
+   */
+  maxRetryAfterMs: number;
 }
 
 export const defaultSyncBackoff: SyncBackoffPolicy = Object.freeze({
   initialDelayMs: 1000,
   maxDelayMs: 30_000,
+  maxRetryAfterMs: MAX_RETRY_AFTER_MS,
 });
 
 /**
@@ -42,8 +49,10 @@ export function isTokenRejected(error: unknown): error is MatrixApiError {
  * How long to wait before the next sync after `consecutiveFailures` failures in a row (1 after the
  * first), `error` being the latest.
  *
- * - Rate limited (429 or `M_LIMIT_EXCEEDED`) with a delay from the homeserver: exactly that delay,
- *   however long, since asking earlier is refused anyway.
+ * - Rate limited (429 or `M_LIMIT_EXCEEDED`) with a delay from the homeserver: that delay, since
+ *   asking earlier is refused anyway, capped at `maxRetryAfterMs` (a huge one would look like a
+ *   hang) and never below half the initial delay (a `Retry-After: 0` answered again and again
+ *   must not make the loop spin).
  * - Everything else (broken connections, timeouts, 5xx, a 429 without a delay, other errors):
  *   capped exponential backoff with "equal jitter" (half fixed, half random), so that the loops
  *   of many users do not hit a recovering homeserver at the same instant.
@@ -57,9 +66,9 @@ export function syncRetryDelayMs(
   policy: SyncBackoffPolicy = defaultSyncBackoff,
   random: () => number = Math.random,
 ): number {
-  const retryAfterMs = rateLimitDelayMs(error);
+  const retryAfterMs = rateLimitDelayMs(error, policy.maxRetryAfterMs);
   if (retryAfterMs !== null) {
-    return retryAfterMs;
+    return Math.max(retryAfterMs, policy.initialDelayMs / 2);
   }
   return jitteredBackoffMs(
     consecutiveFailures,

@@ -19,8 +19,9 @@ export interface SyncHubOptions {
   /**
    * Where the loops sync from. Its retry policy applies to each request first (a few quick
    * retries of a 502 or a reset); the loop's own backoff ({@link SyncHubOptions.backoff}) governs
-   * once a failure surfaces. Give the hub an Upstream with `retry: { maxAttempts: 1 }` for the
-   * loop's backoff alone.
+   * once a failure surfaces. Give the hub `upstream.longPollPool({ retry: { maxAttempts: 1 } })`:
+   * the loop's backoff alone, and connections of its own, since every loop holds one for each
+   * long-poll and would otherwise take them from queries.
    */
   upstream: Upstream;
   /**

@@ -60,3 +60,36 @@ describe('websocket refusals', () => {
     expect(server.upstream.count()).toBe(0);
   });
 });
+
+describe('websocket limits', () => {
+  it('should refuse one operation more than a socket may run, and keep the others', async () => {
+    await using upstream = newUpstream();
+    const alice = await newUserClient(upstream, 'ws-cap');
+    const { roomId } = await createRoom(alice.client, { name: 'Capped' });
+    await using server = await startServer({
+      environment: { WS_MAX_OPERATIONS_PER_SOCKET: '3' },
+    });
+    await using client = server.client(alice.user.accessToken);
+    const feeds = Array.from({ length: 3 }, () => subscribe(client, TimelineIds, { roomId }));
+    await vi.waitFor(() => expect(server.app.syncStats.listeners).toBe(3));
+    const upstreamBefore = server.upstream.count();
+
+    const refused = subscribe(client, TimelineIds, { roomId });
+    await refused.done;
+
+    expect(refused.errors).toEqual([
+      [expect.objectContaining({ extensions: { code: 'TOO_MANY_OPERATIONS', limit: 3 } })],
+    ]);
+    expect(server.upstream.count()).toBe(upstreamBefore);
+    const { eventId } = await sendMessageEvent(alice.client, roomId, 'm.room.message', 'on', {
+      msgtype: 'm.text',
+      body: 'still three',
+    });
+    const firsts = await Promise.all(feeds.map((feed) => feed.next(1)));
+    expect(firsts.map((values) => values[0]?.data?.roomEvents.event?.id)).toEqual([
+      eventId,
+      eventId,
+      eventId,
+    ]);
+  });
+});

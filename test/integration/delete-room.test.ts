@@ -124,7 +124,7 @@ describe('deleteRoom', () => {
     const { upstream, roomId, alias, owner, member, invitee } = await crowdedRoom();
     await using _upstream = upstream;
     const admin = await newUser('admin', { admin: true });
-    await using facade = startFacade();
+    await using facade = startFacade({ DELETE_ROOM_ADMIN_PURGE: 'true' });
 
     const result = await facade.graphql(DeleteRoom, {
       token: admin.accessToken,
@@ -174,9 +174,28 @@ describe('deleteRoom', () => {
     }
   });
 
-  it('should refuse an admin a room the homeserver does not know with NOT_FOUND', async () => {
+  it('should treat a server admin as any member while the operator has not enabled the purge', async () => {
+    const { upstream, roomId, owner } = await crowdedRoom();
+    await using _upstream = upstream;
     const admin = await newUser('admin', { admin: true });
     await using facade = startFacade();
+
+    const result = await facade.graphql(DeleteRoom, {
+      token: admin.accessToken,
+      variables: { input: { roomId } },
+    });
+
+    expect(result.data).toEqual({ deleteRoom: null });
+    expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN' });
+    expect(facade.upstream.count(/\/_synapse\/admin\//)).toBe(0);
+    // Nothing changed: the owner still reads the room.
+    expect(await getRoomDetails(upstream.client(admin.accessToken), roomId)).not.toBeNull();
+    await expect(getMembers(owner.client, roomId)).resolves.not.toHaveLength(0);
+  });
+
+  it('should refuse an admin a room the homeserver does not know with NOT_FOUND', async () => {
+    const admin = await newUser('admin', { admin: true });
+    await using facade = startFacade({ DELETE_ROOM_ADMIN_PURGE: 'true' });
     const result = await facade.graphql(DeleteRoom, {
       token: admin.accessToken,
       variables: { input: { roomId: `!unknown-${Date.now()}:${homeserver().serverName}` } },
@@ -210,8 +229,8 @@ describe('deleteRoom', () => {
       roomId,
       method: 'SHUT_DOWN',
     });
-    // The owner is no server admin: the one admin call is the check, which Synapse refused.
-    expect(facade.upstream.count(/\/_synapse\/admin\//)).toBe(1);
+    // The admin purge is off (the default): not even the admin check is made.
+    expect(facade.upstream.count(/\/_synapse\/admin\//)).toBe(0);
     expect(facade.upstream.count(/\/kick$/)).toBe(4);
 
     // Once nobody of this homeserver is left, Synapse keeps no current state for the room (the

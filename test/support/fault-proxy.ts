@@ -13,6 +13,9 @@ import {
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 
+/** The size of each chunk of a generated body (`huge-body`). */
+const GENERATED_CHUNK_BYTES = 64 * 1024;
+
 /** What the proxy does to a matching request instead of (or on top of) forwarding it. */
 export type Fault =
   /** Wait `ms`, then forward, unless the client has given up by then. */
@@ -33,7 +36,20 @@ export type Fault =
   /** Never answer, until {@link FaultProxy.release} forwards it or the client gives up. */
   | { kind: 'hold' }
   /** Answer 200 with a body that is not JSON. */
-  | { kind: 'non-json' };
+  | { kind: 'non-json' }
+  /** Answer `status` (200 by default) with `body` as JSON, without forwarding. */
+  | { kind: 'json'; body: unknown; status?: number }
+  /**
+   * Answer 200 with a valid JSON body of `bytes` bytes (whitespace, then `{}`), generated chunk
+   * by chunk as the client reads, never held whole; with `declareLength`, announced in
+   * `Content-Length` (else chunked). Stops writing when the client goes away.
+   */
+  | { kind: 'huge-body'; bytes: number; declareLength?: boolean }
+  /**
+   * Answer 200 headers at once, then one byte of body every `intervalMs`, never finishing, until
+   * the client gives up: a homeserver that never pauses long enough for a body timeout.
+   */
+  | { kind: 'drip'; intervalMs: number };
 
 /** Which requests a fault applies to; every given condition must hold. */
 export interface FaultMatch {
@@ -59,6 +75,8 @@ export interface ProxiedRequest {
   readonly opened: number;
   /** When its exchange ended (answered, reset or abandoned), in the same sequence; `null` while open. */
   readonly closed: number | null;
+  /** Bytes of body the proxy generated and wrote itself (`huge-body`, `drip`); 0 otherwise. */
+  readonly generatedBytes: number;
 }
 
 export interface FaultProxy extends AsyncDisposable {
@@ -154,6 +172,7 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
       url: req.url ?? '',
       opened: ++sequence,
       closed: null,
+      generatedBytes: 0,
     };
     log.push(entry);
     res.on('close', () => {
@@ -214,6 +233,34 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
       case 'non-json':
         answer(req, res, 200, { 'content-type': 'text/plain' }, 'this is not JSON');
         return;
+      case 'json':
+        answer(
+          req,
+          res,
+          fault.status ?? 200,
+          { 'content-type': 'application/json' },
+          JSON.stringify(fault.body),
+        );
+        return;
+      case 'huge-body':
+        await writeHugeBody(req, res, fault.bytes, fault.declareLength === true, (bytes) => {
+          entry.generatedBytes += bytes;
+        });
+        return;
+      case 'drip': {
+        req.resume();
+        res.writeHead(200, { 'content-type': 'application/json' });
+        const timer = setInterval(() => {
+          if (closing.signal.aborted) {
+            res.destroy();
+            return;
+          }
+          res.write(' ');
+          entry.generatedBytes += 1;
+        }, fault.intervalMs);
+        res.on('close', () => clearInterval(timer));
+        return;
+      }
     }
   };
 
@@ -270,4 +317,47 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
     close,
     [Symbol.asyncDispose]: close,
   };
+}
+
+/**
+ * Writes `bytes` bytes of valid JSON (spaces, then `{}`) a chunk at a time, waiting for the
+ * client to drain each one: the body is never held whole, and writing stops as soon as the
+ * client goes away.
+ */
+async function writeHugeBody(
+  req: IncomingMessage,
+  res: ServerResponse,
+  bytes: number,
+  declareLength: boolean,
+  onWritten: (bytes: number) => void,
+): Promise<void> {
+  req.resume();
+  res.writeHead(200, {
+    'content-type': 'application/json',
+    ...(declareLength ? { 'content-length': String(bytes) } : {}),
+  });
+  const padding = Buffer.alloc(GENERATED_CHUNK_BYTES, 0x20);
+  let written = 0;
+  while (written < bytes && !res.destroyed) {
+    const size = Math.min(GENERATED_CHUNK_BYTES, bytes - written);
+    const chunk =
+      written + size === bytes
+        ? Buffer.concat([padding.subarray(0, size - 2), Buffer.from('{}')])
+        : padding.subarray(0, size);
+    written += size;
+    onWritten(size);
+    if (!res.write(chunk)) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          res.off('drain', done);
+          res.off('close', done);
+          resolve();
+        };
+        res.on('drain', done).on('close', done);
+      });
+    }
+  }
+  if (!res.destroyed) {
+    res.end();
+  }
 }

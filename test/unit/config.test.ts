@@ -9,19 +9,69 @@ describe('loadConfig', () => {
       host: '127.0.0.1',
       port: 4000,
       logLevel: 'info',
+      introspection: true,
       graphiql: true,
+      corsOrigins: [],
+      limits: {
+        maxBodyBytes: 262_144,
+        maxTokens: 2000,
+        maxDepth: 12,
+        maxAliases: 15,
+        maxDirectives: 20,
+        documentCacheTokens: 50_000,
+      },
+      http: { headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, maxConnections: 1024 },
       cursorSecret: null,
       operationDeadlineMs: 60_000,
-      sync: { pollTimeoutMs: 30_000, gracePeriodMs: 5000, maxBackfillEvents: 500 },
+      deleteRoomAdminPurge: false,
+      wsMaxOperationsPerSocket: 100,
+      sync: {
+        pollTimeoutMs: 30_000,
+        gracePeriodMs: 5000,
+        maxBackfillEvents: 500,
+        connections: 1024,
+      },
       upstream: {
         connectTimeoutMs: 5000,
         headersTimeoutMs: 30_000,
         bodyTimeoutMs: 30_000,
         maxAttempts: 4,
         connections: 32,
+        totalTimeoutMs: 45_000,
+        maxResponseBytes: 67_108_864,
+        perTokenConcurrency: 6,
       },
     });
     expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.limits)).toBe(true);
+    expect(Object.isFrozen(config.corsOrigins)).toBe(true);
+  });
+
+  it('should turn introspection and GraphiQL off by default in production', () => {
+    const production = { MATRIX_HOMESERVER_URL: 'http://hs', NODE_ENV: 'production' };
+    expect(loadConfig(production)).toMatchObject({ introspection: false, graphiql: false });
+    // GraphiQL follows introspection unless set itself.
+    expect(loadConfig({ ...production, INTROSPECTION: 'true' })).toMatchObject({
+      introspection: true,
+      graphiql: true,
+    });
+    expect(
+      loadConfig({ MATRIX_HOMESERVER_URL: 'http://hs', INTROSPECTION: 'false' }),
+    ).toMatchObject({ introspection: false, graphiql: false });
+    expect(loadConfig({ ...production, INTROSPECTION: 'true', GRAPHIQL: 'false' })).toMatchObject({
+      introspection: true,
+      graphiql: false,
+    });
+  });
+
+  it('should read CORS origins, `*` included', () => {
+    const load = (CORS_ORIGINS: string) =>
+      loadConfig({ MATRIX_HOMESERVER_URL: 'http://hs', CORS_ORIGINS }).corsOrigins;
+    expect(load('https://app.example.org, http://localhost:3000,')).toEqual([
+      'https://app.example.org',
+      'http://localhost:3000',
+    ]);
+    expect(load('*')).toEqual(['*']);
   });
 
   it('should read every variable', () => {
@@ -31,6 +81,17 @@ describe('loadConfig', () => {
       PORT: '0',
       LOG_LEVEL: 'debug',
       GRAPHIQL: 'false',
+      INTROSPECTION: 'false',
+      CORS_ORIGINS: 'https://app.example.org',
+      MAX_BODY_BYTES: '65536',
+      MAX_TOKENS: '500',
+      MAX_DEPTH: '8',
+      MAX_ALIASES: '0',
+      MAX_DIRECTIVES: '5',
+      DOCUMENT_CACHE_TOKENS: '0',
+      HTTP_HEADERS_TIMEOUT_MS: '1000',
+      HTTP_REQUEST_TIMEOUT_MS: '2000',
+      HTTP_MAX_CONNECTIONS: '10',
       UPSTREAM_CONNECT_TIMEOUT_MS: '100',
       UPSTREAM_HEADERS_TIMEOUT_MS: '200',
       UPSTREAM_BODY_TIMEOUT_MS: '300',
@@ -42,6 +103,17 @@ describe('loadConfig', () => {
       port: 0,
       logLevel: 'debug',
       graphiql: false,
+      introspection: false,
+      corsOrigins: ['https://app.example.org'],
+      limits: {
+        maxBodyBytes: 65_536,
+        maxTokens: 500,
+        maxDepth: 8,
+        maxAliases: 0,
+        maxDirectives: 5,
+        documentCacheTokens: 0,
+      },
+      http: { headersTimeoutMs: 1000, requestTimeoutMs: 2000, maxConnections: 10 },
       upstream: {
         connectTimeoutMs: 100,
         headersTimeoutMs: 200,
@@ -58,7 +130,14 @@ describe('loadConfig', () => {
 
   it('should list every problem in one error', () => {
     const load = () =>
-      loadConfig({ PORT: '70000', LOG_LEVEL: 'loud', GRAPHIQL: 'yes', UPSTREAM_MAX_ATTEMPTS: '0' });
+      loadConfig({
+        PORT: '70000',
+        LOG_LEVEL: 'loud',
+        GRAPHIQL: 'yes',
+        CORS_ORIGINS: 'https://app.example.org, app.example.org, https://x.org/path',
+        MAX_TOKENS: '10',
+        UPSTREAM_MAX_ATTEMPTS: '0',
+      });
     expect(load).toThrow(ConfigError);
     expect(load).toThrow(
       [
@@ -67,8 +146,36 @@ describe('loadConfig', () => {
         '  - PORT: must be an integer from 0 to 65535',
         '  - LOG_LEVEL: Invalid option: expected one of "fatal"|"error"|"warn"|"info"|"debug"|"trace"|"silent"',
         '  - GRAPHIQL: must be true or false',
+        '  - CORS_ORIGINS: must be `*` or comma-separated origins such as https://app.example.org; not an origin: app.example.org, https://x.org/path',
+        '  - MAX_TOKENS: must be an integer from 100 to 1000000',
         '  - UPSTREAM_MAX_ATTEMPTS: must be an integer from 1 to 10',
       ].join('\n'),
+    );
+  });
+
+  it('should list problems between variables along with the others', () => {
+    const load = () =>
+      loadConfig({
+        PORT: 'x',
+        GRAPHIQL: 'true',
+        INTROSPECTION: 'false',
+        HTTP_HEADERS_TIMEOUT_MS: '20000',
+        HTTP_REQUEST_TIMEOUT_MS: '10000',
+      });
+    expect(load).toThrow(
+      [
+        'invalid configuration:',
+        '  - MATRIX_HOMESERVER_URL: is required: the homeserver to front, e.g. https://matrix.example.org',
+        '  - PORT: must be an integer from 0 to 65535',
+        '  - GRAPHIQL: cannot be true with INTROSPECTION=false: GraphiQL needs introspection',
+        '  - HTTP_HEADERS_TIMEOUT_MS: must not exceed HTTP_REQUEST_TIMEOUT_MS (the headers are part of the request)',
+      ].join('\n'),
+    );
+    // A check between two variables is left out while one of them is itself invalid.
+    expect(() =>
+      loadConfig({ MATRIX_HOMESERVER_URL: 'http://hs', HTTP_HEADERS_TIMEOUT_MS: '0' }),
+    ).toThrow(
+      /^invalid configuration:\n {2}- HTTP_HEADERS_TIMEOUT_MS: must be an integer from 1 to 3600000$/,
     );
   });
 

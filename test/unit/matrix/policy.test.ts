@@ -4,7 +4,9 @@ import {
   abortableSleep,
   absentAsNull,
   isRateLimited,
+  isTokenRefused,
   jitteredBackoffMs,
+  MAX_RETRY_AFTER_MS,
   rateLimitDelayMs,
 } from '../../../src/matrix/policy.ts';
 import { apiError } from '../sync/scripted-transport.ts';
@@ -45,6 +47,29 @@ describe('rateLimitDelayMs', () => {
     expect(rateLimitDelayMs(apiError(429, 'M_LIMIT_EXCEEDED'))).toBeNull();
     expect(rateLimitDelayMs(httpError(503, 3000))).toBeNull();
     expect(rateLimitDelayMs(new Error('boom'))).toBeNull();
+  });
+
+  it('should cap a huge delay at 5 minutes, or at the cap given', () => {
+    // `Retry-After: 3000000` is 3·10⁹ ms, past what a timer holds (it would fire at once).
+    expect(rateLimitDelayMs(apiError(429, 'M_LIMIT_EXCEEDED', 3_000_000_000))).toBe(
+      MAX_RETRY_AFTER_MS,
+    );
+    expect(MAX_RETRY_AFTER_MS).toBe(300_000);
+    expect(rateLimitDelayMs(httpError(429, Number.POSITIVE_INFINITY), 10_000)).toBe(10_000);
+  });
+});
+
+describe('isTokenRefused', () => {
+  it('should recognise a 401 M_UNKNOWN_TOKEN or M_MISSING_TOKEN', () => {
+    expect(isTokenRefused(apiError(401, 'M_UNKNOWN_TOKEN'))).toBe(true);
+    expect(isTokenRefused(apiError(401, 'M_MISSING_TOKEN'))).toBe(true);
+  });
+
+  it('should not take user-interactive auth, other statuses or other errors for a refused token', () => {
+    expect(isTokenRefused(apiError(401, 'M_FORBIDDEN'))).toBe(false);
+    expect(isTokenRefused(apiError(403, 'M_UNKNOWN_TOKEN'))).toBe(false);
+    expect(isTokenRefused(httpError(401))).toBe(false);
+    expect(isTokenRefused(new Error('M_UNKNOWN_TOKEN'))).toBe(false);
   });
 });
 
@@ -97,6 +122,23 @@ describe('abortableSleep', () => {
     await sleeping;
     expect(resolved).toBe(true);
     expect(vi.getTimerCount()).toBe(0);
+  });
+
+  it('should wait as long as a timer can for a delay past 2³¹−1 ms, never firing at once', async () => {
+    vi.useFakeTimers();
+    let resolved = false;
+    const controller = new AbortController();
+    const sleeping = abortableSleep(3_000_000_000, controller.signal).then(
+      () => {
+        resolved = true;
+      },
+      () => {},
+    );
+
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(resolved).toBe(false);
+    controller.abort();
+    await sleeping;
   });
 
   it('should resolve without a signal', async () => {

@@ -45,6 +45,21 @@ describe('retryDelayMs', () => {
       expect(retryDelayMs(apiError(429, 'M_LIMIT_EXCEEDED', 3000), firstPost, policy)).toBe(3000);
     });
 
+    it('should give up at once on a delay past the total budget, however huge', () => {
+      // Retry-After: 3000000 (seconds) and beyond: no timer is ever set for it.
+      for (const retryAfterMs of [60_000, 3_000_000_000, Number.POSITIVE_INFINITY]) {
+        expect(
+          retryDelayMs(apiError(429, 'M_LIMIT_EXCEEDED', retryAfterMs), firstGet, policy),
+        ).toBeNull();
+      }
+    });
+
+    it('should wait at most 5 minutes when the total budget allows more', () => {
+      const patient = { ...policy, maxTotalDelayMs: 3_600_000 };
+      const huge = apiError(429, 'M_LIMIT_EXCEEDED', 3_000_000_000);
+      expect(retryDelayMs(huge, firstGet, patient)).toBe(300_000);
+    });
+
     it('should treat M_LIMIT_EXCEEDED as a rate limit whatever the status', () => {
       expect(retryDelayMs(apiError(400, 'M_LIMIT_EXCEEDED', 700), firstPost, policy)).toBe(700);
     });
@@ -131,6 +146,19 @@ describe('retryDelayMs', () => {
     it('should never retry a timeout: the call has used its time', () => {
       const error = new ConnectionError('timeout', endpoint, new Error('Headers Timeout Error'));
       expect(retryDelayMs(error, firstGet, policy)).toBeNull();
+    });
+
+    it('should never retry a response too large or malformed: it would come back the same', () => {
+      const tooLarge = new ConnectionError('too-large', endpoint, new Error('too large'));
+      const malformed = new MatrixHttpError({
+        status: 200,
+        retryAfterMs: null,
+        endpoint,
+        bodySnippet: '{}',
+        malformed: 'next_batch is not a string',
+      });
+      expect(retryDelayMs(tooLarge, firstGet, policy)).toBeNull();
+      expect(retryDelayMs(malformed, firstGet, policy)).toBeNull();
     });
 
     it.each([

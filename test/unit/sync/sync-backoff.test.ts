@@ -4,7 +4,7 @@ import { isTokenRejected, syncRetryDelayMs } from '../../../src/sync/sync-backof
 import { apiError, unknownToken } from './scripted-transport.ts';
 
 const endpoint = { method: 'GET', path: '/_matrix/client/v3/sync' };
-const policy = { initialDelayMs: 1000, maxDelayMs: 30_000 };
+const policy = { initialDelayMs: 1000, maxDelayMs: 30_000, maxRetryAfterMs: 300_000 };
 const lowest = () => 0;
 const highest = () => 1;
 const reset = new ConnectionError('reset', endpoint, new Error('socket hang up'));
@@ -49,6 +49,18 @@ describe('syncRetryDelayMs', () => {
       bodySnippet: '',
     });
     expect(syncRetryDelayMs(proxyLimit, 5, policy, highest)).toBe(3000);
+  });
+
+  it('should cap a huge Retry-After at maxRetryAfterMs, never a delay a timer cannot hold', () => {
+    // `Retry-After: 3000000` (seconds): past 2³¹−1 ms a timer fires at once, so the loop spun.
+    const huge = apiError(429, 'M_LIMIT_EXCEEDED', 3_000_000_000);
+    expect(syncRetryDelayMs(huge, 1, policy, highest)).toBe(300_000);
+    expect(syncRetryDelayMs(apiError(429, 'M_LIMIT_EXCEEDED', Infinity), 1, policy)).toBe(300_000);
+    expect(syncRetryDelayMs(huge, 1, { ...policy, maxRetryAfterMs: 60_000 }, highest)).toBe(60_000);
+  });
+
+  it('should not let a Retry-After of 0 make the loop retry at once', () => {
+    expect(syncRetryDelayMs(apiError(429, 'M_LIMIT_EXCEEDED', 0), 1, policy, lowest)).toBe(500);
   });
 
   it('should back off as usual for a 429 that names no delay', () => {

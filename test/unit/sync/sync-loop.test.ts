@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConnectionError } from '../../../src/matrix/errors.ts';
 import { toClientEvent } from '../../../src/matrix/events.ts';
+import type { WireSyncResponse } from '../../../src/matrix/wire-types.ts';
 import type { SyncUpdate } from '../../../src/sync/sync-events.ts';
 import {
   INITIAL_SYNC_FILTER,
@@ -55,7 +56,7 @@ function startLoop(
     userId: ALICE,
     pollTimeoutMs: POLL_MS,
     maxBackfillEvents: 100,
-    backoff: { initialDelayMs: 1000, maxDelayMs: 30_000 },
+    backoff: { initialDelayMs: 1000, maxDelayMs: 30_000, maxRetryAfterMs: 300_000 },
     transport,
     logger: {
       debug: () => {},
@@ -181,6 +182,53 @@ describe('SyncLoop', () => {
     await vi.advanceTimersByTimeAsync(1);
     await settlePromises();
     expect(transport.syncs).toHaveLength(3);
+  });
+
+  /** Lets `ms` of fake time pass in small steps, each followed by the promise chains it woke. */
+  async function elapse(ms: number, step = 250): Promise<void> {
+    for (let passed = 0; passed < ms; passed += step) {
+      await vi.advanceTimersByTimeAsync(step);
+      await settlePromises();
+    }
+  }
+
+  it('should back off, not spin, when every /sync answers without next_batch', async () => {
+    // `{}` from a misbehaving proxy: once read as a position it was retried 5,731 times in 4 s.
+    const { transport, loop, warnings } = startLoop({}, (scripted) => {
+      for (let answer = 0; answer < 1000; answer++) {
+        scripted.answerSync({} as WireSyncResponse);
+      }
+    });
+    await settlePromises();
+    expect(transport.syncs).toHaveLength(1);
+    expect(loop.state).toBe(SyncLoopState.Reconnecting);
+
+    // random() = 1: tries at 0, 1, 3, 7, 15 and 31 s (1, 2, 4, 8, 16 s apart), then 30 s apart.
+    await elapse(60_000);
+    expect(transport.syncs).toHaveLength(6);
+    await elapse(60_000);
+    expect(transport.syncs).toHaveLength(8);
+    expect(loop.failures).toBe(8);
+    expect(warnings[0]).toContain('next_batch is not a string');
+  });
+
+  it('should wait at most 5 minutes for a huge Retry-After, never spin on it', async () => {
+    const { transport } = startLoop();
+    establish(transport);
+    await settlePromises();
+    // Retry-After: 3000000 (s): a timer given 3·10⁹ ms fires at once.
+    for (let answer = 0; answer < 100; answer++) {
+      transport.answerSync(apiError(429, 'M_LIMIT_EXCEEDED', 3_000_000_000));
+    }
+    await settlePromises();
+    expect(transport.syncs).toHaveLength(2);
+
+    await elapse(299_000, 1000);
+    expect(transport.syncs).toHaveLength(2);
+    await elapse(1000);
+    expect(transport.syncs).toHaveLength(3);
+    await elapse(300_000, 1000);
+    expect(transport.syncs).toHaveLength(4);
   });
 
   it('should make no whoami call: its first request, made at once, is the initial sync', async () => {
