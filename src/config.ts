@@ -71,6 +71,8 @@ const environmentSchema = z.object({
   MAX_ALIASES: integer(0, 100_000).default(15),
   MAX_DIRECTIVES: integer(0, 100_000).default(20),
   DOCUMENT_CACHE_TOKENS: integer(0, 100_000_000).default(50_000),
+  MAX_COST: integer(1, 100_000_000).default(2500),
+  MAX_UPSTREAM_CALLS_PER_REQUEST: integer(1, 1_000_000).default(200),
   HTTP_HEADERS_TIMEOUT_MS: milliseconds.default(10_000),
   HTTP_REQUEST_TIMEOUT_MS: milliseconds.default(30_000),
   HTTP_MAX_CONNECTIONS: integer(1, 1_000_000).default(1024),
@@ -84,6 +86,9 @@ const environmentSchema = z.object({
   UPSTREAM_PER_TOKEN_CONCURRENCY: integer(1, 1024).default(6),
   SYNC_CONNECTIONS: integer(1, 100_000).default(1024),
   WS_MAX_OPERATIONS_PER_SOCKET: integer(1, 100_000).default(100),
+  WS_KEEP_ALIVE_MS: milliseconds.default(12_000),
+  SYNC_STREAM_QUEUE_LIMIT: integer(2, 100_000).default(256),
+  SYNC_MAX_SUBSCRIPTIONS_PER_TOKEN: integer(1, 100_000).default(200),
   DELETE_ROOM_ADMIN_PURGE: flag.default(false),
   CURSOR_SECRET: z.string().min(32, { error: 'must be at least 32 characters' }).optional(),
   OPERATION_DEADLINE_MS: milliseconds.default(60_000),
@@ -147,6 +152,16 @@ export interface Config {
      * document keeps every token); 0: none kept.
      */
     readonly documentCacheTokens: number;
+    /**
+     * The most an operation may cost, in upstream calls at worst as src/schema/cost.ts weighs
+     * them; a costlier one is refused with QUERY_TOO_EXPENSIVE before it runs.
+     */
+    readonly maxCost: number;
+    /**
+     * The most upstream calls one query or mutation (or one event of a subscription) may start;
+     * further ones fail with UPSTREAM_BUDGET_EXCEEDED and are not sent.
+     */
+    readonly maxUpstreamCallsPerRequest: number;
   };
   /** The HTTP server's own limits. */
   readonly http: {
@@ -171,6 +186,8 @@ export interface Config {
   readonly deleteRoomAdminPurge: boolean;
   /** The most operations one graphql-ws connection may run at once. */
   readonly wsMaxOperationsPerSocket: number;
+  /** How often graphql-ws pings; a socket that has not answered by the next ping is dropped. */
+  readonly wsKeepAliveMs: number;
   readonly sync: {
     /** Server-side timeout of each long-poll. */
     readonly pollTimeoutMs: number;
@@ -180,6 +197,10 @@ export interface Config {
     readonly maxBackfillEvents: number;
     /** Connections of the long-poll pool: one per user with a live sync loop. */
     readonly connections: number;
+    /** Items one subscription may have waiting before it gets a gap (or ends, see docs). */
+    readonly streamQueueLimit: number;
+    /** Live subscriptions one access token may have across every connection. */
+    readonly maxSubscriptionsPerToken: number;
   };
   readonly upstream: {
     readonly connectTimeoutMs: number;
@@ -232,6 +253,8 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
       maxAliases: env.MAX_ALIASES,
       maxDirectives: env.MAX_DIRECTIVES,
       documentCacheTokens: env.DOCUMENT_CACHE_TOKENS,
+      maxCost: env.MAX_COST,
+      maxUpstreamCallsPerRequest: env.MAX_UPSTREAM_CALLS_PER_REQUEST,
     }),
     http: Object.freeze({
       headersTimeoutMs: env.HTTP_HEADERS_TIMEOUT_MS,
@@ -242,11 +265,14 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
     operationDeadlineMs: env.OPERATION_DEADLINE_MS,
     deleteRoomAdminPurge: env.DELETE_ROOM_ADMIN_PURGE,
     wsMaxOperationsPerSocket: env.WS_MAX_OPERATIONS_PER_SOCKET,
+    wsKeepAliveMs: env.WS_KEEP_ALIVE_MS,
     sync: Object.freeze({
       pollTimeoutMs: env.SYNC_POLL_TIMEOUT_MS,
       gracePeriodMs: env.SYNC_GRACE_PERIOD_MS,
       maxBackfillEvents: env.SYNC_MAX_BACKFILL_EVENTS,
       connections: env.SYNC_CONNECTIONS,
+      streamQueueLimit: env.SYNC_STREAM_QUEUE_LIMIT,
+      maxSubscriptionsPerToken: env.SYNC_MAX_SUBSCRIPTIONS_PER_TOKEN,
     }),
     upstream: Object.freeze({
       connectTimeoutMs: env.UPSTREAM_CONNECT_TIMEOUT_MS,

@@ -1,9 +1,11 @@
 /** Configures the Pothos schema builder; defines no types (those live in one file per domain). */
 import SchemaBuilder from '@pothos/core';
+import ComplexityPlugin from '@pothos/plugin-complexity';
 import RelayPlugin from '@pothos/plugin-relay';
 import { DateTimeResolver, JSONObjectResolver } from 'graphql-scalars';
 import type { RequestSession } from '../session/request-session.ts';
 import type { SyncHub } from '../sync/sync-hub.ts';
+import { fieldCost } from './cost.ts';
 import { nodeIdType } from './node-id.ts';
 
 /** What every resolver receives. Built per request by the server (`src/server/context.ts`). */
@@ -38,7 +40,14 @@ export const builder = new SchemaBuilder<{
   };
 }>({
   defaultFieldNullability: false,
-  plugins: [RelayPlugin],
+  plugins: [RelayPlugin, ComplexityPlugin],
+  complexity: {
+    // Each field weighs the upstream calls it can make (src/schema/cost.ts). The limit is
+    // enforced by the server before execution (src/server/yoga.ts), for the whole operation at
+    // once, not by the plugin as each root field starts: so its per-field check is off.
+    fieldComplexity: fieldCost,
+    disabled: true,
+  },
   relay: {
     // Node IDs are the Matrix identifiers themselves (`!room:hs`, `@user:hs`): clients already
     // hold them, and the sigil says which type an ID names.

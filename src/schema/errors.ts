@@ -24,7 +24,18 @@ export type ErrorCode =
   /** The query or mutation ran past `OPERATION_DEADLINE_MS`; its upstream calls were aborted. */
   | 'DEADLINE_EXCEEDED'
   /** A graphql-ws connection already runs as many operations as it may. */
-  | 'TOO_MANY_OPERATIONS';
+  | 'TOO_MANY_OPERATIONS'
+  /**
+   * The operation would cost more upstream calls than `MAX_COST` allows (`extensions.cost`,
+   * `extensions.limit`); refused before it ran.
+   */
+  | 'QUERY_TOO_EXPENSIVE'
+  /** The operation started `MAX_UPSTREAM_CALLS_PER_REQUEST` upstream calls; no more were sent. */
+  | 'UPSTREAM_BUDGET_EXCEEDED'
+  /** The token already has as many live subscriptions (every connection) as it may. */
+  | 'TOO_MANY_SUBSCRIPTIONS'
+  /** A subscription's client fell a whole queue behind on updates it may not lose; it ended. */
+  | 'SUBSCRIPTION_OVERFLOW';
 
 declare module 'graphql' {
   interface GraphQLErrorExtensions {

@@ -13,8 +13,13 @@ function isIdentifier(value: string, sigil: string, needsServer: boolean): boole
   }
   // Room IDs from room version 12 on carry no server name; user IDs and aliases always do.
   const pattern = needsServer ? /^.[^\s:]*:[^\s]+$/u : /^.[^\s]+$/u;
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
-  return pattern.test(value) && !/[\u0000-\u001f\u007f]/u.test(value);
+  // A lone surrogate (`\p{Cs}` in a Unicode regex) is no text: it cannot be encoded into a URL.
+  return (
+    pattern.test(value) &&
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
+    !/[\u0000-\u001f\u007f]/u.test(value) &&
+    !/\p{Cs}/u.test(value)
+  );
 }
 
 export function isRoomId(value: string): boolean {

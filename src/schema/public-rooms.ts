@@ -17,8 +17,9 @@ const PublicRoomRef = builder.objectRef<PublicRoom>('PublicRoom').implement({
     }),
     room: t.field({
       type: RoomRef,
+      nullable: true,
       description:
-        "The room itself, read through the viewer's own access (a room the viewer never joined may answer FORBIDDEN for fields beyond what the directory says).",
+        "The room itself, read through the viewer's own access: `null` (with FORBIDDEN) where its fields need state the viewer may not read, e.g. a room they never joined whose history is not world-readable.",
       resolve: (publicRoom) => ({ roomId: publicRoom.roomId, listing: null }),
     }),
     name: t.exposeString('name', { nullable: true, description: 'The room name, if any.' }),

@@ -144,6 +144,10 @@ async function loadRoom(context: Context, roomId: string): Promise<RoomShape> {
 builder.node(RoomRef, {
   description: 'A Matrix room. Its ID is the room ID, e.g. `!abc:example.org`.',
   id: { resolve: (room) => room.roomId },
+  // The relay plugin brands what `node`/`nodes` load only once its own load settles, so a second
+  // lookup of the same ID in one request can reach the Node interface unbranded (a Pothos race);
+  // the shape tells it apart then. Every Room value carries `listing`, no User value does.
+  isTypeOf: (value) => typeof value === 'object' && value !== null && 'listing' in value,
   loadOne: (id, context) => loadRoom(context, requireRoomId(id, 'id')),
   fields: (t) => ({
     name: t.string({

@@ -6,9 +6,11 @@ import type { ClientEvent } from '../matrix/events.ts';
 import type { MembershipState } from '../matrix/room-state.ts';
 import { inviteListing } from '../room/room-list.ts';
 import type { StateIndex } from '../room/state-index.ts';
-import type { EndedUpdate, SyncUpdateKind, SyncUpdateOf } from '../sync/sync-events.ts';
-import type { StreamSelector } from '../sync/sync-hub.ts';
+import type { StreamEnd, SyncUpdateKind, SyncUpdateOf } from '../sync/sync-events.ts';
+import { type StreamSelector, TooManyStreamsError } from '../sync/sync-hub.ts';
+import type { UpdateStream } from '../sync/update-stream.ts';
 import { builder, type Context } from './builder.ts';
+import { facadeError } from './errors.ts';
 import { MembershipEnum, RoomEventRef, StateEventRef } from './event.ts';
 import { requireRoomId } from './matrix-ids.ts';
 import { RoomRef, type RoomShape } from './room.ts';
@@ -21,27 +23,44 @@ builder.subscriptionType({
 
 /**
  * The viewer's updates of `kinds` (in one room, when given), as the stream a subscription
- * iterates. It ends when the client unsubscribes or goes away (the session's signal), when the
- * server shuts down, and after the bridge's `ended` update (the token was revoked), which the
- * resolvers turn into an UNAUTHENTICATED error.
+ * iterates. It counts against the token's live subscriptions first, before any upstream call but
+ * the viewer's `whoami` (none over graphql-ws): TOO_MANY_SUBSCRIPTIONS when it has all it may.
+ * Then, for a room, it checks that the viewer may see the room (one `/state` call): FORBIDDEN
+ * otherwise, as for `room(id:)`, and the stream is given up before it ever subscribed.
+ *
+ * It ends when the client unsubscribes or goes away (the session's signal), when the server
+ * shuts down, after the bridge's `ended` update (the token was revoked) and after `overflow` (the
+ * client fell too far behind on updates that cannot be dropped), which the resolvers turn into
+ * UNAUTHENTICATED and SUBSCRIPTION_OVERFLOW errors.
  */
 async function viewerUpdates<K extends SyncUpdateKind>(
   context: Context,
   selector: StreamSelector<K>,
-): Promise<AsyncIterable<SyncUpdateOf<K> | EndedUpdate>> {
+): Promise<AsyncIterable<SyncUpdateOf<K> | StreamEnd>> {
   const account = await context.session.viewer.account();
   const signal = AbortSignal.any([context.session.signal, context.shutdownSignal]);
-  return context.syncHub().stream(account, selector, signal);
-}
-
-/**
- * Checks, before the stream starts, that the viewer may see the room (one `/state` call):
- * FORBIDDEN otherwise, as for `room(id:)`.
- */
-async function requireVisibleRoom(context: Context, roomIdArg: string | number): Promise<string> {
-  const roomId = requireRoomId(String(roomIdArg), 'roomId');
-  await context.session.loaders.roomState.load(roomId);
-  return roomId;
+  let stream: UpdateStream<SyncUpdateOf<K>>;
+  try {
+    stream = context.syncHub().stream(account, selector, signal);
+  } catch (error) {
+    if (error instanceof TooManyStreamsError) {
+      throw facadeError(
+        'TOO_MANY_SUBSCRIPTIONS',
+        `This token already has ${error.limit} live subscriptions, the most it may; end one first.`,
+        { extensions: { limit: error.limit } },
+      );
+    }
+    throw error;
+  }
+  if (selector.roomId !== undefined) {
+    try {
+      await context.session.loaders.roomState.load(selector.roomId);
+    } catch (error) {
+      await stream.return();
+      throw error;
+    }
+  }
+  return stream;
 }
 
 /**
@@ -66,12 +85,19 @@ function stateAfter(update: SyncUpdateOf<'state'>, context: Context): Promise<St
  * The update a subscription resolves, read against fresh data: the subscription's session lives
  * as long as the subscription, so what its loaders cached for the previous update is dropped
  * first. `ended` becomes its upstream error (src/server/yoga.ts maps M_UNKNOWN_TOKEN to
- * UNAUTHENTICATED), which ends the stream.
+ * UNAUTHENTICATED), and `overflow` SUBSCRIPTION_OVERFLOW; the stream ends after either.
  */
-function fresh<U extends { kind: SyncUpdateKind }>(context: Context, update: U | EndedUpdate): U {
+function fresh<U extends { kind: SyncUpdateKind }>(context: Context, update: U | StreamEnd): U {
   context.session.invalidate();
   if (update.kind === 'ended') {
     throw update.error;
+  }
+  if (update.kind === 'overflow') {
+    throw facadeError(
+      'SUBSCRIPTION_OVERFLOW',
+      `The client fell more than ${update.limit} updates behind; everything before this error was delivered and the subscription has ended. Subscribe again, and reload what it covers.`,
+      { extensions: { limit: update.limit } },
+    );
   }
   return update;
 }
@@ -123,11 +149,11 @@ builder.subscriptionField('roomEvents', (t) =>
       }),
     },
     subscribe: async (_root, args, context) => {
-      const roomId = await requireVisibleRoom(context, args.roomId);
+      const roomId = requireRoomId(String(args.roomId), 'roomId');
       const types = args.types ?? null;
       return viewerUpdates(context, { kinds: ['timeline', 'gap'], roomId, eventTypes: types });
     },
-    resolve: (update: RoomEventsItem | EndedUpdate, _args, context): RoomEventsItem =>
+    resolve: (update: RoomEventsItem | StreamEnd, _args, context): RoomEventsItem =>
       fresh(context, update),
   }),
 );
@@ -139,11 +165,11 @@ builder.subscriptionField('roomUpdated', (t) =>
       'The room, each time its state changes (name, topic, avatar, power levels, members…), read fresh.',
     args: { roomId: t.arg.id({ required: true, description: 'The room, by ID.' }) },
     subscribe: async (_root, args, context) => {
-      const roomId = await requireVisibleRoom(context, args.roomId);
+      const roomId = requireRoomId(String(args.roomId), 'roomId');
       return viewerUpdates(context, { kinds: ['state'], roomId });
     },
     resolve: async (
-      update: SyncUpdateOf<'state'> | EndedUpdate,
+      update: SyncUpdateOf<'state'> | StreamEnd,
       _args,
       context,
     ): Promise<RoomShape> => {
@@ -186,10 +212,10 @@ builder.subscriptionField('myMembership', (t) =>
   t.field({
     type: MembershipUpdateRef,
     description:
-      "The viewer's own invites, joins, leaves, kicks and bans, across all rooms, as they happen.",
+      "The viewer's own invites, joins, leaves, kicks and bans, across all rooms, as they happen. A client that falls hundreds of updates behind gets a SUBSCRIPTION_OVERFLOW error after all it had missed, and the subscription ends.",
     subscribe: (_root, _args, context) => viewerUpdates(context, { kinds: ['membership'] }),
     resolve: (
-      update: SyncUpdateOf<'membership'> | EndedUpdate,
+      update: SyncUpdateOf<'membership'> | StreamEnd,
       _args,
       context,
     ): MembershipUpdateShape => {
@@ -212,10 +238,10 @@ builder.subscriptionField('typing', (t) =>
     description: 'Who is typing in the room, each time that changes (an empty list: nobody).',
     args: { roomId: t.arg.id({ required: true, description: 'The room, by ID.' }) },
     subscribe: async (_root, args, context) => {
-      const roomId = await requireVisibleRoom(context, args.roomId);
+      const roomId = requireRoomId(String(args.roomId), 'roomId');
       return viewerUpdates(context, { kinds: ['typing'], roomId });
     },
-    resolve: (update: SyncUpdateOf<'typing'> | EndedUpdate, _args, context) =>
+    resolve: (update: SyncUpdateOf<'typing'> | StreamEnd, _args, context) =>
       fresh(context, update).userIds.map((userId) => ({ userId })),
   }),
 );

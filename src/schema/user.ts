@@ -22,6 +22,9 @@ export const UserRef = builder.objectRef<UserShape>('User');
 builder.node(UserRef, {
   description: 'A Matrix user. Its ID is the user ID, e.g. `@alice:example.org`.',
   id: { resolve: (user) => user.userId },
+  // See Room's isTypeOf: a User value has `userId` and never a room's `listing`.
+  isTypeOf: (value) =>
+    typeof value === 'object' && value !== null && 'userId' in value && !('listing' in value),
   loadOne: (id, context) => loadUser(context, id),
   fields: (t) => ({
     displayName: t.string({

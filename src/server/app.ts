@@ -74,6 +74,8 @@ export function buildApp({ config, logger, dispatcher }: AppOptions): App {
       gracePeriodMs: config.sync.gracePeriodMs,
       pollTimeoutMs: config.sync.pollTimeoutMs,
       maxBackfillEvents: config.sync.maxBackfillEvents,
+      streamQueueLimit: config.sync.streamQueueLimit,
+      maxStreamsPerToken: config.sync.maxSubscriptionsPerToken,
     });
     return hub;
   };
@@ -106,6 +108,7 @@ export function buildApp({ config, logger, dispatcher }: AppOptions): App {
   server.maxConnections = config.http.maxConnections;
   const websockets = attachWebSocketTransport(server, yoga, upstream, logger, {
     maxOperationsPerSocket: config.wsMaxOperationsPerSocket,
+    keepAliveMs: config.wsKeepAliveMs,
   });
 
   const start = () =>

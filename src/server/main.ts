@@ -15,6 +15,11 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.logLevel);
+  // A rejection nobody handled is a bug to fix (and a test to write), not a reason to drop every
+  // other client's connections: logged, with its stack, while the process goes on serving.
+  process.on('unhandledRejection', (reason: unknown) => {
+    logger.error({ err: reason }, 'unhandled rejection');
+  });
   const app = buildApp({ config, logger });
   const url = await app.start();
   logger.info({ homeserver: config.homeserverUrl }, `GraphQL facade listening on ${url}/graphql`);

@@ -44,6 +44,13 @@ export interface WebSocketLimits {
    * @default 100
    */
   maxOperationsPerSocket?: number;
+  /**
+   * How often the server pings each socket; one that has not answered the next time round is
+   * dropped (all its subscriptions end). This also bounds how long a client that stopped reading
+   * keeps its subscriptions' queues in memory (a paused socket answers no ping).
+   * @default 12000 (graphql-ws's own)
+   */
+  keepAliveMs?: number;
 }
 
 export function attachWebSocketTransport(
@@ -157,6 +164,7 @@ export function attachWebSocketTransport(
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
     },
     wsServer,
+    limits.keepAliveMs ?? 12_000,
   );
 
   return {

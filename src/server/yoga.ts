@@ -13,6 +13,7 @@ import {
   parse,
   type ValidationContext,
   validate,
+  validateExecutionArgs,
 } from 'graphql';
 import {
   createYoga,
@@ -27,9 +28,14 @@ import type { Logger } from '../logger.ts';
 import { isUpstreamError, MatrixApiError } from '../matrix/errors.ts';
 import { isRateLimited } from '../matrix/policy.ts';
 import type { Context } from '../schema/builder.ts';
-import { isSessionError, toClientError } from '../schema/errors.ts';
+import { operationCost } from '../schema/cost.ts';
+import { facadeError, isSessionError, toClientError } from '../schema/errors.ts';
 import { schema } from '../schema/index.ts';
-import { DeadlineExceededError, MissingTokenError } from '../session/request-session.ts';
+import {
+  DeadlineExceededError,
+  MissingTokenError,
+  UpstreamBudgetExceededError,
+} from '../session/request-session.ts';
 import { createContextFactory, type SharedContext } from './context.ts';
 
 export interface YogaOptions {
@@ -96,6 +102,8 @@ export function createFacadeYoga(options: YogaOptions): FacadeYoga {
       maxAliasesPlugin({ n: limits.maxAliases, allowList: [], ...asValidationError }),
       maxDirectivesPlugin({ n: limits.maxDirectives, ...asValidationError }),
       ...(options.introspection ? [] : [useNoIntrospection()]),
+      useCostLimit(limits.maxCost),
+      useUpstreamBudget(limits.maxUpstreamCallsPerRequest),
       useOperationDeadline(options.operationDeadlineMs),
     ],
     maskedErrors: {
@@ -106,13 +114,21 @@ export function createFacadeYoga(options: YogaOptions): FacadeYoga {
       // everything else unexpected keeps yoga's masking ("Unexpected error.").
       maskError(error, message) {
         const original = error instanceof GraphQLError ? error.originalError : error;
+        const located = error instanceof GraphQLError ? error : undefined;
+        const location = {
+          ...(located?.nodes ? { nodes: located.nodes } : {}),
+          ...(located?.source ? { source: located.source } : {}),
+          ...(located?.positions ? { positions: located.positions } : {}),
+          ...(located?.path ? { path: located.path } : {}),
+        };
         if (isUpstreamError(original) || isSessionError(original)) {
-          const located = error instanceof GraphQLError ? error : undefined;
-          return toClientError(original, {
-            ...(located?.nodes ? { nodes: located.nodes } : {}),
-            ...(located?.source ? { source: located.source } : {}),
-            ...(located?.positions ? { positions: located.positions } : {}),
-            ...(located?.path ? { path: located.path } : {}),
+          return toClientError(original, location);
+        }
+        if (original instanceof UpstreamBudgetExceededError) {
+          return facadeError('UPSTREAM_BUDGET_EXCEEDED', original.message, {
+            ...location,
+            originalError: original,
+            extensions: { limit: original.limit },
           });
         }
         if (isRequestInputError(error)) {
@@ -244,6 +260,59 @@ function useNoIntrospection(): Plugin {
 }
 
 /**
+ * Refuses an operation that could cost more than `maxCost` upstream calls (src/schema/cost.ts
+ * weighs it), before anything of it runs: one QUERY_TOO_EXPENSIVE error with the operation's
+ * `cost` and the `limit`, and no upstream call. Weighed here rather than in validation because
+ * the cost depends on the variables (`first: $n`), which validation (and its cache) never sees;
+ * as execution is about to start, they are coerced exactly as execution will use them. graphql-ws
+ * operations go through the same hooks (src/server/ws.ts). A subscription is weighed per event.
+ */
+function useCostLimit(maxCost: number): Plugin<Context> {
+  const check = ({
+    args,
+    setResultAndStopExecution,
+  }: {
+    args: Parameters<typeof validateExecutionArgs>[0] & { contextValue: Context };
+    setResultAndStopExecution: (result: { errors: GraphQLError[] }) => void;
+  }): void => {
+    const validated = validateExecutionArgs(args);
+    if (!('operation' in validated)) {
+      // No operation to run, or variables that do not fit: execution reports it, calling nothing.
+      return;
+    }
+    const cost = operationCost(validated, args.contextValue);
+    if (cost > maxCost) {
+      setResultAndStopExecution({
+        errors: [
+          facadeError(
+            'QUERY_TOO_EXPENSIVE',
+            `The operation could cost ${cost} upstream calls; the server allows ${maxCost}. Ask for smaller pages or fewer fields.`,
+            { extensions: { cost, limit: maxCost } },
+          ),
+        ],
+      });
+    }
+  };
+  return { onExecute: check, onSubscribe: check };
+}
+
+/**
+ * Caps the upstream calls each query or mutation starts at `max` (the session refuses further
+ * ones with UPSTREAM_BUDGET_EXCEEDED, sending nothing), and each event of a subscription: its
+ * session starts a new budget whenever it is invalidated before an event.
+ */
+function useUpstreamBudget(max: number): Plugin<Context> {
+  return {
+    onExecute({ args }) {
+      args.contextValue.session.limitUpstreamCalls(max, 'operation');
+    },
+    onSubscribe({ args }) {
+      args.contextValue.session.limitUpstreamCalls(max, 'event');
+    },
+  };
+}
+
+/**
  * Every query and mutation gets the same time to finish; past it, the session aborts what it still
  * has running upstream. Subscriptions have none: they last as long as their client wants.
  */
@@ -306,7 +375,12 @@ function logLevelOf(error: unknown): LogLevel {
   if (cause instanceof GraphQLError || cause instanceof MissingTokenError) {
     return 'debug';
   }
-  if (isRateLimited(cause) || cause instanceof DeadlineExceededError) {
+  if (
+    isRateLimited(cause) ||
+    cause instanceof DeadlineExceededError ||
+    // The cost model let through an operation that needed more: worth an operator's look.
+    cause instanceof UpstreamBudgetExceededError
+  ) {
     return 'warn';
   }
   if (cause instanceof MatrixApiError && cause.status < 500) {

@@ -4,7 +4,13 @@
  * to resolvers on the context; nothing of it is shared with another request.
  */
 import type { Whoami } from '../matrix/account.ts';
-import type { MatrixClient, Upstream } from '../matrix/http.ts';
+import {
+  type CallOptions,
+  type ClientOptions,
+  MatrixClient,
+  type MatrixRequest,
+  type Upstream,
+} from '../matrix/http.ts';
 import { RequestLoaders } from './request-loaders.ts';
 import { Viewer } from './viewer.ts';
 
@@ -23,6 +29,56 @@ export class DeadlineExceededError extends Error {
   constructor(deadlineMs: number) {
     super(`The request took longer than the ${deadlineMs} ms the server allows.`);
     this.deadlineMs = deadlineMs;
+  }
+}
+
+/**
+ * The operation (or, for a subscription, the pushed event) already started as many upstream
+ * calls as it may: this one was not sent.
+ */
+export class UpstreamBudgetExceededError extends Error {
+  override readonly name = 'UpstreamBudgetExceededError';
+  readonly limit: number;
+  constructor(limit: number) {
+    super(`The request needs more than the ${limit} upstream calls the server allows for one.`);
+    this.limit = limit;
+  }
+}
+
+/** How many upstream calls may still start; shared by the session's clients. */
+class UpstreamBudget {
+  limit = Number.POSITIVE_INFINITY;
+  started = 0;
+
+  /** Takes one call, or throws {@link UpstreamBudgetExceededError} when none is left. */
+  take(): void {
+    if (this.started >= this.limit) {
+      throw new UpstreamBudgetExceededError(this.limit);
+    }
+    this.started++;
+  }
+}
+
+/**
+ * A client whose every call takes one from its request's budget first: past the budget, a call
+ * fails at once and nothing is sent. A call counts once however often it is retried.
+ */
+class BudgetedClient extends MatrixClient {
+  readonly #budget: UpstreamBudget;
+
+  constructor(
+    upstream: Upstream,
+    accessToken: string | null,
+    options: ClientOptions,
+    budget: UpstreamBudget,
+  ) {
+    super(upstream, accessToken, options);
+    this.#budget = budget;
+  }
+
+  override async send<T>(request: MatrixRequest, options?: CallOptions): Promise<T> {
+    this.#budget.take();
+    return super.send<T>(request, options);
   }
 }
 
@@ -46,25 +102,32 @@ export class RequestSession {
   readonly anonymous: MatrixClient;
   readonly #viewer: Viewer | null;
   readonly #deadline = new AbortController();
+  readonly #budget = new UpstreamBudget();
+  #budgetPerEvent = false;
   #deadlineTimer: ReturnType<typeof setTimeout> | null = null;
   #loaders: RequestLoaders | null = null;
 
   constructor(options: RequestSessionOptions) {
     this.signal = AbortSignal.any([options.signal, this.#deadline.signal]);
     const bound = { signal: this.signal };
-    this.anonymous = options.upstream.client(null, bound);
+    this.anonymous = new BudgetedClient(options.upstream, null, bound, this.#budget);
     const knownViewer = options.knownViewer ?? null;
     this.#viewer =
       options.accessToken === null
         ? null
         : new Viewer(
-            options.upstream.client(options.accessToken, {
-              ...bound,
-              // A token nobody has checked yet: its first call goes out alone, so that a refused
-              // token costs the request one upstream call, not one per field; after a refusal,
-              // the client starts no more (every call fails with the same error).
-              awaitFirstAnswer: knownViewer === null,
-            }),
+            new BudgetedClient(
+              options.upstream,
+              options.accessToken,
+              {
+                ...bound,
+                // A token nobody has checked yet: its first call goes out alone, so that a
+                // refused token costs the request one upstream call, not one per field; after a
+                // refusal, the client starts no more (every call fails with the same error).
+                awaitFirstAnswer: knownViewer === null,
+              },
+              this.#budget,
+            ),
             options.accessToken,
             knownViewer,
           );
@@ -95,6 +158,27 @@ export class RequestSession {
    */
   invalidate(): void {
     this.#loaders = null;
+    if (this.#budgetPerEvent) {
+      this.#budget.started = 0;
+    }
+  }
+
+  /** How many upstream calls the session started (since the last event, for a subscription). */
+  get upstreamCalls(): number {
+    return this.#budget.started;
+  }
+
+  /**
+   * Caps the upstream calls the session may start: past `limit`, a call fails at once with
+   * {@link UpstreamBudgetExceededError} and nothing more is sent. `per: 'event'` (subscriptions)
+   * starts a new budget each time the session is invalidated, which the subscription resolvers
+   * do before each pushed event: each event is a short operation of its own, as with the
+   * deadline. A query's or mutation's budget covers the whole operation, its writes'
+   * invalidations included.
+   */
+  limitUpstreamCalls(limit: number, per: 'operation' | 'event'): void {
+    this.#budget.limit = limit;
+    this.#budgetPerEvent = per === 'event';
   }
 
   /**

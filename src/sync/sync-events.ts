@@ -70,5 +70,15 @@ export type SyncUpdateOf<K extends SyncUpdate['kind']> = Extract<SyncUpdate, { k
 
 export type EndedUpdate = SyncUpdateOf<'ended'>;
 
+/**
+ * The last item of a stream whose consumer fell a whole queue behind on updates that can be neither
+ * dropped nor merged (`membership`; timeline events of a stream without gaps): everything before it
+ * was delivered, nothing follows, and the stream has already let go of the hub.
+ */
+export type OverflowUpdate = { kind: 'overflow'; limit: number };
+
+/** What a stream may end with, besides finishing quietly: the token was revoked, or it overflowed. */
+export type StreamEnd = EndedUpdate | OverflowUpdate;
+
 /** Someone receiving one user's updates; the hub calls it synchronously, in order. */
 export type SyncListener = (update: SyncUpdate) => void;

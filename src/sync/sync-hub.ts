@@ -3,17 +3,11 @@
  * all connections, and fans each loop's updates out to its listeners, as plain callbacks or as
  * typed streams of one kind of update (and one room).
  */
-import { Repeater } from '@repeaterjs/repeater';
 import type { Upstream, UpstreamLogger } from '../matrix/http.ts';
 import { defaultSyncBackoff, type SyncBackoffPolicy } from './sync-backoff.ts';
-import type {
-  EndedUpdate,
-  SyncListener,
-  SyncUpdate,
-  SyncUpdateKind,
-  SyncUpdateOf,
-} from './sync-events.ts';
+import type { SyncListener, SyncUpdate, SyncUpdateKind, SyncUpdateOf } from './sync-events.ts';
 import { SyncLoop, type SyncTransport } from './sync-loop.ts';
+import { UpdateStream } from './update-stream.ts';
 
 export interface SyncHubOptions {
   /**
@@ -46,6 +40,21 @@ export interface SyncHubOptions {
    */
   backoff?: Partial<SyncBackoffPolicy>;
   /**
+   * How many updates a stream's consumer may still hold, not taken yet, when the next sync
+   * response comes (one response is always queued whole). Past it the consumer is lagging: its
+   * oldest timeline events give way to a `gap` of their room, older `state` and `typing`
+   * snapshots to newer ones, and a stream that can do neither (`membership`) ends with `overflow`
+   * ({@link UpdateStream}). At least 2.
+   * @default 256
+   */
+  streamQueueLimit?: number;
+  /**
+   * The most live streams of one access token, across every connection: one more is refused
+   * with {@link TooManyStreamsError} when asked for, before it subscribes.
+   * @default 200
+   */
+  maxStreamsPerToken?: number;
+  /**
    * The upstream calls the loops make, for unit tests that script them.
    * @default the real endpoint functions ({@link matrixSyncTransport})
    */
@@ -68,9 +77,23 @@ export interface StreamSelector<K extends SyncUpdateKind> {
   readonly eventTypes?: readonly string[] | null;
 }
 
+/** {@link SyncHub.stream} refused: the token already has as many live streams as it may. */
+export class TooManyStreamsError extends Error {
+  override readonly name = 'TooManyStreamsError';
+  /** The most live streams a token may have ({@link SyncHubOptions.maxStreamsPerToken}). */
+  readonly limit: number;
+
+  constructor(limit: number) {
+    super(`the token already has ${limit} live streams, the most it may`);
+    this.limit = limit;
+  }
+}
+
 /** One listener's registration; a new object per `subscribe`, so the same function may subscribe twice. */
 interface Subscription {
   readonly listener: SyncListener;
+  /** Called before each response's updates (streams check there whether their consumer lags). */
+  readonly beforeResponse?: () => void;
 }
 
 interface LoopEntry {
@@ -93,6 +116,10 @@ export class SyncHub {
   readonly #backoff: SyncBackoffPolicy;
   readonly #transport: SyncTransport | undefined;
   readonly #logger: UpstreamLogger | undefined;
+  readonly #streamQueueLimit: number;
+  readonly #maxStreamsPerToken: number;
+  /** Live streams by token (the same key as `#loops`), from `stream()` until each lets go. */
+  readonly #streams = new Map<string, number>();
   /** The loop serving each token. Keyed by the token itself, which never leaves this map. */
   readonly #loops = new Map<string, LoopEntry>();
   /** Every loop's `run()` promise until it settles, including loops stopped and winding down. */
@@ -108,6 +135,11 @@ export class SyncHub {
     this.#backoff = { ...defaultSyncBackoff, ...options.backoff };
     this.#transport = options.transport;
     this.#logger = options.logger;
+    this.#streamQueueLimit = options.streamQueueLimit ?? 256;
+    this.#maxStreamsPerToken = options.maxStreamsPerToken ?? 200;
+    if (!Number.isInteger(this.#streamQueueLimit) || this.#streamQueueLimit < 2) {
+      throw new RangeError('streamQueueLimit must be an integer of at least 2');
+    }
   }
 
   /**
@@ -120,6 +152,10 @@ export class SyncHub {
    * affected.
    */
   subscribe(account: SyncAccount, listener: SyncListener): () => void {
+    return this.#subscribe(account, { listener });
+  }
+
+  #subscribe(account: SyncAccount, subscription: Subscription): () => void {
     if (this.#closed) {
       throw new Error('the sync hub is closed');
     }
@@ -131,7 +167,6 @@ export class SyncHub {
       clearTimeout(entry.graceTimer);
       entry.graceTimer = null;
     }
-    const subscription: Subscription = { listener };
     entry.listeners.add(subscription);
     const subscribed = entry;
     let active = true;
@@ -150,32 +185,47 @@ export class SyncHub {
 
   /**
    * The account's updates that `selector` picks, as a stream, typed by kind: what a subscription
-   * iterates. It ends when `signal` aborts or the consumer returns (either unsubscribes), and
-   * after yielding `ended` (the token was revoked), which is always delivered.
+   * iterates. It counts against the token's live streams at once, and throws
+   * {@link TooManyStreamsError} when there are as many as it may have; it subscribes on the
+   * consumer's first `next`, so a stream given up before then (`return()`) never starts a loop.
+   *
+   * Its queue is bounded ({@link SyncHubOptions.streamQueueLimit}), a push never throws or waits,
+   * and a consumer that falls behind meets a `gap`, newer snapshots, or `overflow`, never silent
+   * loss. It ends when `signal` aborts or the consumer returns (either unsubscribes), and after
+   * yielding `ended` (the token was revoked, always delivered) or `overflow`.
    */
   stream<K extends SyncUpdateKind>(
     account: SyncAccount,
     selector: StreamSelector<K>,
     signal: AbortSignal,
-  ): AsyncIterableIterator<SyncUpdateOf<K> | EndedUpdate> {
-    return new Repeater<SyncUpdateOf<K> | EndedUpdate>(async (push, stop) => {
-      const unsubscribe = this.subscribe(account, (update) => {
-        if (update.kind === 'ended') {
-          void push(update);
-          stop();
-        } else if (isSelected(selector, update)) {
-          void push(update);
-        }
-      });
-      const onAbort = () => stop();
-      signal.addEventListener('abort', onAbort, { once: true });
-      if (signal.aborted) {
-        stop();
-      }
-      await stop;
-      signal.removeEventListener('abort', onAbort);
-      unsubscribe();
+  ): UpdateStream<SyncUpdateOf<K>> {
+    const release = this.#claimStream(account.accessToken);
+    const onAbort = () => void stream.return();
+    const stream = new UpdateStream<SyncUpdateOf<K>>({
+      limit: this.#streamQueueLimit,
+      gapFor: (roomId) => {
+        const gap: SyncUpdate = { kind: 'gap', roomId };
+        return isSelected(selector, gap) ? gap : null;
+      },
+      open: (sink) =>
+        this.#subscribe(account, {
+          listener: (update) => {
+            if (update.kind === 'ended' || isSelected(selector, update)) {
+              sink.push(update);
+            }
+          },
+          beforeResponse: () => sink.beforeResponse(),
+        }),
+      onClose: () => {
+        signal.removeEventListener('abort', onAbort);
+        release();
+      },
     });
+    signal.addEventListener('abort', onAbort, { once: true });
+    if (signal.aborted) {
+      onAbort();
+    }
+    return stream;
   }
 
   /**
@@ -203,6 +253,28 @@ export class SyncHub {
     }
     this.#loops.clear();
     await Promise.all(this.#running);
+  }
+
+  /** Counts one more live stream of the token; returns its release (calling it again does nothing). */
+  #claimStream(accessToken: string): () => void {
+    const live = this.#streams.get(accessToken) ?? 0;
+    if (live >= this.#maxStreamsPerToken) {
+      throw new TooManyStreamsError(this.#maxStreamsPerToken);
+    }
+    this.#streams.set(accessToken, live + 1);
+    let released = false;
+    return () => {
+      if (released) {
+        return;
+      }
+      released = true;
+      const left = (this.#streams.get(accessToken) ?? 1) - 1;
+      if (left === 0) {
+        this.#streams.delete(accessToken);
+      } else {
+        this.#streams.set(accessToken, left);
+      }
+    };
   }
 
   #startLoop({ accessToken, userId }: SyncAccount): LoopEntry {
@@ -272,6 +344,9 @@ export class SyncHub {
       // Out of the map before anyone hears `ended`: a listener subscribing again in response
       // gets a new loop rather than this finished one.
       this.#loops.delete(accessToken);
+    }
+    for (const subscription of subscriptions) {
+      subscription.beforeResponse?.();
     }
     for (const update of updates) {
       for (const subscription of subscriptions) {

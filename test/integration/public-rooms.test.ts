@@ -35,6 +35,25 @@ const PublicRooms = graphql(`
   }
 `);
 
+const PublicRoomsAsRooms = graphql(`
+  query PublicRoomsAsRooms($search: String) {
+    publicRooms(first: 5, search: $search) {
+      edges {
+        node {
+          roomId
+          room {
+            name
+            isEncrypted
+            powerLevels {
+              ban
+            }
+          }
+        }
+      }
+    }
+  }
+`);
+
 describe('publicRooms', () => {
   it('should walk the directory page by page, every room once, filtered by search', async () => {
     await using upstream = newUpstream();
@@ -123,5 +142,41 @@ describe('publicRooms', () => {
       field: 'last',
     });
     expect(facade.upstream.count()).toBe(0);
+  });
+
+  it('should answer null for a directory room the viewer may not read, and leave no rejection unhandled', async () => {
+    await using upstream = newUpstream();
+    const [owner, visitor] = await Promise.all([
+      newUserClient(upstream, 'directory-owner'),
+      newUserClient(upstream, 'directory-visitor'),
+    ]);
+    const word = `okapi${randomBytes(4).toString('hex')}`;
+    const { roomId } = await createRoom(owner.client, {
+      visibility: 'public',
+      preset: 'public_chat',
+      name: word,
+    });
+    // graphql-js stops waiting for a failed object's other fields; their rejections must not be
+    // left unhandled (a Node process ends on one).
+    const unhandled: unknown[] = [];
+    const record = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', record);
+    try {
+      await using facade = startFacade();
+      const result = await facade.graphql(PublicRoomsAsRooms, {
+        token: visitor.user.accessToken,
+        variables: { search: word },
+      });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+
+      expect(result.data?.publicRooms.edges).toEqual([{ node: { roomId, room: null } }]);
+      expect(result.errors?.[0]).toMatchObject({
+        path: ['publicRooms', 'edges', 0, 'node', 'room', expect.any(String)],
+        extensions: { code: 'FORBIDDEN' },
+      });
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', record);
+    }
   });
 });

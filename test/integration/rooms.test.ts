@@ -364,7 +364,8 @@ describe('room', () => {
 
   it('should refuse malformed IDs with BAD_USER_INPUT before any upstream call', async () => {
     await using facade = startFacade();
-    for (const id of ['not-a-room', '!', '#no-server', '! spaced:hs']) {
+    // A lone surrogate cannot be encoded into a URL (it once was an INTERNAL_SERVER_ERROR).
+    for (const id of ['not-a-room', '!', '#no-server', '! spaced:hs', '!\ud800:hs']) {
       const result = await facade.graphql(RoomDetails, { token: 'any', variables: { id } });
       expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'id' });
     }
@@ -643,7 +644,34 @@ describe('directRoom', () => {
   });
 });
 
+const NodeTwice = graphql(`
+  query NodeTwice($id: ID!) {
+    nodes(ids: [$id]) {
+      id
+    }
+    node(id: $id) {
+      id
+      ... on Room {
+        name
+      }
+    }
+  }
+`);
+
 describe('user and node', () => {
+  it('should resolve the same room through nodes and node in one request (found by the fuzz run)', async () => {
+    await using upstream = newUpstream();
+    const alice = await newUserClient(upstream, 'node-twice');
+    const { roomId } = await createRoom(alice.client, { name: 'Twice' });
+    await using facade = startFacade();
+    const result = await facade.graphql(NodeTwice, {
+      token: alice.user.accessToken,
+      variables: { id: roomId },
+    });
+    expect(result.errors).toBeUndefined();
+    expect(result.data).toEqual({ nodes: [{ id: roomId }], node: { id: roomId, name: 'Twice' } });
+  });
+
   it('should resolve users and rooms by their Matrix IDs', async () => {
     await using upstream = newUpstream();
     const alice = await newUserClient(upstream, 'node-alice');

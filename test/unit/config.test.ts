@@ -19,17 +19,22 @@ describe('loadConfig', () => {
         maxAliases: 15,
         maxDirectives: 20,
         documentCacheTokens: 50_000,
+        maxCost: 2500,
+        maxUpstreamCallsPerRequest: 200,
       },
       http: { headersTimeoutMs: 10_000, requestTimeoutMs: 30_000, maxConnections: 1024 },
       cursorSecret: null,
       operationDeadlineMs: 60_000,
       deleteRoomAdminPurge: false,
       wsMaxOperationsPerSocket: 100,
+      wsKeepAliveMs: 12_000,
       sync: {
         pollTimeoutMs: 30_000,
         gracePeriodMs: 5000,
         maxBackfillEvents: 500,
         connections: 1024,
+        streamQueueLimit: 256,
+        maxSubscriptionsPerToken: 200,
       },
       upstream: {
         connectTimeoutMs: 5000,
@@ -89,6 +94,8 @@ describe('loadConfig', () => {
       MAX_ALIASES: '0',
       MAX_DIRECTIVES: '5',
       DOCUMENT_CACHE_TOKENS: '0',
+      MAX_COST: '50',
+      MAX_UPSTREAM_CALLS_PER_REQUEST: '7',
       HTTP_HEADERS_TIMEOUT_MS: '1000',
       HTTP_REQUEST_TIMEOUT_MS: '2000',
       HTTP_MAX_CONNECTIONS: '10',
@@ -112,6 +119,8 @@ describe('loadConfig', () => {
         maxAliases: 0,
         maxDirectives: 5,
         documentCacheTokens: 0,
+        maxCost: 50,
+        maxUpstreamCallsPerRequest: 7,
       },
       http: { headersTimeoutMs: 1000, requestTimeoutMs: 2000, maxConnections: 10 },
       upstream: {
@@ -122,6 +131,24 @@ describe('loadConfig', () => {
         connections: 4,
       },
     });
+  });
+
+  it('should refuse a cost limit or an upstream budget of zero', () => {
+    expect(() =>
+      loadConfig({
+        MATRIX_HOMESERVER_URL: 'http://hs',
+        MAX_COST: '0',
+        MAX_UPSTREAM_CALLS_PER_REQUEST: '0',
+      }),
+    ).toThrow(
+      new ConfigError(
+        [
+          'invalid configuration:',
+          '  - MAX_COST: must be an integer from 1 to 100000000',
+          '  - MAX_UPSTREAM_CALLS_PER_REQUEST: must be an integer from 1 to 1000000',
+        ].join('\n'),
+      ),
+    );
   });
 
   it('should treat an empty variable as unset', () => {

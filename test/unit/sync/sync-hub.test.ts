@@ -1,6 +1,17 @@
 import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { EndedUpdate, SyncUpdate, SyncUpdateOf } from '../../../src/sync/sync-events.ts';
-import { type SyncAccount, SyncHub, type SyncHubOptions } from '../../../src/sync/sync-hub.ts';
+import type {
+  StreamEnd,
+  SyncUpdate,
+  SyncUpdateKind,
+  SyncUpdateOf,
+} from '../../../src/sync/sync-events.ts';
+import {
+  type StreamSelector,
+  type SyncAccount,
+  SyncHub,
+  type SyncHubOptions,
+  TooManyStreamsError,
+} from '../../../src/sync/sync-hub.ts';
 import {
   ALICE,
   apiError,
@@ -59,8 +70,32 @@ function deliverMessage(transport: ScriptedTransport, body: string, nextBatch: s
   transport.answerSync(syncResponse(nextBatch, { join: { [ROOM]: joined([message(body)]) } }));
 }
 
-const bodies = (updates: SyncUpdate[]) =>
+/** The initial sync, with ROOM and OTHER_ROOM joined. */
+async function establishTwoRooms(transport: ScriptedTransport): Promise<void> {
+  transport.answerSync(
+    syncResponse('s1', {
+      join: {
+        [ROOM]: joined([message('anchor')]),
+        [OTHER_ROOM]: joined([message('other anchor')]),
+      },
+    }),
+  );
+  await settlePromises();
+}
+
+const bodies = (updates: readonly (SyncUpdate | StreamEnd)[]) =>
   updates.flatMap((update) => (update.kind === 'timeline' ? [update.event.content['body']] : []));
+
+/** Iterates `stream` in the background, recording what it yields, until it finishes. */
+function consume<T>(stream: AsyncIterable<T>) {
+  const received: T[] = [];
+  const done = (async () => {
+    for await (const update of stream) {
+      received.push(update);
+    }
+  })();
+  return { received, done };
+}
 
 describe('SyncHub', () => {
   beforeEach(() => {
@@ -266,18 +301,7 @@ describe('SyncHub', () => {
   });
 
   describe('stream', () => {
-    type TimelineOrGap = SyncUpdateOf<'timeline' | 'gap'> | EndedUpdate;
-
-    /** Iterates `stream` in the background, recording what it yields, until it finishes. */
-    function consume<T>(stream: AsyncIterable<T>) {
-      const received: T[] = [];
-      const done = (async () => {
-        for await (const update of stream) {
-          received.push(update);
-        }
-      })();
-      return { received, done };
-    }
+    type TimelineOrGap = SyncUpdateOf<'timeline' | 'gap'> | StreamEnd;
 
     /** One line per update; exhaustive over the stream's kinds, so it checks their type too. */
     function summary(update: TimelineOrGap): string {
@@ -288,20 +312,9 @@ describe('SyncHub', () => {
           return `gap ${update.roomId}`;
         case 'ended':
           return `ended ${update.error.name}`;
+        case 'overflow':
+          return `overflow ${update.limit}`;
       }
-    }
-
-    /** The initial sync, with ROOM and OTHER_ROOM joined. */
-    async function establishTwoRooms(transport: ScriptedTransport): Promise<void> {
-      transport.answerSync(
-        syncResponse('s1', {
-          join: {
-            [ROOM]: joined([message('anchor')]),
-            [OTHER_ROOM]: joined([message('other anchor')]),
-          },
-        }),
-      );
-      await settlePromises();
     }
 
     /**
@@ -424,6 +437,7 @@ describe('SyncHub', () => {
       const rejection = unknownToken();
       transport.answerSync(rejection);
       await stream.done;
+      await settlePromises();
 
       expect(stream.received).toEqual([{ kind: 'ended', error: rejection }]);
       expect(hub.stats).toEqual({ loops: 0, listeners: 0 });
@@ -488,6 +502,292 @@ describe('SyncHub', () => {
       expect(hub.stats).toEqual({ loops: 1, listeners: 0 });
       expect(controller.signal.aborted).toBe(false);
       expect(await iterator.next()).toEqual({ done: true, value: undefined });
+    });
+  });
+
+  describe('stream, when its consumer falls behind', () => {
+    const THIRD_ROOM = '!third:hs.test';
+
+    /** One response per round, each with a message of every room given, bodies `<room> <n>`. */
+    async function deliverRounds(
+      transport: ScriptedTransport,
+      rooms: readonly string[],
+      rounds: number,
+      first = 1,
+    ): Promise<void> {
+      for (let round = first; round < first + rounds; round++) {
+        const join = Object.fromEntries(
+          rooms.map((roomId) => [roomId, joined([message(`${label(roomId)} ${round}`)])]),
+        );
+        transport.answerSync(syncResponse(`r${round}`, { join }));
+        await settlePromises();
+      }
+    }
+
+    const label = (roomId: string) => roomId.slice(1, roomId.indexOf(':'));
+
+    /**
+     * A consumer that pulls only when told: each call takes everything the stream holds now and
+     * leaves one `next` waiting (the first call is the one that subscribes).
+     */
+    function slowConsumer<T>(iterator: AsyncIterator<T>): () => Promise<T[]> {
+      let waiting: Promise<IteratorResult<T>> | null = null;
+      return async () => {
+        const taken: T[] = [];
+        for (;;) {
+          waiting ??= iterator.next();
+          const result = await Promise.race([waiting, settlePromises().then(() => null)]);
+          if (result === null) {
+            return taken;
+          }
+          waiting = null;
+          if (result.done) {
+            return taken;
+          }
+          taken.push(result.value);
+        }
+      };
+    }
+
+    /** A hub whose streams hold `limit`, and a stream of `selector` whose consumer is slow. */
+    async function lagging<K extends SyncUpdateKind>(limit: number, selector: StreamSelector<K>) {
+      const { hub, transport, warnings } = newHub({ streamQueueLimit: limit });
+      const iterator = hub.stream(alice, selector, new AbortController().signal);
+      const take = slowConsumer(iterator);
+      // Its first `next` subscribes; what it takes from then on, it takes only when told.
+      await take();
+      return { hub, transport, warnings, iterator, take };
+    }
+
+    function line(update: SyncUpdate | StreamEnd): string {
+      switch (update.kind) {
+        case 'timeline':
+          return String(update.event.content['body']);
+        case 'gap':
+          return `gap ${label(update.roomId)}`;
+        case 'typing':
+          return `typing ${label(update.roomId)} ${update.userIds.join(',')}`;
+        case 'state':
+          return `state ${label(update.roomId)} ${update.events.map((event) => event.content['name']).join(',')}`;
+        case 'membership':
+          return `membership ${label(update.roomId)} ${update.membership}`;
+        case 'ended':
+          return 'ended';
+        case 'overflow':
+          return `overflow ${update.limit}`;
+      }
+    }
+
+    it('should put one gap in place of the events it missed, then yield the newest in order', async () => {
+      const { transport, warnings, take } = await lagging(4, {
+        kinds: ['timeline', 'gap'],
+        roomId: ROOM,
+      });
+      await establish(transport);
+      await deliverRounds(transport, [ROOM], 10);
+
+      // It still held 4 when the last response came: the gap, then events 7 to 9; 10 came with it.
+      expect((await take()).map(line)).toEqual([
+        'room 1',
+        'gap room',
+        'room 7',
+        'room 8',
+        'room 9',
+        'room 10',
+      ]);
+      // Caught up, it gets every event again, without a gap.
+      await deliverRounds(transport, [ROOM], 2, 11);
+      expect((await take()).map(line)).toEqual(['room 11', 'room 12']);
+      expect(warnings).toEqual([]);
+    });
+
+    it('should queue a response larger than the bound whole for a consumer that keeps up', async () => {
+      const { hub, transport } = newHub({ streamQueueLimit: 2 });
+      const stream = consume(
+        hub.stream(
+          alice,
+          { kinds: ['timeline', 'gap'], roomId: ROOM },
+          new AbortController().signal,
+        ),
+      );
+      await establish(transport);
+      const burst = ['a', 'b', 'c', 'd', 'e'];
+      transport.answerSync(
+        syncResponse('s2', { join: { [ROOM]: joined(burst.map((body) => message(body))) } }),
+      );
+      await settlePromises();
+      deliverMessage(transport, 'f', 's3');
+      await settlePromises();
+
+      expect(stream.received.map(line)).toEqual([...burst, 'f']);
+    });
+
+    it('should give each lagging room one gap, before that room’s newest events', async () => {
+      const { transport, warnings, take } = await lagging(6, {
+        kinds: ['timeline', 'gap'],
+      });
+      await establishTwoRooms(transport);
+      await deliverRounds(transport, [ROOM, OTHER_ROOM], 8);
+
+      expect((await take()).map(line)).toEqual([
+        'room 1',
+        // In queue order: the other room's first event was the older.
+        'gap other',
+        'gap room',
+        'room 6',
+        'other 6',
+        'room 7',
+        'other 7',
+        'room 8',
+        'other 8',
+      ]);
+      expect(warnings).toEqual([]);
+    });
+
+    it('should merge the loop’s own gap into one pending for the same room', async () => {
+      const { transport, take } = await lagging(3, {
+        kinds: ['timeline', 'gap'],
+        roomId: ROOM,
+      });
+      await establish(transport);
+      await deliverRounds(transport, [ROOM], 5);
+      // A limited timeline that cannot be backfilled: the loop's gap, then its event.
+      transport.answerMessages(ROOM, apiError(403, 'M_FORBIDDEN'));
+      transport.answerSync(
+        syncResponse('s9', {
+          join: { [ROOM]: joined([message('after')], { limited: true, prevBatch: 'p' }) },
+        }),
+      );
+      await settlePromises();
+      await deliverRounds(transport, [ROOM], 1, 6);
+
+      // Back to 3 when `room 6` came: `room 4` and `room 5` gave way, and the gaps on either side
+      // of them are one.
+      expect((await take()).map(line)).toEqual(['room 1', 'gap room', 'after', 'room 6']);
+    });
+
+    it('should keep only the newest `typing` and `state` of each room', async () => {
+      const { transport, warnings, take } = await lagging(3, {
+        kinds: ['typing', 'state'],
+      });
+      await establishTwoRooms(transport);
+      const typists = [[BOB], [ALICE], [BOB, ALICE], []];
+      for (const [round, typing] of typists.entries()) {
+        transport.answerSync(
+          syncResponse(`t${round}`, {
+            join: {
+              [ROOM]: joined([stateEvent('m.room.name', '', { name: `name ${round}` })], {
+                typing,
+              }),
+              [OTHER_ROOM]: joined([], { typing }),
+            },
+          }),
+        );
+        await settlePromises();
+      }
+      // A response of nothing it selects: it is still lagging then.
+      deliverMessage(transport, 'tick', 't9');
+      await settlePromises();
+
+      expect((await take()).map(line)).toEqual([
+        'state room name 0',
+        'state room name 3',
+        'typing room ',
+        'typing other ',
+      ]);
+      expect(warnings).toEqual([]);
+    });
+
+    it('should end a `membership` stream with `overflow` after everything it held', async () => {
+      const { hub, transport, warnings, iterator, take } = await lagging(2, {
+        kinds: ['membership'],
+      });
+      await establish(transport);
+      const rooms = [OTHER_ROOM, THIRD_ROOM, '!fourth:hs.test', '!fifth:hs.test', '!sixth:hs.test'];
+      for (const [round, roomId] of rooms.entries()) {
+        transport.answerSync(
+          syncResponse(`m${round}`, { join: { [roomId]: joined([member(ALICE, 'join')]) } }),
+        );
+        await settlePromises();
+      }
+
+      // Still holding 3 when the sixth came, it let go of the hub: the sixth was not queued.
+      expect(hub.stats.listeners).toBe(0);
+      expect((await take()).map(line)).toEqual([
+        'membership other join',
+        'membership third join',
+        'membership fourth join',
+        'membership fifth join',
+        'overflow 2',
+      ]);
+      expect(await iterator.next()).toEqual({ done: true, value: undefined });
+      expect(warnings).toEqual([]);
+    });
+
+    it('should end a stream of events without gaps with `overflow`, not drop them', async () => {
+      const { transport, take } = await lagging(2, {
+        kinds: ['timeline'],
+        roomId: ROOM,
+      });
+      await establish(transport);
+      await deliverRounds(transport, [ROOM], 5);
+
+      expect((await take()).map(line)).toEqual([
+        'room 1',
+        'room 2',
+        'room 3',
+        'room 4',
+        'overflow 2',
+      ]);
+    });
+
+    it('should deliver `ended` after a full queue', async () => {
+      const { transport, take } = await lagging(2, {
+        kinds: ['membership'],
+      });
+      await establish(transport);
+      for (const [round, roomId] of [OTHER_ROOM, THIRD_ROOM].entries()) {
+        transport.answerSync(
+          syncResponse(`m${round}`, { join: { [roomId]: joined([member(ALICE, 'join')]) } }),
+        );
+        await settlePromises();
+      }
+      transport.answerSync(unknownToken());
+      await settlePromises();
+
+      expect((await take()).map(line)).toEqual([
+        'membership other join',
+        'membership third join',
+        'ended',
+      ]);
+    });
+
+    it('should refuse one stream more than the token may have, and no other token’s', async () => {
+      const { hub, transport } = newHub({ maxStreamsPerToken: 2 });
+      const signal = new AbortController().signal;
+      const running = hub.stream(alice, { kinds: ['timeline'] }, signal);
+      void running.next();
+      const idle = hub.stream(alice, { kinds: ['typing'] }, signal);
+
+      expect(() => hub.stream(alice, { kinds: ['state'] }, signal)).toThrow(
+        new TooManyStreamsError(2),
+      );
+      expect(() => hub.stream(bob, { kinds: ['state'] }, signal)).not.toThrow();
+      await settlePromises();
+      // Refused before anything was asked upstream; only the iterated stream started a loop.
+      expect(transport.initialSyncs).toBe(1);
+      expect(hub.stats.listeners).toBe(1);
+
+      // A stream given up (even one never iterated) frees its place.
+      await idle.return();
+      const again = hub.stream(alice, { kinds: ['state'] }, signal);
+      expect(() => hub.stream(alice, { kinds: ['state'] }, signal)).toThrow(TooManyStreamsError);
+      await running.return();
+      const controller = new AbortController();
+      hub.stream(alice, { kinds: ['state'] }, controller.signal);
+      controller.abort();
+      hub.stream(alice, { kinds: ['state'] }, signal);
+      await again.return();
     });
   });
 });
