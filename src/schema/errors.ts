@@ -37,9 +37,20 @@ export type ErrorCode =
   /** A subscription's client fell a whole queue behind on updates it may not lose; it ended. */
   | 'SUBSCRIPTION_OVERFLOW';
 
+/**
+ * The codes of refusals made before execution, as yoga names them (the request's document, body
+ * or headers): also public, documented in the README's errors table.
+ */
+export type RequestErrorCode =
+  | 'GRAPHQL_PARSE_FAILED'
+  | 'GRAPHQL_VALIDATION_FAILED'
+  | 'BAD_REQUEST'
+  | 'REQUEST_ENTITY_TOO_LARGE'
+  | 'OPERATION_RESOLUTION_FAILURE';
+
 declare module 'graphql' {
   interface GraphQLErrorExtensions {
-    code?: ErrorCode | 'INTERNAL_SERVER_ERROR';
+    code?: ErrorCode | RequestErrorCode | 'INTERNAL_SERVER_ERROR';
     /** The homeserver's own verdict, when the error came from it. */
     matrix?: { errcode?: string; status?: number };
     /** With RATE_LIMITED: how long to wait before trying again, when the homeserver said. */

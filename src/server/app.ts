@@ -109,6 +109,7 @@ export function buildApp({ config, logger, dispatcher }: AppOptions): App {
   const websockets = attachWebSocketTransport(server, yoga, upstream, logger, {
     maxOperationsPerSocket: config.wsMaxOperationsPerSocket,
     keepAliveMs: config.wsKeepAliveMs,
+    maxPayloadBytes: config.limits.maxBodyBytes,
   });
 
   const start = () =>

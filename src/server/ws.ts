@@ -51,6 +51,12 @@ export interface WebSocketLimits {
    * @default 12000 (graphql-ws's own)
    */
   keepAliveMs?: number;
+  /**
+   * The largest message a client may send, in bytes: a bigger one closes the socket with 1009
+   * (message too big) before it is parsed, as a request body over `MAX_BODY_BYTES` is refused.
+   * @default 262144
+   */
+  maxPayloadBytes?: number;
 }
 
 export function attachWebSocketTransport(
@@ -61,7 +67,11 @@ export function attachWebSocketTransport(
   limits: WebSocketLimits = {},
 ): WebSocketTransport {
   const maxOperations = limits.maxOperationsPerSocket ?? 100;
-  const wsServer = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
+  const wsServer = new WebSocketServer({
+    server,
+    path: yoga.graphqlEndpoint,
+    maxPayload: limits.maxPayloadBytes ?? 262_144,
+  });
   const sockets = new WeakMap<Extra, SocketState>();
   const endOperation = (ctx: { extra: Extra }, id: string) => {
     const state = sockets.get(ctx.extra);
@@ -138,7 +148,15 @@ export function attachWebSocketTransport(
           // error message; the socket and its other subscriptions go on.
           endOperation(ctx, id);
           if (error instanceof GraphQLError) {
-            return [error];
+            // The code HTTP gives the same refusal (yoga adds it there).
+            return [
+              new GraphQLError(error.message, {
+                ...(error.nodes ? { nodes: error.nodes } : {}),
+                ...(error.source ? { source: error.source } : {}),
+                ...(error.positions ? { positions: error.positions } : {}),
+                extensions: { ...error.extensions, code: 'GRAPHQL_PARSE_FAILED' },
+              }),
+            ];
           }
           throw error;
         }
