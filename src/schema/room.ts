@@ -148,7 +148,10 @@ builder.node(RoomRef, {
   // lookup of the same ID in one request can reach the Node interface unbranded (a Pothos race);
   // the shape tells it apart then. Every Room value carries `listing`, no User value does.
   isTypeOf: (value) => typeof value === 'object' && value !== null && 'listing' in value,
-  loadOne: (id, context) => loadRoom(context, requireRoomId(id, 'id')),
+  // Async so that a malformed ID rejects rather than throws: the relay plugin starts the loads of
+  // `nodes(ids:)` one after another, and a throw would abandon those already started (their
+  // refusals then went unhandled, which ends a Node process).
+  loadOne: async (id, context) => loadRoom(context, requireRoomId(id, 'id')),
   fields: (t) => ({
     name: t.string({
       nullable: true,

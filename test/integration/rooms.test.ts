@@ -659,6 +659,36 @@ const NodeTwice = graphql(`
 `);
 
 describe('user and node', () => {
+  it('should leave no rejection unhandled when nodes mixes a refused room and a malformed ID (found by the fuzz run)', async () => {
+    await using upstream = newUpstream();
+    const [owner, stranger] = await Promise.all([
+      newUserClient(upstream, 'nodes-owner'),
+      newUserClient(upstream, 'nodes-stranger'),
+    ]);
+    const { roomId } = await createRoom(owner.client, { preset: 'private_chat' });
+    const unhandled: unknown[] = [];
+    const record = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', record);
+    try {
+      await using facade = startFacade();
+      const result = await facade.graphql(NodeTwice, {
+        token: stranger.user.accessToken,
+        variables: { id: roomId },
+      });
+      const mixed = await facade.graphql(
+        `query { nodes(ids: ["${roomId}", "!not valid"]) { id } }`,
+        { token: stranger.user.accessToken },
+      );
+      await new Promise((resolve) => setTimeout(resolve, 300));
+
+      expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN' });
+      expect(mixed.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT' });
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', record);
+    }
+  });
+
   it('should resolve the same room through nodes and node in one request (found by the fuzz run)', async () => {
     await using upstream = newUpstream();
     const alice = await newUserClient(upstream, 'node-twice');
