@@ -4,7 +4,7 @@
  */
 
 import type { JsonObject } from './events.ts';
-import type { CallOptions, MatrixClient } from './http.ts';
+import type { CallOptions, MatrixClient } from './matrix-client.ts';
 import { clientPath } from './paths.ts';
 import { absentAsNull } from './policy.ts';
 import type { WireLoginResponse } from './wire-types.ts';

@@ -2,7 +2,7 @@
  * Room aliases and the public room directory. (`directory.yaml`, `list_public_rooms.yaml`)
  */
 import { dropUndefined } from './events.ts';
-import type { CallOptions, MatrixClient } from './http.ts';
+import type { CallOptions, MatrixClient } from './matrix-client.ts';
 import { clientPath } from './paths.ts';
 import type { WirePublicRoomsChunk, WirePublicRoomsResponse } from './wire-types.ts';
 

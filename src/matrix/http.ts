@@ -5,15 +5,20 @@
 import { Agent, type Dispatcher } from 'undici';
 import {
   ConnectionError,
-  type ConnectionFailure,
-  type MatrixApiError,
   malformedResponse,
   parseErrorResponse,
   type UpstreamEndpoint,
 } from './errors.ts';
 import { KeyedLimiter } from './keyed-limiter.ts';
-import { type Query, queryString, redactQuery } from './paths.ts';
-import { abortableSleep, isTokenRefused } from './policy.ts';
+import {
+  type CallOptions,
+  type ClientOptions,
+  MatrixClient,
+  type MatrixRequest,
+} from './matrix-client.ts';
+import { queryString, redactQuery } from './paths.ts';
+import { abortableSleep } from './policy.ts';
+import { classifyTransportError, headerValue, isJsonObject, readBody } from './response-body.ts';
 import { defaultRetryPolicy, type RetryPolicy, retryDelayMs } from './retry.ts';
 
 /** The subset of a pino logger the client writes to. */
@@ -126,65 +131,6 @@ export interface LongPollPoolOptions {
    * this upstream sends through an injected dispatcher, which the pool then shares.
    */
   dispatcher?: Dispatcher;
-}
-
-export interface MatrixRequest {
-  method: 'GET' | 'PUT' | 'POST' | 'DELETE';
-  /** The encoded path, from `clientPath` (no query). */
-  path: string;
-  query?: Query;
-  /** Sent as JSON. */
-  body?: unknown;
-  /**
-   * Whether sending this request twice has the same effect as once, which allows retrying it
-   * after a 5xx or a broken connection.
-   * @default true for GET, PUT and DELETE; false for POST
-   */
-  idempotent?: boolean;
-  /**
-   * Send without the caller's access token (login, public endpoints).
-   * @default false
-   */
-  anonymous?: boolean;
-  /** Overrides the headers timeout, e.g. for a long-polling `/sync`. */
-  headersTimeoutMs?: number;
-  /**
-   * How long the homeserver may hold this request on purpose before answering (a long-poll's
-   * `timeout`): added to the total timeout.
-   * @default 0
-   */
-  holdMs?: number;
-  /**
-   * What the body of a success is: a JSON object (nearly every endpoint) or an array
-   * (`GET /rooms/{roomId}/state`). Anything else fails as a malformed response.
-   * @default 'object'
-   */
-  returns?: 'object' | 'array';
-}
-
-/** Per-call options every endpoint function accepts. */
-export interface CallOptions {
-  /** Aborting rejects the call with the signal's reason, untouched. */
-  signal?: AbortSignal;
-}
-
-/** Options of {@link Upstream.client}. */
-export interface ClientOptions {
-  /**
-   * Aborts every call of the client, on top of each call's own signal: bind the signal of what
-   * the client serves, so that a GraphQL request whose client went away starts no more upstream
-   * calls and stops those in flight.
-   */
-  signal?: AbortSignal;
-  /**
-   * Until the homeserver has answered one call of this client, further calls wait for that
-   * answer instead of going out alongside it: a request whose token turns out to be refused
-   * then costs one upstream call, not one per field. Once it has answered, calls go out freely.
-   * The price is one round trip before a request's parallel calls start; a caller that already
-   * knows the token is valid leaves this off.
-   * @default false
-   */
-  awaitFirstAnswer?: boolean;
 }
 
 /**
@@ -431,194 +377,4 @@ export class Upstream {
     }
     return parsed;
   }
-}
-
-/** Thrown by {@link readBody} when the body outgrows the limit; classified as `too-large`. */
-class ResponseTooLargeError extends Error {
-  override readonly name = 'ResponseTooLargeError';
-  readonly code = 'UND_ERR_RES_EXCEEDED_MAX_SIZE';
-}
-
-/**
- * The body as text, counting bytes as they arrive: past `maxBytes` (or at once when
- * `Content-Length` announces more) the stream is destroyed, which closes the connection, and no
- * more of it is read or held.
- */
-async function readBody(response: Dispatcher.ResponseData, maxBytes: number): Promise<string> {
-  const declared = Number(headerValue(response.headers['content-length']));
-  const tooLarge = () =>
-    new ResponseTooLargeError(`the response is larger than the ${maxBytes} bytes accepted`);
-  if (declared > maxBytes) {
-    response.body.destroy();
-    throw tooLarge();
-  }
-  const chunks: Buffer[] = [];
-  let received = 0;
-  for await (const chunk of response.body) {
-    const bytes = chunk as Buffer;
-    received += bytes.length;
-    if (received > maxBytes) {
-      // Leaving the loop by a throw destroys the stream.
-      throw tooLarge();
-    }
-    chunks.push(bytes);
-  }
-  // Decoded once at the end, so that a character split between chunks stays whole.
-  return Buffer.concat(chunks, received).toString('utf8');
-}
-
-function isJsonObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/**
- * The upstream as one caller: every request carries this caller's access token and nobody
- * else's. Created per GraphQL request (or per subscription), never shared between users.
- */
-export class MatrixClient {
-  readonly upstream: Upstream;
-  readonly #accessToken: string | null;
-  readonly #signal: AbortSignal | undefined;
-  /** The homeserver's refusal of the token, once it said so: every later call fails with it. */
-  #refusal: MatrixApiError | null = null;
-  /** Whether the next call goes out alone, the others waiting for its answer. */
-  #awaitFirstAnswer: boolean;
-  /** Settles when the call that went out alone has been answered (whatever the answer). */
-  #firstAnswer: Promise<void> | null = null;
-
-  constructor(upstream: Upstream, accessToken: string | null, options: ClientOptions = {}) {
-    this.upstream = upstream;
-    this.#accessToken = accessToken;
-    this.#signal = options.signal;
-    this.#awaitFirstAnswer = accessToken !== null && options.awaitFirstAnswer === true;
-  }
-
-  /** Whether this client carries a token (a missing one fails before any upstream call). */
-  get authenticated(): boolean {
-    return this.#accessToken !== null;
-  }
-
-  /**
-   * The token itself, for keying per-user state such as the sync bridge's loops. Never log it:
-   * `toJSON` leaves it out so a logged client cannot leak it.
-   */
-  get accessToken(): string | null {
-    return this.#accessToken;
-  }
-
-  /** The homeserver's refusal of this client's token, once a call met it; `null` until then. */
-  get refusal(): MatrixApiError | null {
-    return this.#refusal;
-  }
-
-  /**
-   * Sends `request` as this client; it aborts with the bound signal or the call's own. Once the
-   * homeserver has refused the token (401 `M_UNKNOWN_TOKEN` or `M_MISSING_TOKEN`), no call of
-   * this client goes out any more: each fails at once with that same error.
-   */
-  async send<T>(request: MatrixRequest, options: CallOptions = {}): Promise<T> {
-    const signal = combineSignals(this.#signal, options.signal);
-    if (request.anonymous) {
-      return this.#sendNow<T>(request, signal);
-    }
-    while (this.#firstAnswer !== null) {
-      await settledOrAborted(this.#firstAnswer, signal);
-    }
-    if (this.#refusal !== null) {
-      throw this.#refusal;
-    }
-    const call = this.#sendNow<T>(request, signal);
-    if (this.#awaitFirstAnswer) {
-      this.#awaitFirstAnswer = false;
-      // Cleared before anyone waiting on it resumes: they then go out freely (or fail with the
-      // refusal the answer brought).
-      const cleared = (): void => {
-        this.#firstAnswer = null;
-      };
-      this.#firstAnswer = call.then(cleared, cleared);
-    }
-    return call;
-  }
-
-  async #sendNow<T>(request: MatrixRequest, signal: AbortSignal | undefined): Promise<T> {
-    try {
-      return await this.upstream.send<T>(request, this.#accessToken, signal ? { signal } : {});
-    } catch (error) {
-      if (!request.anonymous && isTokenRefused(error)) {
-        this.#refusal ??= error;
-      }
-      throw error;
-    }
-  }
-
-  /** The token must never reach a log line through this object. */
-  toJSON(): object {
-    return { homeserverUrl: this.upstream.homeserverUrl, authenticated: this.authenticated };
-  }
-}
-
-/**
- * One signal that aborts when either does; a lone signal is passed through as it is, so that the
- * common case (no bound signal) allocates nothing.
- */
-function combineSignals(
-  first: AbortSignal | undefined,
-  second: AbortSignal | undefined,
-): AbortSignal | undefined {
-  if (first === undefined || second === undefined) {
-    return first ?? second;
-  }
-  return AbortSignal.any([first, second]);
-}
-
-/**
- * Resolves when `promise` settles, or rejects with `signal.reason` as soon as `signal` aborts:
- * a caller waiting on another call's answer is not kept waiting once it went away.
- */
-function settledOrAborted(promise: Promise<void>, signal: AbortSignal | undefined): Promise<void> {
-  if (signal === undefined) {
-    return promise;
-  }
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = (): void => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    void promise.then(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    });
-  });
-}
-
-const timeoutCodes = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
-const connectCodes = new Set([
-  'UND_ERR_CONNECT_TIMEOUT',
-  'ECONNREFUSED',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-]);
-
-function classifyTransportError(error: unknown): ConnectionFailure {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === 'string') {
-    if (code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') {
-      return 'too-large';
-    }
-    if (timeoutCodes.has(code)) {
-      return 'timeout';
-    }
-    if (connectCodes.has(code)) {
-      return 'connect';
-    }
-  }
-  return 'reset';
-}
-
-function headerValue(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
 }

@@ -12,7 +12,7 @@ import {
   toClientEvents,
   toWireRoomEventFilter,
 } from './events.ts';
-import type { CallOptions, MatrixClient } from './http.ts';
+import type { CallOptions, MatrixClient } from './matrix-client.ts';
 import { clientPath } from './paths.ts';
 import type {
   WireClientEvent,

@@ -3,7 +3,7 @@
  */
 
 import { type ClientEvent, type JsonObject, toClientEvent, toClientEvents } from './events.ts';
-import type { CallOptions, MatrixClient } from './http.ts';
+import type { CallOptions, MatrixClient } from './matrix-client.ts';
 import { clientPath } from './paths.ts';
 import { absentAsNull } from './policy.ts';
 import type { WireClientEvent } from './wire-types.ts';

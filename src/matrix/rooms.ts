@@ -4,7 +4,7 @@
  * `banning.yaml`, `leaving.yaml`)
  */
 import { dropUndefined, type JsonObject } from './events.ts';
-import type { CallOptions, MatrixClient } from './http.ts';
+import type { CallOptions, MatrixClient } from './matrix-client.ts';
 import { clientPath } from './paths.ts';
 import type { WireCreateRoomRequest } from './wire-types.ts';
 

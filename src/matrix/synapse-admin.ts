@@ -6,7 +6,7 @@
  * ("Get whether a user is a server administrator or not"), checked against Synapse 1.160.
  */
 import { MatrixApiError } from './errors.ts';
-import type { CallOptions, MatrixClient } from './http.ts';
+import type { CallOptions, MatrixClient } from './matrix-client.ts';
 import { pathTemplate } from './paths.ts';
 import { abortableSleep } from './policy.ts';
 

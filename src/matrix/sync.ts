@@ -13,7 +13,7 @@ import {
   toStrippedStateEvent,
   toWireRoomEventFilter,
 } from './events.ts';
-import type { CallOptions, MatrixClient } from './http.ts';
+import type { CallOptions, MatrixClient } from './matrix-client.ts';
 import { clientPath } from './paths.ts';
 import type { WireSyncFilter, WireSyncResponse, WireTimeline } from './wire-types.ts';
 

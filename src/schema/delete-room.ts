@@ -6,7 +6,7 @@
  */
 import { deleteAlias, getLocalAliases, setDirectoryVisibility } from '../matrix/directory.ts';
 import { MatrixApiError, upstreamStatus } from '../matrix/errors.ts';
-import type { MatrixClient } from '../matrix/http.ts';
+import type { MatrixClient } from '../matrix/matrix-client.ts';
 import { getRoomState, putStateEvent } from '../matrix/room-state.ts';
 import { forgetRoom, kickUser, leaveRoom } from '../matrix/rooms.ts';
 import {

@@ -6,7 +6,7 @@
 import DataLoader from 'dataloader';
 import { getAccountData, getProfile, type Profile } from '../matrix/account.ts';
 import type { ClientEvent, RoomEventFilter } from '../matrix/events.ts';
-import type { MatrixClient } from '../matrix/http.ts';
+import type { MatrixClient } from '../matrix/matrix-client.ts';
 import { getEvent } from '../matrix/room-events.ts';
 import { getRoomState } from '../matrix/room-state.ts';
 import { type SyncFilter, type SyncResponse, sync } from '../matrix/sync.ts';

@@ -4,13 +4,13 @@
  * to resolvers on the context; nothing of it is shared with another request.
  */
 import type { Whoami } from '../matrix/account.ts';
+import type { Upstream } from '../matrix/http.ts';
 import {
   type CallOptions,
   type ClientOptions,
   MatrixClient,
   type MatrixRequest,
-  type Upstream,
-} from '../matrix/http.ts';
+} from '../matrix/matrix-client.ts';
 import { RequestLoaders } from './request-loaders.ts';
 import { Viewer } from './viewer.ts';
 

@@ -1,6 +1,6 @@
 /** The caller of one request: their upstream client and, asked once, who they are. */
 import { type Whoami, whoami } from '../matrix/account.ts';
-import type { MatrixClient } from '../matrix/http.ts';
+import type { MatrixClient } from '../matrix/matrix-client.ts';
 import type { SyncAccount } from '../sync/sync-hub.ts';
 
 /**

@@ -4,7 +4,8 @@
  * and fans their updates out to listeners.
  */
 import { MatrixApiError } from '../matrix/errors.ts';
-import type { MatrixClient, UpstreamLogger } from '../matrix/http.ts';
+import type { UpstreamLogger } from '../matrix/http.ts';
+import type { MatrixClient } from '../matrix/matrix-client.ts';
 import { abortableSleep } from '../matrix/policy.ts';
 import { getMessages, type MessagesOptions, type MessagesPage } from '../matrix/room-events.ts';
 import { type SyncFilter, type SyncOptions, type SyncResponse, sync } from '../matrix/sync.ts';

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
-import type { MatrixClient } from '../../src/matrix/http.ts';
+import type { MatrixClient } from '../../src/matrix/matrix-client.ts';
 import { getMessages, sendMessageEvent } from '../../src/matrix/room-events.ts';
 import { createRoom, joinRoom } from '../../src/matrix/rooms.ts';
 import { newUpstream, newUserClient } from '../support/homeserver.ts';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { resolveAlias } from '../../src/matrix/directory.ts';
 import { type ClientEvent, toClientEvents } from '../../src/matrix/events.ts';
-import type { MatrixClient } from '../../src/matrix/http.ts';
+import type { MatrixClient } from '../../src/matrix/matrix-client.ts';
 import { clientPath } from '../../src/matrix/paths.ts';
 import {
   getMembers,

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { MatrixApiError } from '../../src/matrix/errors.ts';
 import type { ClientEvent } from '../../src/matrix/events.ts';
-import type { MatrixClient } from '../../src/matrix/http.ts';
+import type { MatrixClient } from '../../src/matrix/matrix-client.ts';
 import {
   getEvent,
   getEventContext,

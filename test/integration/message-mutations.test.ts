@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import type { MatrixClient, Upstream } from '../../src/matrix/http.ts';
+import type { Upstream } from '../../src/matrix/http.ts';
+import type { MatrixClient } from '../../src/matrix/matrix-client.ts';
 import { getEvent, getMessages } from '../../src/matrix/room-events.ts';
 import { createRoom, inviteUser, joinRoom } from '../../src/matrix/rooms.ts';
 import {

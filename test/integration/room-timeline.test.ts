@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import type { MatrixClient } from '../../src/matrix/http.ts';
+import type { MatrixClient } from '../../src/matrix/matrix-client.ts';
 import { getMessages, redactEvent, sendMessageEvent } from '../../src/matrix/room-events.ts';
 import { putStateEvent } from '../../src/matrix/room-state.ts';
 import { createRoom, inviteUser, joinRoom } from '../../src/matrix/rooms.ts';

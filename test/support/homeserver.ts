@@ -4,7 +4,8 @@
  */
 import { inject, type ProvidedContext } from 'vitest';
 import { type RegisteredUser, registerUser } from '../../scripts/synapse/register.ts';
-import { type MatrixClient, Upstream, type UpstreamOptions } from '../../src/matrix/http.ts';
+import { Upstream, type UpstreamOptions } from '../../src/matrix/http.ts';
+import type { MatrixClient } from '../../src/matrix/matrix-client.ts';
 
 export type { RegisteredUser };
 

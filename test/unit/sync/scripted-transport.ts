@@ -6,8 +6,8 @@ import { MockAgent } from 'undici';
  */
 import { MatrixApiError } from '../../../src/matrix/errors.ts';
 import type { ClientEvent } from '../../../src/matrix/events.ts';
-import type { MatrixClient } from '../../../src/matrix/http.ts';
 import { Upstream } from '../../../src/matrix/http.ts';
+import type { MatrixClient } from '../../../src/matrix/matrix-client.ts';
 import type { MessagesOptions, MessagesPage } from '../../../src/matrix/room-events.ts';
 import { type SyncOptions, type SyncResponse, toSyncResponse } from '../../../src/matrix/sync.ts';
 import type { WireClientEvent, WireSyncResponse } from '../../../src/matrix/wire-types.ts';
