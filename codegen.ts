@@ -20,7 +20,12 @@ const config: CodegenConfig = {
         strictScalars: true,
         scalars: { DateTime: 'string', JSON: 'Record<string, unknown>' },
       },
-      presetConfig: { fragmentMasking: false },
+      presetConfig: {
+        fragmentMasking: false,
+        // test/generated/persisted-documents.json: the trusted-documents manifest of every test
+        // operation (ID = SHA-256 of the document), which TRUSTED_DOCUMENTS loads.
+        persistedDocuments: { hashAlgorithm: 'sha256' },
+      },
     },
   },
 };

@@ -77,16 +77,19 @@ const environmentSchema = z.object({
   HTTP_REQUEST_TIMEOUT_MS: milliseconds.default(30_000),
   HTTP_MAX_CONNECTIONS: integer(1, 1_000_000).default(1024),
   UPSTREAM_CONNECT_TIMEOUT_MS: milliseconds.default(5000),
-  UPSTREAM_HEADERS_TIMEOUT_MS: milliseconds.default(30_000),
-  UPSTREAM_BODY_TIMEOUT_MS: milliseconds.default(30_000),
+  UPSTREAM_HEADERS_TIMEOUT_MS: milliseconds.default(20_000),
+  UPSTREAM_BODY_TIMEOUT_MS: milliseconds.default(20_000),
   UPSTREAM_MAX_ATTEMPTS: integer(1, 10).default(4),
   UPSTREAM_CONNECTIONS: integer(1, 1024).default(32),
-  UPSTREAM_TOTAL_TIMEOUT_MS: milliseconds.default(45_000),
+  UPSTREAM_TOTAL_TIMEOUT_MS: milliseconds.default(30_000),
   UPSTREAM_MAX_RESPONSE_BYTES: integer(1024, 2 ** 31).default(64 * 1024 * 1024),
   UPSTREAM_PER_TOKEN_CONCURRENCY: integer(1, 1024).default(6),
   SYNC_CONNECTIONS: integer(1, 100_000).default(1024),
   WS_MAX_OPERATIONS_PER_SOCKET: integer(1, 100_000).default(100),
   WS_KEEP_ALIVE_MS: milliseconds.default(12_000),
+  WS_MAX_MESSAGES_PER_SECOND: integer(1, 1_000_000).default(200),
+  TRUSTED_DOCUMENTS: z.string().min(1).optional(),
+  TRUSTED_DOCUMENTS_ONLY: flag.default(false),
   SYNC_STREAM_QUEUE_LIMIT: integer(2, 100_000).default(256),
   SYNC_MAX_SUBSCRIPTIONS_PER_TOKEN: integer(1, 100_000).default(200),
   DELETE_ROOM_ADMIN_PURGE: flag.default(false),
@@ -95,6 +98,7 @@ const environmentSchema = z.object({
   SYNC_POLL_TIMEOUT_MS: integer(0, 300_000).default(30_000),
   SYNC_GRACE_PERIOD_MS: integer(0, 3_600_000).default(5000),
   SYNC_MAX_BACKFILL_EVENTS: integer(0, 100_000).default(500),
+  ROOM_LIST_PLAN: z.enum(['auto', 'sliding-sync', 'sync']).default('auto'),
 });
 
 // Checks between variables run even when others are invalid (`when`), so that every problem is
@@ -104,6 +108,11 @@ const checkedEnvironmentSchema = environmentSchema
     path: ['GRAPHIQL'],
     error: 'cannot be true with INTROSPECTION=false: GraphiQL needs introspection',
     when: (payload) => parsedWithoutIssue(payload, ['GRAPHIQL', 'INTROSPECTION']),
+  })
+  .refine((env) => !(env.TRUSTED_DOCUMENTS_ONLY && env.TRUSTED_DOCUMENTS === undefined), {
+    path: ['TRUSTED_DOCUMENTS_ONLY'],
+    error: 'needs TRUSTED_DOCUMENTS: the manifest of the documents to accept',
+    when: (payload) => parsedWithoutIssue(payload, ['TRUSTED_DOCUMENTS', 'TRUSTED_DOCUMENTS_ONLY']),
   })
   .refine((env) => env.HTTP_HEADERS_TIMEOUT_MS <= env.HTTP_REQUEST_TIMEOUT_MS, {
     path: ['HTTP_HEADERS_TIMEOUT_MS'],
@@ -188,6 +197,13 @@ export interface Config {
   readonly wsMaxOperationsPerSocket: number;
   /** How often graphql-ws pings; a socket that has not answered by the next ping is dropped. */
   readonly wsKeepAliveMs: number;
+  /**
+   * How many messages one graphql-ws connection may send per second, in bursts of up to one
+   * second's worth; past it the socket is closed with 1008.
+   */
+  readonly wsMaxMessagesPerSecond: number;
+  /** The trusted-documents manifest, and whether only its documents run; `null`: none. */
+  readonly trustedDocuments: { readonly path: string; readonly only: boolean } | null;
   readonly sync: {
     /** Server-side timeout of each long-poll. */
     readonly pollTimeoutMs: number;
@@ -201,6 +217,11 @@ export interface Config {
     readonly streamQueueLimit: number;
     /** Live subscriptions one access token may have across every connection. */
     readonly maxSubscriptionsPerToken: number;
+    /**
+     * What serves `rooms`: `sliding-sync` (MSC4186), `sync` (one filtered `/sync`), or `auto`:
+     * sliding sync when the homeserver's `/versions` announces it.
+     */
+    readonly roomListPlan: 'auto' | 'sliding-sync' | 'sync';
   };
   readonly upstream: {
     readonly connectTimeoutMs: number;
@@ -266,6 +287,11 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
     deleteRoomAdminPurge: env.DELETE_ROOM_ADMIN_PURGE,
     wsMaxOperationsPerSocket: env.WS_MAX_OPERATIONS_PER_SOCKET,
     wsKeepAliveMs: env.WS_KEEP_ALIVE_MS,
+    wsMaxMessagesPerSecond: env.WS_MAX_MESSAGES_PER_SECOND,
+    trustedDocuments:
+      env.TRUSTED_DOCUMENTS === undefined
+        ? null
+        : Object.freeze({ path: env.TRUSTED_DOCUMENTS, only: env.TRUSTED_DOCUMENTS_ONLY }),
     sync: Object.freeze({
       pollTimeoutMs: env.SYNC_POLL_TIMEOUT_MS,
       gracePeriodMs: env.SYNC_GRACE_PERIOD_MS,
@@ -273,6 +299,7 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
       connections: env.SYNC_CONNECTIONS,
       streamQueueLimit: env.SYNC_STREAM_QUEUE_LIMIT,
       maxSubscriptionsPerToken: env.SYNC_MAX_SUBSCRIPTIONS_PER_TOKEN,
+      roomListPlan: env.ROOM_LIST_PLAN,
     }),
     upstream: Object.freeze({
       connectTimeoutMs: env.UPSTREAM_CONNECT_TIMEOUT_MS,

@@ -77,6 +77,10 @@ export async function login(
 /** Invalidates the client's access token (and deletes its device). */
 export async function logout(client: MatrixClient, options?: CallOptions): Promise<void> {
   await client.send({ method: 'POST', path: clientPath`/logout`, body: {} }, options);
+  // Gone now: its next request checks it before running calls side by side.
+  if (client.accessToken !== null) {
+    client.upstream.acceptedTokens.refused(client.accessToken);
+  }
 }
 
 export interface Profile {

@@ -3,6 +3,7 @@
  * timeouts, retries, error parsing and logging. Endpoint modules describe requests; this sends them.
  */
 import { Agent, type Dispatcher } from 'undici';
+import { AcceptedTokens } from './accepted-tokens.ts';
 import {
   ConnectionError,
   malformedResponse,
@@ -35,12 +36,12 @@ export interface UpstreamTimeouts {
   connectMs: number;
   /**
    * How long to wait for the response headers once the request is sent.
-   * @default 30000
+   * @default 20000
    */
   headersMs: number;
   /**
    * The longest pause allowed while the response body arrives.
-   * @default 30000
+   * @default 20000
    */
   bodyMs: number;
   /**
@@ -49,16 +50,16 @@ export interface UpstreamTimeouts {
    * trips them. Above the headers timeout, so that a silent homeserver is reported by that one,
    * and below the default operation deadline (60 s), so that a client is told the homeserver is
    * at fault rather than that its request took too long.
-   * @default 45000
+   * @default 30000
    */
   totalMs: number;
 }
 
 export const defaultTimeouts: UpstreamTimeouts = Object.freeze({
   connectMs: 5000,
-  headersMs: 30_000,
-  bodyMs: 30_000,
-  totalMs: 45_000,
+  headersMs: 20_000,
+  bodyMs: 20_000,
+  totalMs: 30_000,
 });
 
 /**
@@ -149,6 +150,8 @@ export class Upstream {
   readonly #maxResponseBytes: number;
   /** Shared with the upstreams made by {@link withRetryPolicy}, which share the pool. */
   #limiter: KeyedLimiter | null;
+  /** Shared with every upstream made from this one: a token is good whichever pool it used. */
+  #acceptedTokens = new AcceptedTokens();
   /** Long-poll pools made from this upstream, closed with it. */
   readonly #derived: Upstream[] = [];
   #requestCounter = 0;
@@ -182,6 +185,11 @@ export class Upstream {
     return new MatrixClient(this, accessToken, options);
   }
 
+  /** The tokens the homeserver accepted a moment ago (see accepted-tokens.ts). */
+  get acceptedTokens(): AcceptedTokens {
+    return this.#acceptedTokens;
+  }
+
   /**
    * The same homeserver and connection pool with another retry policy, for callers that retry
    * in their own way (the sync loop). Closing it leaves the pool to this upstream.
@@ -197,6 +205,7 @@ export class Upstream {
     });
     // The same pool, so the same per-token cap: a token gets its share once, not once per copy.
     upstream.#limiter = this.#limiter;
+    upstream.#acceptedTokens = this.#acceptedTokens;
     return upstream;
   }
 
@@ -218,6 +227,7 @@ export class Upstream {
       ...(dispatcher ? { dispatcher } : {}),
       ...(this.#logger ? { logger: this.#logger } : {}),
     });
+    pool.#acceptedTokens = this.#acceptedTokens;
     this.#derived.push(pool);
     return pool;
   }

@@ -2,7 +2,7 @@
  * The upstream as one caller (`Upstream.client(token)`): a token, a lifetime, and the rule that a
  * refused token stops every later call of the caller.
  */
-import type { MatrixApiError } from './errors.ts';
+import { MatrixApiError } from './errors.ts';
 import type { Upstream } from './http.ts';
 import type { Query } from './paths.ts';
 import { isTokenRefused } from './policy.ts';
@@ -101,6 +101,15 @@ export class MatrixClient {
     return this.#accessToken;
   }
 
+  /**
+   * Whether a call sent now would go out alongside others, rather than wait for the answer to
+   * the token's first call ({@link ClientOptions.awaitFirstAnswer}): callers that could start
+   * work early (a prefetch) only gain from it then.
+   */
+  get sendsInParallel(): boolean {
+    return !this.#awaitFirstAnswer && this.#firstAnswer === null;
+  }
+
   /** The homeserver's refusal of this client's token, once a call met it; `null` until then. */
   get refusal(): MatrixApiError | null {
     return this.#refusal;
@@ -136,11 +145,20 @@ export class MatrixClient {
   }
 
   async #sendNow<T>(request: MatrixRequest, signal: AbortSignal | undefined): Promise<T> {
+    const token = request.anonymous ? null : this.#accessToken;
     try {
-      return await this.upstream.send<T>(request, this.#accessToken, signal ? { signal } : {});
+      const answer = await this.upstream.send<T>(request, token, signal ? { signal } : {});
+      if (token !== null) {
+        this.upstream.acceptedTokens.accepted(token);
+      }
+      return answer;
     } catch (error) {
-      if (!request.anonymous && isTokenRefused(error)) {
+      if (token !== null && isTokenRefused(error)) {
         this.#refusal ??= error;
+        this.upstream.acceptedTokens.refused(token);
+      } else if (token !== null && error instanceof MatrixApiError) {
+        // Refused for another reason (403, 404, 429…): the token itself was accepted.
+        this.upstream.acceptedTokens.accepted(token);
       }
       throw error;
     }

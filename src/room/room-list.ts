@@ -12,19 +12,26 @@ import { StateIndex } from './state-index.ts';
 /** The memberships a room list holds: a banned room comes back among the rooms left. */
 export type ListedMembership = Exclude<MembershipState, 'ban'>;
 
-/** A room as the viewer's room list (one /sync) shows it. */
+/** A room as the viewer's room list (one /sync, or one sliding sync) shows it. */
 export interface RoomListing {
   roomId: string;
   membership: ListedMembership;
   /**
-   * Every state type except `m.room.member`, which the list sync lazy-loads (for an invite or a
-   * knock: the stripped state the room shared).
+   * The state the Room fields read: from `/sync`, every state type except `m.room.member`, which
+   * the list sync lazy-loads; from sliding sync, the types of `LISTING_STATE_TYPES`
+   * (sliding-room-list.ts) and the viewer's own member event. For an invite or a knock: the
+   * stripped state the room shared.
    */
   state: StateIndex;
   joinedMemberCount: number | null;
   invitedMemberCount: number | null;
   /** When the newest event the list saw was sent (0 when unknown), for ordering by activity. */
   lastActivityTs: number;
+  /**
+   * Whether the viewer's `m.direct` lists the room, when the list said so (sliding sync's
+   * `is_dm`); absent when it did not (the caller reads `m.direct` itself).
+   */
+  isDirect?: boolean;
 }
 
 /** Every room of the viewer's, with their direct-message map, from one snapshot sync. */

@@ -60,7 +60,10 @@ const ROOM_STATE = 1;
  */
 export const FIELD_WEIGHTS: Readonly<Record<string, Weight>> = {
   'Query.viewer': 1, // whoami
-  'Query.rooms': page(() => 1), // one filtered /sync for the list
+  // One sliding sync or one filtered /sync for the list, whichever the plan (room.ts). Not
+  // counted: the /versions probe (once per process), and the /sync a request falls back to when
+  // the homeserver stops offering sliding sync (once, then /sync until the next probe).
+  'Query.rooms': page(() => 1),
   'Query.room': 2, // /state; an invited room: /state refused, then /sync
   'Query.roomByAlias': 3, // directory lookup, then as room(id:)
   'Query.node': 2, // as room(id:) (a user: one profile)

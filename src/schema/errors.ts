@@ -46,7 +46,10 @@ export type RequestErrorCode =
   | 'GRAPHQL_VALIDATION_FAILED'
   | 'BAD_REQUEST'
   | 'REQUEST_ENTITY_TOO_LARGE'
-  | 'OPERATION_RESOLUTION_FAILURE';
+  | 'OPERATION_RESOLUTION_FAILURE'
+  | 'PERSISTED_QUERY_NOT_FOUND'
+  | 'PERSISTED_QUERY_ONLY'
+  | 'PERSISTED_QUERY_ID_REQUIRED';
 
 declare module 'graphql' {
   interface GraphQLErrorExtensions {

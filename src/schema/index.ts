@@ -3,6 +3,7 @@ import { builder } from './builder.ts';
 import './viewer.ts';
 import './user.ts';
 import './room.ts';
+import './room-list.ts';
 import './room-members.ts';
 import './event.ts';
 import './state-events.ts';

@@ -1,5 +1,6 @@
 /** The room timeline and state on Room: messages (cursor pagination), state, stateEvent, event. */
 
+import { GraphQLObjectType, getArgumentValues } from 'graphql';
 import type { ClientEvent, RoomEventFilter } from '../matrix/events.ts';
 import { absentAsNull } from '../matrix/policy.ts';
 import { getEventContext, getMessages } from '../matrix/room-events.ts';
@@ -10,6 +11,7 @@ import { decodeTimelineCursor, encodeTimelineCursor, type TimelineScope } from '
 import { RoomEventRef, StateEventRef } from './event.ts';
 import { requireEventId } from './matrix-ids.ts';
 import { fullStateOf, RoomRef } from './room.ts';
+import { prefetchRoomField } from './room-prefetch.ts';
 
 /**
  * The most events one `/messages` call asks for while topping up a page: a page comes back short
@@ -58,6 +60,50 @@ interface EventPage {
  * `hasPreviousPage` (backward) is exact; a short answer that still has an `end` is topped up with
  * further calls (Synapse ends a history only with an empty chunk without `end`).
  */
+/**
+ * The pages asked for so far, per request: by the session's loaders, which a write or a
+ * subscription's next event replaces, so a page is never read from before either.
+ */
+const pagesByLoaders = new WeakMap<object, Map<string, Promise<EventPage>>>();
+
+/** {@link messagesPage}, once per room and arguments in a request (`room(id:)` may start it). */
+function messagesPageOnce(
+  context: Context,
+  roomId: string,
+  args: MessagesArgs,
+): Promise<EventPage> {
+  const loaders = context.session.loaders;
+  let pages = pagesByLoaders.get(loaders);
+  if (pages === undefined) {
+    pages = new Map();
+    pagesByLoaders.set(loaders, pages);
+  }
+  const { first, last, after, before, types } = args;
+  const key = JSON.stringify([roomId, first, last, after, before, types]);
+  let page = pages.get(key);
+  if (page === undefined) {
+    page = messagesPage(context, roomId, args);
+    pages.set(key, page);
+  }
+  return page;
+}
+
+// A room page's timeline goes out with the room's visibility check, not after it.
+prefetchRoomField('messages', (context, roomId, field, info) => {
+  const room = info.schema.getType('Room');
+  const definition = room instanceof GraphQLObjectType ? room.getFields()['messages'] : undefined;
+  if (definition === undefined) {
+    return;
+  }
+  try {
+    const args = getArgumentValues(definition, field, info.variableValues) as MessagesArgs;
+    // Read (or refused) by the field's resolver; nobody reads it when the room is refused.
+    messagesPageOnce(context, roomId, args).catch(() => {});
+  } catch {
+    // Arguments that do not coerce: the field's resolver reports them.
+  }
+});
+
 async function messagesPage(
   context: Context,
   roomId: string,
@@ -157,7 +203,7 @@ builder.objectFields(RoomRef, (t) => ({
           description: 'Only events of these types, e.g. `["m.room.message"]`.',
         }),
       },
-      resolve: (room, args, context) => messagesPage(context, room.roomId, args),
+      resolve: (room, args, context) => messagesPageOnce(context, room.roomId, args),
     },
     {
       name: 'RoomEventConnection',

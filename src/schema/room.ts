@@ -1,4 +1,4 @@
-/** Rooms: the `Room` node, `room(id:)`, `rooms` and `directRoom`, and the fields derived from state. */
+/** Rooms: the `Room` node, `room(id:)`, `roomByAlias` and `directRoom`, and the fields derived from state. */
 import { resolveAlias } from '../matrix/directory.ts';
 import { upstreamStatus } from '../matrix/errors.ts';
 import { absentAsNull } from '../matrix/policy.ts';
@@ -7,7 +7,7 @@ import { stringIn } from '../room/content.ts';
 import { findDirectRoom } from '../room/direct-rooms.ts';
 import { membershipIn } from '../room/membership.ts';
 import { creatorOf, type PowerLevels, powerLevelsOf, roomVersionOf } from '../room/power-levels.ts';
-import { byActivity, type RoomListing } from '../room/room-list.ts';
+import type { RoomListing } from '../room/room-list.ts';
 import {
   GUEST_ACCESSES,
   HISTORY_VISIBILITIES,
@@ -16,10 +16,10 @@ import {
 } from '../room/room-settings.ts';
 import type { StateIndex } from '../room/state-index.ts';
 import { builder, type Context } from './builder.ts';
-import { arrayConnection } from './connection-args.ts';
 import { MembershipEnum } from './event.ts';
 import { requireRoomAlias, requireRoomId, requireUserId } from './matrix-ids.ts';
 import { PowerLevelsRef } from './power-levels.ts';
+import { prefetchRoomFields } from './room-prefetch.ts';
 import { GuestAccessEnum, HistoryVisibilityEnum, JoinRuleEnum } from './room-settings.ts';
 import { UserRef } from './user.ts';
 
@@ -240,6 +240,9 @@ builder.node(RoomRef, {
           const viewer = await context.session.viewer.whoami();
           return room.listing.state.content('m.room.member', viewer.userId)?.['is_direct'] === true;
         }
+        if (room.listing?.isDirect !== undefined) {
+          return room.listing.isDirect;
+        }
         const direct = await context.session.loaders.directRooms();
         return [...direct.values()].some((roomIds) => roomIds.includes(room.roomId));
       },
@@ -278,7 +281,16 @@ builder.queryFields((t) => ({
     args: {
       id: t.arg.id({ required: true, description: 'A room ID, e.g. `!abc:example.org`.' }),
     },
-    resolve: (_root, args, context) => loadRoom(context, requireRoomId(String(args.id), 'id')),
+    resolve: (_root, args, context, info) => {
+      const roomId = requireRoomId(String(args.id), 'id');
+      const room = loadRoom(context, roomId);
+      // Only once the token is known good: until then, calls wait for the first one's answer,
+      // which must be the room's own check (a refused token costs that one call).
+      if (context.session.authenticated && context.session.viewer.client.sendsInParallel) {
+        prefetchRoomFields(context, roomId, info);
+      }
+      return room;
+    },
   }),
   roomByAlias: t.field({
     type: RoomRef,
@@ -297,35 +309,6 @@ builder.queryFields((t) => ({
       return resolved === null ? null : loadRoom(context, resolved.roomId);
     },
   }),
-  rooms: t.connection(
-    {
-      type: RoomRef,
-      description:
-        "The viewer's rooms in one membership state (joined by default), most recently active first. Costs one upstream call (a filtered /sync) for the whole list.",
-      args: {
-        membership: t.arg({
-          type: MembershipEnum,
-          required: false,
-          defaultValue: 'join',
-          description: 'Which rooms: joined (the default), invited, knocking or left.',
-        }),
-      },
-      resolve: async (_root, args, context) => {
-        const membership = args.membership ?? 'join';
-        const list = await context.session.loaders.roomList(membership === 'leave');
-        const rooms = byActivity(list.rooms, membership).map((listing) => ({
-          roomId: listing.roomId,
-          listing,
-        }));
-        return arrayConnection(args, rooms);
-      },
-    },
-    {
-      name: 'RoomConnection',
-      description: 'One page of the list: its edges, and where it stands in the whole list.',
-    },
-    { name: 'RoomEdge', description: 'One item of the page (a room) with its cursor.' },
-  ),
   directRoom: t.field({
     type: RoomRef,
     nullable: true,

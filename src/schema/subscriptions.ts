@@ -25,8 +25,9 @@ builder.subscriptionType({
  * The viewer's updates of `kinds` (in one room, when given), as the stream a subscription
  * iterates. It counts against the token's live subscriptions first, before any upstream call but
  * the viewer's `whoami` (none over graphql-ws): TOO_MANY_SUBSCRIPTIONS when it has all it may.
- * Then, for a room, it checks that the viewer may see the room (one `/state` call): FORBIDDEN
- * otherwise, as for `room(id:)`, and the stream is given up before it ever subscribed.
+ * Then, for a room, it checks that the viewer may see the room (one `/state` call, shared by the
+ * token's other subscriptions of the room: SyncHub.admit): FORBIDDEN otherwise, as for
+ * `room(id:)`, and the stream is given up before it ever subscribed.
  *
  * It ends when the client unsubscribes or goes away (the session's signal), when the server
  * shuts down, after the bridge's `ended` update (the token was revoked) and after `overflow` (the
@@ -52,9 +53,15 @@ async function viewerUpdates<K extends SyncUpdateKind>(
     }
     throw error;
   }
-  if (selector.roomId !== undefined) {
+  const { roomId } = selector;
+  if (roomId !== undefined) {
     try {
-      await context.session.loaders.roomState.load(selector.roomId);
+      // One check per room for all of the token's subscriptions of it.
+      await context
+        .syncHub()
+        .admit(account, roomId, () =>
+          context.session.loaders.roomState.load(roomId).then(() => undefined),
+        );
     } catch (error) {
       await stream.return();
       throw error;

@@ -9,7 +9,9 @@ import type { Dispatcher } from 'undici';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import { Upstream } from '../matrix/http.ts';
+import { setRoomListPlan } from '../matrix/sliding-sync.ts';
 import { SyncHub } from '../sync/sync-hub.ts';
+import { TrustedDocuments } from './trusted-documents.ts';
 import { attachWebSocketTransport } from './ws.ts';
 import { createFacadeYoga, type FacadeYoga } from './yoga.ts';
 
@@ -40,6 +42,11 @@ export interface App extends AsyncDisposable {
 const DRAIN_TIMEOUT_MS = 10_000;
 
 export function buildApp({ config, logger, dispatcher }: AppOptions): App {
+  // First: a manifest that does not load fails the start before anything is opened.
+  const trustedDocuments =
+    config.trustedDocuments === null
+      ? null
+      : TrustedDocuments.load(config.trustedDocuments.path, config.trustedDocuments.only);
   const upstream = new Upstream({
     homeserverUrl: config.homeserverUrl,
     timeouts: {
@@ -55,6 +62,7 @@ export function buildApp({ config, logger, dispatcher }: AppOptions): App {
     logger: logger.child({ component: 'upstream' }),
     ...(dispatcher ? { dispatcher } : {}),
   });
+  setRoomListPlan(upstream, config.sync.roomListPlan);
   const cursorKey =
     config.cursorSecret === null ? randomBytes(32) : Buffer.from(config.cursorSecret, 'utf8');
   const shutdown = new AbortController();
@@ -93,6 +101,7 @@ export function buildApp({ config, logger, dispatcher }: AppOptions): App {
     corsOrigins: config.corsOrigins,
     limits: config.limits,
     operationDeadlineMs: config.operationDeadlineMs,
+    trustedDocuments,
   });
   const server = createServer(
     {
@@ -110,6 +119,8 @@ export function buildApp({ config, logger, dispatcher }: AppOptions): App {
     maxOperationsPerSocket: config.wsMaxOperationsPerSocket,
     keepAliveMs: config.wsKeepAliveMs,
     maxPayloadBytes: config.limits.maxBodyBytes,
+    maxMessagesPerSecond: config.wsMaxMessagesPerSecond,
+    trustedDocuments,
   });
 
   const start = () =>

@@ -9,12 +9,14 @@ import type { Server } from 'node:http';
 import { type ExecutionArgs, GraphQLError } from 'graphql';
 import { CloseCode } from 'graphql-ws';
 import { type Extra, useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
+import { TokenBucket } from 'limiter';
+import { type WebSocket, WebSocketServer } from 'ws';
 import type { Logger } from '../logger.ts';
 import { type Whoami, whoami } from '../matrix/account.ts';
 import { upstreamStatus } from '../matrix/errors.ts';
 import type { Upstream } from '../matrix/http.ts';
 import { bearerToken, type InitialContext } from './context.ts';
+import type { TrustedDocuments } from './trusted-documents.ts';
 import type { FacadeYoga } from './yoga.ts';
 
 /** What yoga's enveloped `execute`/`subscribe` take: graphql's args, routed through envelop. */
@@ -37,7 +39,7 @@ interface SocketState {
   readonly operations: Map<string, AbortController>;
 }
 
-export interface WebSocketLimits {
+export interface WebSocketOptions {
   /**
    * The most operations (subscriptions, and queries or mutations in flight) one socket may run at
    * once; one more is refused with its own error, and the socket goes on.
@@ -57,6 +59,39 @@ export interface WebSocketLimits {
    * @default 262144
    */
   maxPayloadBytes?: number;
+  /**
+   * How many messages a client may send per second, in bursts of up to one second's worth (so
+   * that it can open its `maxOperationsPerSocket` subscriptions at once); past it the socket is
+   * closed with 1008 (policy violation). Each message costs parsing and a hook, and pings and
+   * completes cost the same as subscribes: the operation cap alone would not bound them.
+   * @default 200
+   */
+  maxMessagesPerSecond?: number;
+  /** The trusted documents operations may name by ID (with `only`: nothing else); none by default. */
+  trustedDocuments?: TrustedDocuments | null;
+}
+
+/**
+ * Closes `socket` with 1008 once it sends messages faster than `perSecond`. Registered before
+ * graphql-ws's own listener, it sees each message first; graphql-ws still handles the one that
+ * overflowed (its operation is aborted at once: the socket is no longer open), and a client that
+ * keeps sending while the close completes is cut off.
+ */
+function limitMessageRate(socket: WebSocket, perSecond: number): void {
+  const bucket = new TokenBucket({
+    bucketSize: perSecond,
+    tokensPerInterval: perSecond,
+    interval: 'second',
+  });
+  // limiter's buckets start empty; a new connection may send its first burst at once.
+  bucket.content = perSecond;
+  socket.on('message', () => {
+    if (socket.readyState === socket.CLOSING) {
+      socket.terminate();
+    } else if (!bucket.tryRemoveTokens(1)) {
+      socket.close(1008, `Too many messages: at most ${perSecond} per second`);
+    }
+  });
 }
 
 export function attachWebSocketTransport(
@@ -64,14 +99,17 @@ export function attachWebSocketTransport(
   yoga: FacadeYoga,
   upstream: Upstream,
   logger: Logger,
-  limits: WebSocketLimits = {},
+  options: WebSocketOptions = {},
 ): WebSocketTransport {
-  const maxOperations = limits.maxOperationsPerSocket ?? 100;
+  const maxOperations = options.maxOperationsPerSocket ?? 100;
+  const trustedDocuments = options.trustedDocuments ?? null;
   const wsServer = new WebSocketServer({
     server,
     path: yoga.graphqlEndpoint,
-    maxPayload: limits.maxPayloadBytes ?? 262_144,
+    maxPayload: options.maxPayloadBytes ?? 262_144,
   });
+  const maxMessagesPerSecond = options.maxMessagesPerSecond ?? 200;
+  wsServer.on('connection', (socket) => limitMessageRate(socket, maxMessagesPerSecond));
   const sockets = new WeakMap<Extra, SocketState>();
   const endOperation = (ctx: { extra: Extra }, id: string) => {
     const state = sockets.get(ctx.extra);
@@ -126,6 +164,11 @@ export function attachWebSocketTransport(
             ),
           ];
         }
+        // A trusted document named by ID, or the text, unless only trusted documents may run.
+        const query = trustedDocuments ? trustedDocuments.resolve(payload) : payload.query;
+        if (query instanceof GraphQLError) {
+          return [query];
+        }
         const operation = new AbortController();
         state?.operations.set(id, operation);
         if (ctx.extra.socket.readyState !== ctx.extra.socket.OPEN) {
@@ -138,11 +181,11 @@ export function attachWebSocketTransport(
         };
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...initial,
-          params: payload,
+          params: { ...payload, query },
         });
         let document: ReturnType<typeof parse>;
         try {
-          document = parse(payload.query);
+          document = parse(query);
         } catch (error) {
           // A document that does not parse (or that a parser limit refuses) is this operation's
           // error message; the socket and its other subscriptions go on.
@@ -182,7 +225,7 @@ export function attachWebSocketTransport(
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
     },
     wsServer,
-    limits.keepAliveMs ?? 12_000,
+    options.keepAliveMs ?? 12_000,
   );
 
   return {

@@ -32,6 +32,7 @@ import { facadeError, isSessionError, toClientError } from '../schema/errors.ts'
 import { schema } from '../schema/index.ts';
 import { UpstreamBudgetExceededError } from '../session/request-session.ts';
 import { createContextFactory, type SharedContext } from './context.ts';
+import type { TrustedDocuments } from './trusted-documents.ts';
 import { toYogaLogger } from './yoga-logging.ts';
 
 export interface YogaOptions {
@@ -48,6 +49,8 @@ export interface YogaOptions {
   corsOrigins: readonly string[];
   /** What one request may cost at most. */
   limits: Config['limits'];
+  /** The trusted documents clients may send by ID (and, if `only`, nothing else); `null`: none. */
+  trustedDocuments: TrustedDocuments | null;
 }
 
 export type FacadeYoga = YogaServerInstance<Record<string, unknown>, Context>;
@@ -93,6 +96,7 @@ export function createFacadeYoga(options: YogaOptions): FacadeYoga {
     logging: toYogaLogger(options.logger),
     plugins: [
       useCsrfPrevention(),
+      ...(options.trustedDocuments ? [options.trustedDocuments.plugin()] : []),
       useParserLimits(limits.maxTokens),
       maxDepthPlugin({ n: limits.maxDepth, flattenFragments: true, ...asValidationError }),
       maxAliasesPlugin({ n: limits.maxAliases, allowList: [], ...asValidationError }),

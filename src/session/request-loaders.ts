@@ -9,6 +9,7 @@ import type { ClientEvent, RoomEventFilter } from '../matrix/events.ts';
 import type { MatrixClient } from '../matrix/matrix-client.ts';
 import { getEvent } from '../matrix/room-events.ts';
 import { getRoomState } from '../matrix/room-state.ts';
+import { slidingSync, slidingSyncOffered, slidingSyncRefused } from '../matrix/sliding-sync.ts';
 import { type SyncFilter, type SyncResponse, sync } from '../matrix/sync.ts';
 import { directMapFrom } from '../room/direct-rooms.ts';
 import {
@@ -18,6 +19,11 @@ import {
   roomListFilter,
   roomListFrom,
 } from '../room/room-list.ts';
+import {
+  type SlidingRoomList,
+  slidingRoomListFrom,
+  slidingRoomListRequest,
+} from '../room/sliding-room-list.ts';
 import { StateIndex } from '../room/state-index.ts';
 import type { Viewer } from './viewer.ts';
 
@@ -33,6 +39,7 @@ export class RequestLoaders {
   readonly event: DataLoader<string, ClientEvent>;
   readonly #viewer: Viewer;
   readonly #lists = new Map<boolean, Promise<RoomList>>();
+  #slidingList: Promise<SlidingRoomList | null> | null = null;
   #directFromAccountData: Promise<Map<string, string[]>> | null = null;
 
   constructor(viewer: Viewer) {
@@ -62,6 +69,36 @@ export class RequestLoaders {
       this.#lists.set(includeLeave, list);
     }
     return list;
+  }
+
+  /**
+   * The viewer's joined, invited and knocked rooms from one sliding sync (MSC4186), when the room
+   * list plan allows it and the homeserver offers it (`slidingSyncOffered`: `/versions` asked
+   * once per upstream, not per request). `null` when `/sync` serves instead: sliding sync not
+   * offered, refused by the homeserver now (404/405: forgotten until the next probe), or a list
+   * longer than one request reaches. Asked once per request, whatever pages and memberships of
+   * it are read.
+   */
+  slidingRoomList(): Promise<SlidingRoomList | null> {
+    this.#slidingList ??= this.#loadSlidingList();
+    return this.#slidingList;
+  }
+
+  async #loadSlidingList(): Promise<SlidingRoomList | null> {
+    const client = this.#viewer.client;
+    if (!(await slidingSyncOffered(client))) {
+      return null;
+    }
+    let list: SlidingRoomList;
+    try {
+      list = slidingRoomListFrom(await slidingSync(client, slidingRoomListRequest()));
+    } catch (error) {
+      if (slidingSyncRefused(client.upstream, error)) {
+        return null;
+      }
+      throw error;
+    }
+    return list.complete ? list : null;
   }
 
   /** The viewer's `m.direct` map: from the room list when it was fetched, else account data. */

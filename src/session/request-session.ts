@@ -123,8 +123,11 @@ export class RequestSession {
                 ...bound,
                 // A token nobody has checked yet: its first call goes out alone, so that a
                 // refused token costs the request one upstream call, not one per field; after a
-                // refusal, the client starts no more (every call fails with the same error).
-                awaitFirstAnswer: knownViewer === null,
+                // refusal, the client starts no more (every call fails with the same error). A
+                // token the homeserver accepted a moment ago goes without (accepted-tokens.ts).
+                awaitFirstAnswer:
+                  knownViewer === null &&
+                  !options.upstream.acceptedTokens.isRecentlyAccepted(options.accessToken),
               },
               this.#budget,
             ),

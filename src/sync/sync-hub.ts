@@ -120,6 +120,11 @@ export class SyncHub {
   readonly #maxStreamsPerToken: number;
   /** Live streams by token (the same key as `#loops`), from `stream()` until each lets go. */
   readonly #streams = new Map<string, number>();
+  /**
+   * Each token's room admissions ({@link SyncHub.admit}), by room ID: kept while the token has
+   * live streams, so at most one per room it streams.
+   */
+  readonly #admissions = new Map<string, Map<string, Promise<void>>>();
   /** The loop serving each token. Keyed by the token itself, which never leaves this map. */
   readonly #loops = new Map<string, LoopEntry>();
   /** Every loop's `run()` promise until it settles, including loops stopped and winding down. */
@@ -229,6 +234,36 @@ export class SyncHub {
   }
 
   /**
+   * Runs `check` (may the account stream `roomId`? it rejects if not) once for all of the token's
+   * streams of that room: a stream asking while an earlier check of the same token and room is
+   * running or has passed shares its outcome, so that a client opening many subscriptions of one
+   * room costs one check upstream. An outcome is kept while the token has live streams, and
+   * forgotten when the check fails, when the viewer's own membership in the room changes and when
+   * the token's last stream ends. Call it for a stream already claimed ({@link SyncHub.stream}).
+   */
+  admit(account: SyncAccount, roomId: string, check: () => Promise<void>): Promise<void> {
+    const { accessToken } = account;
+    let rooms = this.#admissions.get(accessToken);
+    if (rooms === undefined) {
+      rooms = new Map();
+      this.#admissions.set(accessToken, rooms);
+    }
+    let admission = rooms.get(roomId);
+    if (admission === undefined) {
+      admission = check();
+      const admitted = rooms;
+      const settled = admission;
+      rooms.set(roomId, admission);
+      admission.catch(() => {
+        if (admitted.get(roomId) === settled) {
+          admitted.delete(roomId);
+        }
+      });
+    }
+    return admission;
+  }
+
+  /**
    * Live loops and listeners, for tests and metrics. `loops` counts every loop still running,
    * those in their grace period and those stopped but still winding down included.
    */
@@ -271,6 +306,7 @@ export class SyncHub {
       const left = (this.#streams.get(accessToken) ?? 1) - 1;
       if (left === 0) {
         this.#streams.delete(accessToken);
+        this.#admissions.delete(accessToken);
       } else {
         this.#streams.set(accessToken, left);
       }
@@ -344,6 +380,14 @@ export class SyncHub {
       // Out of the map before anyone hears `ended`: a listener subscribing again in response
       // gets a new loop rather than this finished one.
       this.#loops.delete(accessToken);
+    }
+    for (const update of updates) {
+      if (update.kind === 'membership') {
+        // Joined, left, banned: what was admitted before may no longer hold, or now holds.
+        this.#admissions.get(accessToken)?.delete(update.roomId);
+      } else if (update.kind === 'ended') {
+        this.#admissions.delete(accessToken);
+      }
     }
     for (const subscription of subscriptions) {
       subscription.beforeResponse?.();

@@ -127,4 +127,62 @@ describe('a request session', () => {
     expect(feed.errors).toEqual([]);
     feed.unsubscribe();
   });
+
+  it("should fetch a room page's state and timeline side by side once the token is known good", async () => {
+    await using t = await setUp();
+    const page = () =>
+      fetch(`${t.server.url}/graphql`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Bearer ${t.user.accessToken}`,
+        },
+        body: JSON.stringify({ query: print(RoomAndMessages), variables: { id: t.roomId } }),
+      }).then((response) => response.json());
+    /** The proxy's record of the last request of each kind. */
+    const last = (path: RegExp) => t.proxy.log.filter((entry) => path.test(entry.url)).at(-1);
+    // The state answers 300 ms late, so that a timeline sent alongside arrives before it ends.
+    t.proxy.inject({ kind: 'delay', ms: 300 }, { path: statePath, times: 2 });
+
+    // A token the facade has not seen: the state call goes out alone, the timeline after it.
+    expect(await page()).toEqual({
+      data: { room: { name: 'Lobby', messages: { edges: expect.any(Array) } } },
+    });
+    const [firstState, firstMessages] = [last(statePath), last(messagesPath)];
+    expect(firstMessages?.opened).toBeGreaterThan(firstState?.closed ?? Number.POSITIVE_INFINITY);
+
+    // Accepted a moment ago: both at once, the timeline arriving while the state is still held.
+    expect(await page()).toEqual({
+      data: { room: { name: 'Lobby', messages: { edges: expect.any(Array) } } },
+    });
+    const [state, messages] = [last(statePath), last(messagesPath)];
+    expect(messages?.opened).toBeLessThan(state?.closed ?? Number.NEGATIVE_INFINITY);
+    expect(t.proxy.log.filter((entry) => messagesPath.test(entry.url))).toHaveLength(2);
+  });
+
+  it('should check a logged-out token again before fetching side by side', async () => {
+    await using t = await setUp();
+    const post = (query: string, variables: Record<string, unknown> = {}) =>
+      fetch(`${t.server.url}/graphql`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Bearer ${t.user.accessToken}`,
+        },
+        body: JSON.stringify({ query, variables }),
+      }).then((response) => response.json() as Promise<{ errors?: unknown[] }>);
+    await post('{ viewer { userId } }');
+    await post('mutation { deleteSession(input: {}) { clientMutationId } }');
+    const before = t.proxy.log.length;
+
+    const answer = await post(print(RoomAndMessages), { id: t.roomId });
+
+    expect(answer.errors).toEqual([
+      expect.objectContaining({ extensions: expect.objectContaining({ code: 'UNAUTHENTICATED' }) }),
+    ]);
+    // One call found the token refused; the timeline never went out.
+    expect(t.proxy.log.slice(before).map((entry) => entry.url)).toEqual([
+      expect.stringMatching(statePath),
+    ]);
+  });
 });

@@ -386,6 +386,35 @@ describe('graceful shutdown', () => {
   });
 });
 
+describe('subscriptions of one room', () => {
+  it("should check the room once for all of a token's subscriptions of it, and again for another token", async () => {
+    const { upstream, alice, bob, roomId } = await sharedRoom('admitted-once');
+    await using _upstream = upstream;
+    await using server = await startServer();
+    await using aliceClient = server.client(alice.user.accessToken);
+    await using bobClient = server.client(bob.user.accessToken);
+    const roomState = /\/rooms\/[^/]+\/state$/;
+
+    const feeds = [
+      ...Array.from({ length: 6 }, () =>
+        subscribe(aliceClient, RoomEventsSubscription, { roomId, types: null }),
+      ),
+      ...Array.from({ length: 4 }, () =>
+        subscribe(aliceClient, RoomUpdatedSubscription, { roomId }),
+      ),
+    ];
+    await vi.waitFor(() => expect(server.app.syncStats.listeners).toBe(10));
+    expect(server.upstream.count(roomState)).toBe(1);
+
+    const bobFeed = subscribe(bobClient, RoomEventsSubscription, { roomId, types: null });
+    await vi.waitFor(() => expect(server.app.syncStats.listeners).toBe(11));
+    expect(server.upstream.count(roomState)).toBe(2);
+    for (const feed of [...feeds, bobFeed]) {
+      feed.unsubscribe();
+    }
+  });
+});
+
 describe('roomUpdated', () => {
   it('should read the state once per change however many subscriptions receive it', async () => {
     const { upstream, alice, bob, roomId } = await sharedRoom('updated-once');

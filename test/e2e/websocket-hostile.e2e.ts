@@ -225,6 +225,49 @@ const rows: Row[] = [
     },
   },
   {
+    name: 'a burst within WS_MAX_MESSAGES_PER_SECOND (150 pings): 150 pongs, the socket goes on',
+    run: async (socket, { token }) => {
+      await socket.init(token);
+      for (let i = 0; i < 150; i++) {
+        socket.send({ type: 'ping' });
+      }
+      await vi.waitFor(() =>
+        expect(socket.messages.filter((m) => m.type === 'pong')).toHaveLength(150),
+      );
+      await expectAlive(socket);
+      return 1;
+    },
+  },
+  {
+    name: 'a flood of 1,000 pings past WS_MAX_MESSAGES_PER_SECOND (200): 1008, no call',
+    run: async (socket, { token }) => {
+      await socket.init(token);
+      for (let i = 0; i < 1000; i++) {
+        socket.send({ type: 'ping' });
+      }
+      expect(await socket.closed).toEqual({
+        code: 1008,
+        reason: 'Too many messages: at most 200 per second',
+      });
+      // Fewer pongs than pings: the server stopped answering at the limit.
+      expect(socket.messages.filter((m) => m.type === 'pong').length).toBeLessThan(1000);
+      return 1; // connection_init's whoami
+    },
+  },
+  {
+    name: 'a flood of 1,000 subscribes that do not parse: 1008, no call',
+    run: async (socket, { token }) => {
+      await socket.init(token);
+      for (let i = 0; i < 1000; i++) {
+        socket.send({ id: String(i), type: 'subscribe', payload: { query: '{' } });
+      }
+      expect((await socket.closed).code).toBe(1008);
+      // The answers to those within the burst may not go out: the socket closes meanwhile.
+      expect(socket.messages.filter((m) => m.type === 'error').length).toBeLessThanOrEqual(200);
+      return 1;
+    },
+  },
+  {
     name: 'one subscription past WS_MAX_OPERATIONS_PER_SOCKET (2): TOO_MANY_OPERATIONS, no call',
     on: 'capped',
     run: async (socket, { token, roomId, server }) => {

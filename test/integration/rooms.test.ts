@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { setAccountData, setDisplayName } from '../../src/matrix/account.ts';
+import { sendMessageEvent } from '../../src/matrix/room-events.ts';
 import { putStateEvent } from '../../src/matrix/room-state.ts';
 import {
   banUser,
@@ -9,8 +10,10 @@ import {
   kickUser,
   leaveRoom,
 } from '../../src/matrix/rooms.ts';
+import type { RoomListPlan } from '../../src/matrix/sliding-sync.ts';
 import { graphql } from '../generated/gql.ts';
 import { startFacade } from '../support/facade.ts';
+import { startFaultProxy } from '../support/fault-proxy.ts';
 import { homeserver, newUpstream, newUserClient } from '../support/homeserver.ts';
 
 const RoomDetails = graphql(`
@@ -466,7 +469,19 @@ describe('room members', () => {
   });
 });
 
-describe('rooms', () => {
+const SLIDING_SYNC = 'POST /_matrix/client/unstable/org.matrix.simplified_msc3575/sync';
+const SYNC = 'GET /_matrix/client/v3/sync';
+const VERSIONS = 'GET /_matrix/client/versions';
+
+/** The facade with its room list plan configured (ROOM_LIST_PLAN). */
+function facadeWithPlan(plan: RoomListPlan, environment: Record<string, string> = {}) {
+  return startFacade({ ...environment, ROOM_LIST_PLAN: plan });
+}
+
+/** The one upstream call that serves a room list page on each plan. */
+const listCall = { 'sliding-sync': SLIDING_SYNC, sync: SYNC } as const;
+
+describe.each(['sliding-sync', 'sync'] as const)('rooms (%s plan)', (plan) => {
   it('should list 20 rooms with their members in 2 upstream calls, and in 1 without members', async () => {
     await using upstream = newUpstream();
     const [alice, bob] = await Promise.all([
@@ -484,14 +499,13 @@ describe('rooms', () => {
     }
     await Promise.all(roomIds.slice(0, 10).map((roomId) => joinRoom(bob.client, roomId)));
 
-    await using facade = startFacade();
+    await using facade = facadeWithPlan(plan);
     const withMembers = await facade.graphql(RoomListWithMembers, {
       token: alice.user.accessToken,
     });
     expect(withMembers.errors).toBeUndefined();
     const nodes = withMembers.data?.rooms.edges.map((edge) => edge.node) ?? [];
     expect(nodes).toHaveLength(20);
-    // Most recently active first: the rooms were made in order, and bob joined the first ten.
     expect(new Set(nodes.map((node) => node.name))).toEqual(
       new Set(roomIds.map((_, index) => `Room ${index}`)),
     );
@@ -508,11 +522,8 @@ describe('rooms', () => {
       });
     }
     // The issue's bound is 21 (1 list + 1 state per room); the members of all 20 rooms come from
-    // one more /sync filtered to those rooms.
-    expect(facade.upstream.requests).toEqual([
-      'GET /_matrix/client/v3/sync',
-      'GET /_matrix/client/v3/sync',
-    ]);
+    // one /sync filtered to those rooms.
+    expect(facade.upstream.requests).toEqual([listCall[plan], SYNC]);
 
     facade.upstream.reset();
     const withoutMembers = await facade.graphql(RoomList, {
@@ -520,7 +531,7 @@ describe('rooms', () => {
       variables: { first: 20 },
     });
     expect(withoutMembers.data?.rooms.edges).toHaveLength(20);
-    expect(facade.upstream.requests).toEqual(['GET /_matrix/client/v3/sync']);
+    expect(facade.upstream.requests).toEqual([listCall[plan]]);
   });
 
   it('should order by activity, page with cursors, and list invites and left rooms', async () => {
@@ -531,8 +542,11 @@ describe('rooms', () => {
     ]);
     const older = await createRoom(alice.client, { name: 'Older' });
     const newer = await createRoom(alice.client, { name: 'Newer' });
-    // Activity in the older room makes it the most recent.
-    await putStateEvent(alice.client, older.roomId, 'm.room.topic', '', { topic: 'busy' });
+    // A message in the older room makes it the most recent.
+    await sendMessageEvent(alice.client, older.roomId, 'm.room.message', 'busy', {
+      msgtype: 'm.text',
+      body: 'busy',
+    });
     const invite = await createRoom(bob.client, {
       name: 'Invitation',
       invite: [alice.user.userId],
@@ -541,7 +555,7 @@ describe('rooms', () => {
     await joinRoom(alice.client, left.roomId);
     await leaveRoom(alice.client, left.roomId);
 
-    await using facade = startFacade();
+    await using facade = facadeWithPlan(plan);
     const token = alice.user.accessToken;
     const first = await facade.graphql(RoomList, { token, variables: { first: 1 } });
     expect(first.data?.rooms.edges.map((edge) => edge.node.name)).toEqual(['Older']);
@@ -551,7 +565,10 @@ describe('rooms', () => {
       variables: { first: 5, after: first.data?.rooms.pageInfo.endCursor ?? null },
     });
     expect(second.data?.rooms.edges.map((edge) => edge.node.name)).toEqual(['Newer']);
-    expect(second.data?.rooms.pageInfo.hasNextPage).toBe(false);
+    expect(second.data?.rooms.pageInfo).toMatchObject({
+      hasNextPage: false,
+      hasPreviousPage: true,
+    });
     expect(newer.roomId).toBe(second.data?.rooms.edges[0]?.node.id);
 
     const invites = await facade.graphql(RoomList, { token, variables: { membership: 'INVITE' } });
@@ -563,21 +580,119 @@ describe('rooms', () => {
       expect.objectContaining({ id: left.roomId, name: 'Left behind', myMembership: 'LEAVE' }),
     ]);
   });
+
+  it('should go on after the cursor room when a room of the next page moves to the top', async () => {
+    await using upstream = newUpstream();
+    const alice = await newUserClient(upstream, 'moving');
+    const made: string[] = [];
+    for (const name of ['A', 'B', 'C', 'D']) {
+      made.push((await createRoom(alice.client, { name })).roomId);
+    }
+    const say = (roomId: string, body: string) =>
+      sendMessageEvent(alice.client, roomId, 'm.room.message', `${body}-${Date.now()}`, {
+        msgtype: 'm.text',
+        body,
+      });
+    // Distinct activity times for the /sync plan's order (by timestamp).
+    for (const roomId of made) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      await say(roomId, 'hello');
+    }
+    await using facade = facadeWithPlan(plan);
+    const token = alice.user.accessToken;
+    const first = await facade.graphql(RoomList, { token, variables: { first: 2 } });
+    expect(first.data?.rooms.edges.map((edge) => edge.node.name)).toEqual(['D', 'C']);
+    // B (on the next page) becomes the most recent: with offsets, C would come again.
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await say(made[1] ?? '', 'news');
+    const second = await facade.graphql(RoomList, {
+      token,
+      variables: { first: 2, after: first.data?.rooms.pageInfo.endCursor ?? null },
+    });
+    expect(second.data?.rooms.edges.map((edge) => edge.node.name)).toEqual(['A']);
+    expect(second.data?.rooms.pageInfo.hasNextPage).toBe(false);
+    const top = await facade.graphql(RoomList, { token, variables: { first: 1 } });
+    expect(top.data?.rooms.edges.map((edge) => edge.node.name)).toEqual(['B']);
+  });
+
+  it('should refuse a forged cursor and a page above the cap before any upstream call', async () => {
+    await using upstream = newUpstream();
+    const alice = await newUserClient(upstream, 'forged');
+    await createRoom(alice.client, { name: 'Only' });
+    await using facade = facadeWithPlan(plan);
+    const token = alice.user.accessToken;
+    const page = await facade.graphql(RoomList, { token, variables: { first: 1 } });
+    const cursor = page.data?.rooms.pageInfo.endCursor ?? '';
+    facade.upstream.reset();
+    for (const after of [
+      'bm90LWEtY3Vyc29y',
+      'YXJyYXljb25uZWN0aW9uOjA=',
+      `${cursor.slice(0, -2)}xx`,
+    ]) {
+      const forged = await facade.graphql(RoomList, { token, variables: { first: 1, after } });
+      expect(forged.errors?.[0]?.extensions).toMatchObject({
+        code: 'BAD_USER_INPUT',
+        field: 'after',
+      });
+    }
+    // A cursor of one membership's list is no cursor of another's.
+    const elsewhere = await facade.graphql(RoomList, {
+      token,
+      variables: { first: 1, after: cursor, membership: 'INVITE' },
+    });
+    expect(elsewhere.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT' });
+    const tooMany = await facade.graphql(RoomList, { token, variables: { first: 101 } });
+    expect(tooMany.errors?.[0]?.extensions).toMatchObject({
+      code: 'BAD_USER_INPUT',
+      field: 'first',
+    });
+    expect(facade.upstream.count()).toBe(0);
+  });
 });
 
-describe('rooms freshness', () => {
-  it('should list a room made right after an earlier listing (no cached /sync answer)', async () => {
+describe('rooms plan choice', () => {
+  it('should ask /versions once per upstream under auto, then serve each page with one sliding sync', async () => {
     await using upstream = newUpstream();
-    const alice = await newUserClient(upstream, 'fresh');
-    await createRoom(alice.client, { name: 'First' });
+    const alice = await newUserClient(upstream, 'auto');
+    await createRoom(alice.client, { name: 'Auto' });
     await using facade = startFacade();
     const token = alice.user.accessToken;
-    const before = await facade.graphql(RoomList, { token, variables: { first: 10 } });
-    expect(before.data?.rooms.edges.map((edge) => edge.node.name)).toEqual(['First']);
-    // Synapse caches an identical initial /sync for 2 minutes by default.
-    await createRoom(alice.client, { name: 'Second' });
-    const after = await facade.graphql(RoomList, { token, variables: { first: 10 } });
-    expect(after.data?.rooms.edges.map((edge) => edge.node.name)).toEqual(['Second', 'First']);
+    const first = await facade.graphql(RoomList, { token, variables: { first: 50 } });
+    expect(first.data?.rooms.edges.map((edge) => edge.node.name)).toEqual(['Auto']);
+    expect(facade.upstream.requests).toEqual([VERSIONS, SLIDING_SYNC]);
+    facade.upstream.reset();
+    await facade.graphql(RoomList, { token, variables: { first: 50 } });
+    expect(facade.upstream.requests).toEqual([SLIDING_SYNC]);
+  });
+
+  it('should fall back to /sync when /versions does not announce sliding sync', async () => {
+    await using proxy = await startFaultProxy(homeserver().url);
+    proxy.inject(
+      { kind: 'json', body: { versions: ['v1.11'], unstable_features: {} } },
+      { path: /^\/_matrix\/client\/versions/, times: Infinity },
+    );
+    await using upstream = newUpstream();
+    const alice = await newUserClient(upstream, 'fallback');
+    await createRoom(alice.client, { name: 'Plain' });
+    await using facade = startFacade({ MATRIX_HOMESERVER_URL: proxy.url });
+    const token = alice.user.accessToken;
+    const list = await facade.graphql(RoomList, { token, variables: { first: 5 } });
+    expect(list.errors).toBeUndefined();
+    expect(list.data?.rooms.edges.map((edge) => edge.node.name)).toEqual(['Plain']);
+    expect(facade.upstream.requests).toEqual([VERSIONS, SYNC]);
+    facade.upstream.reset();
+    await facade.graphql(RoomList, { token, variables: { first: 5 } });
+    expect(facade.upstream.requests).toEqual([SYNC]);
+  });
+
+  it('should cost one upstream call in all for a room list with a refused token', async () => {
+    await using facade = startFacade();
+    const result = await facade.graphql(RoomList, {
+      token: 'syt_bogus_token',
+      variables: { first: 5 },
+    });
+    expect(result.errors?.[0]?.extensions).toMatchObject({ code: 'UNAUTHENTICATED' });
+    expect(facade.upstream.count()).toBe(1);
   });
 });
 

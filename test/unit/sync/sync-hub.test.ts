@@ -300,6 +300,91 @@ describe('SyncHub', () => {
     expect(transport.syncs.map((options) => options.since)).toEqual([undefined, 's1', 's2']);
   });
 
+  describe('admit', () => {
+    /** A check that counts its runs and passes (or fails with `error`). */
+    function countingCheck(error?: Error) {
+      const check = {
+        runs: 0,
+        run: () => {
+          check.runs++;
+          return error ? Promise.reject(error) : Promise.resolve();
+        },
+      };
+      return check;
+    }
+
+    it("should run one check per room for all of a token's streams of it", async () => {
+      const { hub } = newHub();
+      const signal = new AbortController().signal;
+      const streams = [alice, alice, alice, bob].map((account) =>
+        hub.stream(account, { kinds: ['timeline'], roomId: ROOM }, signal),
+      );
+      const check = countingCheck();
+
+      // Two at once, one after the first settled: one run. Another token, another room: their own.
+      await Promise.all([hub.admit(alice, ROOM, check.run), hub.admit(alice, ROOM, check.run)]);
+      await hub.admit(alice, ROOM, check.run);
+      expect(check.runs).toBe(1);
+      await hub.admit(bob, ROOM, check.run);
+      await hub.admit(alice, OTHER_ROOM, check.run);
+      expect(check.runs).toBe(3);
+      await Promise.all(streams.map((stream) => stream.return()));
+    });
+
+    it('should share a failure with those waiting for it, and keep none', async () => {
+      const { hub } = newHub();
+      const stream = hub.stream(alice, { kinds: ['timeline'] }, new AbortController().signal);
+      const refused = countingCheck(new Error('M_FORBIDDEN'));
+
+      const outcomes = await Promise.allSettled([
+        hub.admit(alice, ROOM, refused.run),
+        hub.admit(alice, ROOM, refused.run),
+      ]);
+      expect(outcomes.map((outcome) => outcome.status)).toEqual(['rejected', 'rejected']);
+      expect(refused.runs).toBe(1);
+      const passing = countingCheck();
+      await hub.admit(alice, ROOM, passing.run);
+      expect(passing.runs).toBe(1);
+      await stream.return();
+    });
+
+    it("should check again after the viewer's membership of the room changed", async () => {
+      const { hub, transport } = newHub();
+      const ending = new AbortController();
+      const stream = consume(hub.stream(alice, { kinds: ['membership'] }, ending.signal));
+      await establishTwoRooms(transport);
+      const check = countingCheck();
+      await hub.admit(alice, ROOM, check.run);
+      await hub.admit(alice, OTHER_ROOM, check.run);
+
+      transport.answerSync(
+        syncResponse('s2', {
+          leave: { [ROOM]: { timeline: { events: [member(ALICE, 'leave', 'join')] } } },
+        }),
+      );
+      await settlePromises();
+      expect(stream.received.map((update) => update.kind)).toEqual(['membership']);
+      await hub.admit(alice, ROOM, check.run);
+      await hub.admit(alice, OTHER_ROOM, check.run);
+      expect(check.runs).toBe(3);
+      ending.abort();
+      await stream.done;
+    });
+
+    it("should forget a token's admissions when its last stream ends", async () => {
+      const { hub } = newHub();
+      const first = hub.stream(alice, { kinds: ['timeline'] }, new AbortController().signal);
+      const check = countingCheck();
+      await hub.admit(alice, ROOM, check.run);
+      await first.return();
+
+      const second = hub.stream(alice, { kinds: ['timeline'] }, new AbortController().signal);
+      await hub.admit(alice, ROOM, check.run);
+      expect(check.runs).toBe(2);
+      await second.return();
+    });
+  });
+
   describe('stream', () => {
     type TimelineOrGap = SyncUpdateOf<'timeline' | 'gap'> | StreamEnd;
 

@@ -1,0 +1,225 @@
+/**
+ * Scenario `room-list`: a user in N rooms (6 members and 10 messages each; the issue: 50) lists
+ * their rooms, with and without each room's latest message. Contenders, interleaved run by run:
+ *
+ * - the facade, `rooms(first: N)` with summary fields (and `messages(last: 1)`);
+ * - direct REST: `joined_rooms`, then every room's `/state` in parallel (and its
+ *   `/messages?dir=b&limit=1`): 1 + N (1 + 2N) calls;
+ * - direct Simplified Sliding Sync (MSC4186), one `POST …/sync?timeout=0` with one list of N rooms,
+ *   `timeline_limit` 0 (1): the baseline, one call. Each call gets a fresh `conn_id` so Synapse
+ *   cannot answer from an earlier connection.
+ */
+import { randomBytes } from 'node:crypto';
+import { graphql, mapLimit, matrix, newAgent } from '../lib/client.ts';
+import type { BenchContext } from '../lib/context.ts';
+import { startCountingProxy } from '../lib/counting-proxy.ts';
+import { startFacadeProcess } from '../lib/facade-process.ts';
+import { type ContenderResult, interleave } from '../lib/interleave.ts';
+import { createRoom, joinRoom, registerUsers, sendText } from '../lib/seed.ts';
+import { contenderTable } from '../lib/table.ts';
+
+const MEMBERS = 6;
+const MESSAGES = 10;
+
+const summaryFields = 'id name topic avatarUrl canonicalAlias joinedMemberCount';
+const latestMessage =
+  'messages(last: 1) { edges { node { id type originServerTs sender { id } ... on MessageEvent { body } } } }';
+
+export async function roomList(ctx: BenchContext): Promise<void> {
+  const { url: homeserverUrl, registrationSharedSecret } = ctx.homeserver;
+  const { rooms, runs, warmup } = ctx.sizes;
+  if (rooms < 1 || rooms > 100) {
+    throw new Error('room-list: rooms must be 1 to 100 (the most one page of rooms(first:) holds)');
+  }
+  ctx.log(`seeding: 1 user in ${rooms} rooms of ${MEMBERS} members and ${MESSAGES} messages`);
+  const users = await registerUsers(homeserverUrl, registrationSharedSecret, MEMBERS, 'list');
+  const [owner, ...others] = users;
+  if (!owner) {
+    throw new Error('no users');
+  }
+  const seedAgent = newAgent();
+  await mapLimit(
+    Array.from({ length: rooms }, (_, index) => index),
+    4,
+    async (index) => {
+      const roomId = await createRoom(
+        seedAgent,
+        homeserverUrl,
+        owner.accessToken,
+        `Room ${index}`,
+        `Topic ${index}`,
+      );
+      await Promise.all(
+        others.map((user) => joinRoom(seedAgent, homeserverUrl, user.accessToken, roomId)),
+      );
+      for (let message = 0; message < MESSAGES; message++) {
+        const sender = users[message % users.length] ?? owner;
+        await sendText(seedAgent, homeserverUrl, sender.accessToken, roomId, `message ${message}`);
+      }
+    },
+  );
+  await seedAgent.close();
+
+  await using facadeProxy = await startCountingProxy(homeserverUrl);
+  await using directProxy = await startCountingProxy(homeserverUrl);
+  await using facade = await startFacadeProcess(facadeProxy.url);
+  const facadeAgent = newAgent();
+  const directAgent = newAgent();
+  const token = owner.accessToken;
+
+  const facadeList = async (withMessages: boolean): Promise<number> => {
+    const query = `{ rooms(first: ${rooms}) { edges { node { ${summaryFields}${withMessages ? ` ${latestMessage}` : ''} } } } }`;
+    const { bytes, body } = await graphql<{ rooms: { edges: unknown[] } }>(
+      facadeAgent,
+      facade.url,
+      token,
+      query,
+    );
+    if (body.rooms.edges.length !== rooms) {
+      throw new Error(`facade listed ${body.rooms.edges.length} rooms, not ${rooms}`);
+    }
+    return bytes;
+  };
+  const rest = async (withMessages: boolean): Promise<number> => {
+    const joined = await matrix<{ joined_rooms: string[] }>(
+      directAgent,
+      directProxy.url,
+      token,
+      'GET',
+      '/_matrix/client/v3/joined_rooms',
+    );
+    const sizes = await Promise.all(
+      joined.body.joined_rooms.flatMap((roomId) => {
+        const room = `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}`;
+        const calls = [matrix(directAgent, directProxy.url, token, 'GET', `${room}/state`)];
+        if (withMessages) {
+          calls.push(
+            matrix(directAgent, directProxy.url, token, 'GET', `${room}/messages?dir=b&limit=1`),
+          );
+        }
+        return calls;
+      }),
+    );
+    return sizes.reduce((sum, { bytes }) => sum + bytes, joined.bytes);
+  };
+  const slidingSync = async (timelineLimit: number): Promise<number> => {
+    const { bytes, body } = await matrix<{ rooms?: Record<string, unknown> }>(
+      directAgent,
+      directProxy.url,
+      token,
+      'POST',
+      '/_matrix/client/unstable/org.matrix.simplified_msc3575/sync?timeout=0',
+      {
+        // A new connection every time: nothing Synapse kept for an earlier one applies.
+        conn_id: `bench-${randomBytes(8).toString('hex')}`,
+        lists: {
+          rooms: {
+            ranges: [[0, rooms - 1]],
+            required_state: [
+              ['m.room.name', ''],
+              ['m.room.topic', ''],
+              ['m.room.avatar', ''],
+              ['m.room.canonical_alias', ''],
+              ['m.room.member', '$LAZY'],
+            ],
+            timeline_limit: timelineLimit,
+          },
+        },
+      },
+    );
+    const listed = Object.keys(body.rooms ?? {}).length;
+    if (listed !== rooms) {
+      throw new Error(`sliding sync listed ${listed} rooms, not ${rooms}`);
+    }
+    return bytes;
+  };
+
+  const facadeCpu = () => facade.cpuMs();
+  const without = 'without messages';
+  const withMessages = 'with latest message';
+  ctx.log(`timing: ${warmup} warm-up + ${runs} runs per contender, interleaved`);
+  const results = await interleave(
+    [
+      {
+        name: 'facade',
+        group: without,
+        proxy: facadeProxy,
+        cpuMs: facadeCpu,
+        run: () => facadeList(false),
+      },
+      { name: 'joined_rooms + /state', group: without, proxy: directProxy, run: () => rest(false) },
+      {
+        name: 'sliding sync, timeline 0',
+        group: without,
+        baseline: true,
+        proxy: directProxy,
+        run: () => slidingSync(0),
+      },
+      {
+        name: 'facade',
+        group: withMessages,
+        proxy: facadeProxy,
+        cpuMs: facadeCpu,
+        run: () => facadeList(true),
+      },
+      {
+        name: 'joined_rooms + /state + /messages',
+        group: withMessages,
+        proxy: directProxy,
+        run: () => rest(true),
+      },
+      {
+        name: 'sliding sync, timeline 1',
+        group: withMessages,
+        baseline: true,
+        proxy: directProxy,
+        run: () => slidingSync(1),
+      },
+    ],
+    { runs, warmup },
+  );
+  await facadeAgent.close();
+  await directAgent.close();
+
+  const targets = [without, withMessages].map((group) => roomListTarget(results, group));
+  ctx.log(`\nroom-list: ${rooms} rooms, ${runs} runs\n${contenderTable(results)}`);
+  for (const target of targets) {
+    ctx.log(`target (${target.group}): ${target.text}: ${target.met ? 'met' : 'NOT met'}`);
+  }
+  const path = await ctx.writeResult('room-list', {
+    parameters: { rooms, membersPerRoom: MEMBERS, messagesPerRoom: MESSAGES, runs, warmup },
+    facadeEnvironment: facade.env,
+    facadeWarnings: facade.warnings,
+    contenders: results,
+    targets,
+  });
+  ctx.log(`wrote ${path}`);
+}
+
+/**
+ * The issue's target for one group: 1 upstream call, p50 within 3 ms of the sliding sync call,
+ * and "well under" direct REST, taken here as at most half its p50.
+ */
+function roomListTarget(results: readonly ContenderResult[], group: string) {
+  const inGroup = results.filter((result) => result.group === group);
+  const facade = inGroup.find((result) => result.name === 'facade');
+  const sliding = inGroup.find((result) => result.baseline);
+  const rest = inGroup.find((result) => !result.baseline && result.name !== 'facade');
+  if (!facade || !sliding || !rest) {
+    throw new Error(`room-list: contenders of ${group} missing`);
+  }
+  const calls = facade.upstreamCalls.max === 1;
+  const nearSliding = facade.latencyMs.p50 <= sliding.latencyMs.p50 + 3;
+  const underRest = facade.latencyMs.p50 <= rest.latencyMs.p50 / 2;
+  return {
+    group,
+    text:
+      `1 upstream call (${facade.upstreamCalls.max}), p50 ≤ sliding sync + 3 ms ` +
+      `(${facade.latencyMs.p50.toFixed(1)} vs ${sliding.latencyMs.p50.toFixed(1)} + 3), ` +
+      `≤ half of REST (${rest.latencyMs.p50.toFixed(1)})`,
+    calls,
+    nearSliding,
+    underRest,
+    met: calls && nearSliding && underRest,
+  };
+}

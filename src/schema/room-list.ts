@@ -1,0 +1,167 @@
+/**
+ * The viewer's room list, `rooms`: one page of one membership, most recently active first, from
+ * one sliding sync (MSC4186) when the homeserver offers it, else from one filtered `/sync`
+ * (RequestLoaders). docs/queries.md describes both plans and the cursors.
+ */
+import type { MembershipState } from '../matrix/room-state.ts';
+import { byActivity, type RoomListing } from '../room/room-list.ts';
+import {
+  byRecency,
+  isSlidingMembership,
+  type KeyedPage,
+  keyedPage,
+  type RecencyKey,
+  recencyKey,
+} from '../room/sliding-room-list.ts';
+import { builder } from './builder.ts';
+import { badCursor, type ConnectionArgs, pageRequest } from './connection-args.ts';
+import { openCursor, sealCursor } from './cursor.ts';
+import { MembershipEnum } from './event.ts';
+import { isRoomId } from './matrix-ids.ts';
+import { RoomRef } from './room.ts';
+
+builder.queryFields((t) => ({
+  rooms: t.connection(
+    {
+      type: RoomRef,
+      description:
+        "The viewer's rooms in one membership state (joined by default), most recently active first (by the newest message-like event when the homeserver offers sliding sync, else by the newest event). Costs one upstream call (a sliding sync, or a filtered /sync) for the whole list; cursors stay valid when rooms move.",
+      args: {
+        membership: t.arg({
+          type: MembershipEnum,
+          required: false,
+          defaultValue: 'join',
+          description: 'Which rooms: joined (the default), invited, knocking or left.',
+        }),
+      },
+      resolve: async (_root, args, context) => {
+        const membership = args.membership ?? 'join';
+        // Page size and cursors are checked before any upstream call.
+        const { size, backward } = pageRequest(args);
+        const cursors = roomListCursors(context.cursorKey, membership, args);
+        const sliding = isSlidingMembership(membership)
+          ? await context.session.loaders.slidingRoomList()
+          : null;
+        const plan: RoomListPlanName = sliding === null ? 'sync' : 'sliding';
+        const rooms: KeyedRoom[] =
+          sliding === null
+            ? byActivity(
+                (await context.session.loaders.roomList(membership === 'leave')).rooms,
+                membership,
+              )
+                .map((listing) => ({ listing, key: activityKey(listing) }))
+                .sort((a, b) => byRecency(a.key, b.key))
+            : sliding.rooms
+                .filter((room) => room.listing.membership === membership)
+                .map((room) => ({ listing: room.listing, key: recencyKey(room) }));
+        const page = keyedPage(rooms, (room) => room.key, {
+          size,
+          backward,
+          after: keyIn(cursors.after, plan, rooms),
+          before: keyIn(cursors.before, plan, rooms),
+        });
+        return keyedConnection(context.cursorKey, membership, plan, page);
+      },
+    },
+    {
+      name: 'RoomConnection',
+      description: 'One page of the list: its edges, and where it stands in the whole list.',
+    },
+    { name: 'RoomEdge', description: 'One item of the page (a room) with its cursor.' },
+  ),
+}));
+
+/**
+ * Room list cursors are keys, not offsets: a signed `{ p: plan, b, r: roomId }` of the edge's
+ * room, bound to the membership listed, where `b` orders the list (sliding sync: the room's
+ * `bump_stamp`; `/sync`: when its newest event was sent). A page resumes right after (or before)
+ * that room as it stood, however rooms moved since (`keyedPage`). A cursor of the other plan (the
+ * homeserver stopped or started offering sliding sync between two pages) resumes from its room's
+ * place in the list at hand, or from the top when the room is gone.
+ */
+type RoomListPlanName = 'sliding' | 'sync';
+
+interface KeyedRoom {
+  listing: RoomListing;
+  key: RecencyKey;
+}
+
+interface RoomListCursor {
+  plan: RoomListPlanName;
+  key: RecencyKey;
+}
+
+function roomListScope(membership: MembershipState): unknown[] {
+  return ['rooms', membership];
+}
+
+/** The `/sync` plan's order as a key: newest activity first, then room ID. */
+function activityKey(listing: RoomListing): RecencyKey {
+  return { bumpStamp: listing.lastActivityTs, roomId: listing.roomId };
+}
+
+/** The `after`/`before` cursors; BAD_USER_INPUT (with no upstream call) for any other string. */
+function roomListCursors(
+  key: Uint8Array,
+  membership: MembershipState,
+  args: ConnectionArgs,
+): { after: RoomListCursor | null; before: RoomListCursor | null } {
+  const read = (field: 'after' | 'before'): RoomListCursor | null => {
+    const cursor = args[field];
+    if (cursor == null) {
+      return null;
+    }
+    const payload = openCursor(key, roomListScope(membership), cursor);
+    const fields = typeof payload === 'object' && payload !== null ? payload : {};
+    const { p: plan, b: stamp, r: roomId } = fields as Record<string, unknown>;
+    if (
+      (plan !== 'sliding' && plan !== 'sync') ||
+      typeof stamp !== 'number' ||
+      !Number.isSafeInteger(stamp) ||
+      stamp < 0 ||
+      typeof roomId !== 'string' ||
+      !isRoomId(roomId)
+    ) {
+      throw badCursor(field);
+    }
+    return { plan, key: { bumpStamp: stamp, roomId } };
+  };
+  return { after: read('after'), before: read('before') };
+}
+
+/** A cursor's key in the list at hand (see {@link roomListCursors} for another plan's cursor). */
+function keyIn(
+  cursor: RoomListCursor | null,
+  plan: RoomListPlanName,
+  rooms: readonly KeyedRoom[],
+): RecencyKey | null {
+  if (cursor === null || cursor.plan === plan) {
+    return cursor?.key ?? null;
+  }
+  return rooms.find((room) => room.listing.roomId === cursor.key.roomId)?.key ?? null;
+}
+
+function keyedConnection(
+  key: Uint8Array,
+  membership: MembershipState,
+  plan: RoomListPlanName,
+  page: KeyedPage<KeyedRoom>,
+) {
+  const edges = page.items.map((room) => ({
+    cursor: sealCursor(key, roomListScope(membership), {
+      p: plan,
+      b: room.key.bumpStamp,
+      r: room.key.roomId,
+    }),
+    node: { roomId: room.listing.roomId, listing: room.listing },
+  }));
+  return {
+    edges,
+    pageInfo: {
+      hasPreviousPage: page.hasPreviousPage,
+      hasNextPage: page.hasNextPage,
+      startCursor: edges[0]?.cursor ?? null,
+      endCursor: edges.at(-1)?.cursor ?? null,
+    },
+  };
+}

@@ -1,0 +1,83 @@
+/**
+ * Loads a room's fields can start alongside the room's own. `room(id:)` first checks that the
+ * viewer may see the room (its state), and GraphQL resolves a field only once its parent has
+ * resolved: a room page's timeline would wait a round trip for that check. A module that defines
+ * a Room field registers here a prefetcher that, given the selection of the room, starts that
+ * field's load at once; the field's resolver then finds it started (each memoises its own loads
+ * per request). A load started for a room the viewer may not see is refused by the homeserver
+ * like the check itself, and nobody reads it.
+ */
+import {
+  type FieldNode,
+  type FragmentDefinitionNode,
+  type GraphQLResolveInfo,
+  Kind,
+  type SelectionSetNode,
+} from 'graphql';
+import type { Context } from './builder.ts';
+
+/** Starts what `field` (a selection of a Room) will need; must not throw or reject. */
+type Prefetcher = (
+  context: Context,
+  roomId: string,
+  field: FieldNode,
+  info: GraphQLResolveInfo,
+) => void;
+
+const prefetchers = new Map<string, Prefetcher>();
+
+/** Registers the prefetcher of the Room field `name`. */
+export function prefetchRoomField(name: string, prefetcher: Prefetcher): void {
+  prefetchers.set(name, prefetcher);
+}
+
+/**
+ * Starts the registered loads that the selection of the room `info` resolves asks for. Fields
+ * under a directive (`@include`, `@skip`) and fragments on other types are left to resolve as
+ * usual: only what will certainly run is started.
+ */
+export function prefetchRoomFields(
+  context: Context,
+  roomId: string,
+  info: GraphQLResolveInfo,
+): void {
+  for (const node of info.fieldNodes) {
+    if (node.selectionSet) {
+      visit(node.selectionSet, info.fragments, new Set(), (field) => {
+        prefetchers.get(field.name.value)?.(context, roomId, field, info);
+      });
+    }
+  }
+}
+
+function visit(
+  selectionSet: SelectionSetNode,
+  fragments: Record<string, FragmentDefinitionNode>,
+  seen: Set<string>,
+  onField: (field: FieldNode) => void,
+): void {
+  for (const selection of selectionSet.selections) {
+    if ((selection.directives?.length ?? 0) > 0) {
+      continue;
+    }
+    if (selection.kind === Kind.FIELD) {
+      onField(selection);
+    } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+      if (onRoom(selection.typeCondition?.name.value)) {
+        visit(selection.selectionSet, fragments, seen, onField);
+      }
+    } else {
+      const name = selection.name.value;
+      const fragment = fragments[name];
+      if (fragment && !seen.has(name) && onRoom(fragment.typeCondition.name.value)) {
+        seen.add(name);
+        visit(fragment.selectionSet, fragments, seen, onField);
+      }
+    }
+  }
+}
+
+/** Whether a fragment with this type condition applies to a Room whatever it resolves to. */
+function onRoom(typeCondition: string | undefined): boolean {
+  return typeCondition === undefined || typeCondition === 'Room';
+}

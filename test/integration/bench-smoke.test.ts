@@ -1,0 +1,134 @@
+/**
+ * `npm run bench -- --smoke` runs every benchmark scenario tiny, so that the harness never rots.
+ * It starts its own Synapse (or uses the homeserver named in the environment, as the tests do)
+ * and the facade as a child process. Asserted: it exits 0, and each scenario's JSON holds the
+ * upstream calls each contender made, which are deterministic. Never timings.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const root = resolve(import.meta.dirname, '..', '..');
+
+interface Contender {
+  name: string;
+  group: string;
+  upstreamCalls: { min: number; max: number };
+  upstreamEndpoints: Record<string, number>;
+}
+
+async function readResult<T>(dir: string, scenario: string): Promise<T> {
+  return JSON.parse(await readFile(join(dir, `${scenario}.json`), 'utf8')) as T;
+}
+
+/** The calls of the contender `name` in `group`, checked to be the same in every run. */
+function calls(contenders: readonly Contender[], group: string, name: string): number {
+  const contender = contenders.find((item) => item.group === group && item.name === name);
+  expect(contender, `${group}: ${name}`).toBeDefined();
+  expect(contender?.upstreamCalls.min, `${group}: ${name} varies`).toBe(
+    contender?.upstreamCalls.max,
+  );
+  return contender?.upstreamCalls.max ?? Number.NaN;
+}
+
+describe('bench/run.ts --smoke', () => {
+  let dir = '';
+  afterAll(async () => {
+    if (dir) {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('runs every scenario and records the upstream calls each contender makes', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'bench-smoke-'));
+    const { code, output } = await new Promise<{ code: number | null; output: string }>(
+      (resolveRun) => {
+        const child = spawn(process.execPath, ['bench/run.ts', '--smoke', '--results-dir', dir], {
+          cwd: root,
+          env: process.env,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let text = '';
+        child.stdout.on('data', (chunk: Buffer) => {
+          text += chunk.toString('utf8');
+        });
+        child.stderr.on('data', (chunk: Buffer) => {
+          text += chunk.toString('utf8');
+        });
+        child.on('exit', (exitCode) => resolveRun({ code: exitCode, output: text }));
+      },
+    );
+    expect(code, output).toBe(0);
+
+    // Room list of N rooms: the direct REST list is joined_rooms + one /state per room (+ one
+    // /messages per room with the latest message); sliding sync is one call; the facade one
+    // /sync without messages, and with them never more than one call per room besides it.
+    const roomList = await readResult<{ sizes: { rooms: number }; contenders: Contender[] }>(
+      dir,
+      'room-list',
+    );
+    const rooms = roomList.sizes.rooms;
+    const list = roomList.contenders;
+    expect(calls(list, 'without messages', 'facade')).toBe(1);
+    expect(calls(list, 'without messages', 'joined_rooms + /state')).toBe(1 + rooms);
+    expect(calls(list, 'without messages', 'sliding sync, timeline 0')).toBe(1);
+    const withMessages = calls(list, 'with latest message', 'facade');
+    expect(withMessages).toBeGreaterThanOrEqual(1);
+    expect(withMessages).toBeLessThanOrEqual(1 + rooms);
+    expect(calls(list, 'with latest message', 'joined_rooms + /state + /messages')).toBe(
+      1 + 2 * rooms,
+    );
+    expect(calls(list, 'with latest message', 'sliding sync, timeline 1')).toBe(1);
+
+    // Room page: the two direct calls; the facade's /state and its messages page (the smoke
+    // room's history is short, so the page reaches its start: one more /messages to be sure).
+    const roomPage = await readResult<{ contenders: Contender[] }>(dir, 'room-page');
+    const direct = roomPage.contenders.find((item) => item.name !== 'facade');
+    expect(direct?.upstreamEndpoints).toEqual({
+      'GET /_matrix/client/v3/rooms/{id}/state': 1,
+      'GET /_matrix/client/v3/rooms/{id}/messages': 1,
+    });
+    const facade = roomPage.contenders.find((item) => item.name === 'facade');
+    expect(facade?.upstreamEndpoints).toEqual({
+      'GET /_matrix/client/v3/rooms/{id}/state': 1,
+      'GET /_matrix/client/v3/rooms/{id}/messages': 2,
+    });
+    expect(calls(roomPage.contenders, 'room page', 'facade')).toBe(3);
+
+    // Cheap query: one whoami per request either way, sequentially and at every level.
+    const cheap = await readResult<{
+      contenders: Contender[];
+      levels: { name: string; concurrency: number; upstreamCallsPerRequest: number }[];
+    }>(dir, 'cheap-query');
+    expect(calls(cheap.contenders, 'sequential', 'facade')).toBe(1);
+    expect(calls(cheap.contenders, 'sequential', 'whoami direct')).toBe(1);
+    expect(cheap.levels.length).toBeGreaterThan(0);
+    for (const level of cheap.levels) {
+      expect(level.upstreamCallsPerRequest, `${level.name} at ${level.concurrency}`).toBe(1);
+    }
+
+    // Fan-out: one long-poll per user whatever the subscriptions, none after disconnecting, and
+    // every subscriber got every message.
+    const fanOut = await readResult<{
+      configurations: {
+        users: number;
+        longPolls: { steady: number; afterDisconnect: number };
+        delivery: { expectedFrames: number; frames: number; unmatched: number; gaps: number };
+      }[];
+    }>(dir, 'fan-out');
+    expect(fanOut.configurations.length).toBeGreaterThan(0);
+    for (const configuration of fanOut.configurations) {
+      expect(configuration.longPolls.steady).toBe(configuration.users);
+      expect(configuration.longPolls.afterDisconnect).toBe(0);
+      expect(configuration.delivery.frames).toBe(configuration.delivery.expectedFrames);
+      expect(configuration.delivery.unmatched).toBe(0);
+      expect(configuration.delivery.gaps).toBe(0);
+    }
+
+    expect(existsSync(join(dir, 'cheap-query-latency.svg'))).toBe(true);
+    expect(existsSync(join(dir, 'fan-out-rss.svg'))).toBe(true);
+  }, 240_000);
+});

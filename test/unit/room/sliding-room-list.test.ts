@@ -1,0 +1,305 @@
+import { describe, expect, it } from 'vitest';
+import type { SlidingSyncResponse, SlidingSyncRoom } from '../../../src/matrix/sliding-sync.ts';
+import {
+  INVITES_LIST,
+  LIST_RANGE_END,
+  LISTING_STATE_TYPES,
+  ROOMS_LIST,
+  type SlidingRoomList,
+  slidingPage,
+  slidingRoomListFrom,
+  slidingRoomListRequest,
+} from '../../../src/room/sliding-room-list.ts';
+import { member, OWNER, stateEvent } from './room-fixtures.ts';
+
+const ME = '@me:hs.test';
+
+function room(overrides: Partial<SlidingSyncRoom> = {}): SlidingSyncRoom {
+  return {
+    bumpStamp: 1,
+    name: null,
+    isDm: false,
+    joinedCount: 1,
+    invitedCount: 0,
+    notificationCount: 0,
+    highlightCount: 0,
+    requiredState: [member(ME, 'join')],
+    timeline: [],
+    strippedState: null,
+    ...overrides,
+  };
+}
+
+function joined(name: string, bumpStamp: number, extra: Partial<SlidingSyncRoom> = {}) {
+  return room({
+    bumpStamp,
+    requiredState: [stateEvent('m.room.name', '', OWNER, { name }), member(ME, 'join')],
+    ...extra,
+  });
+}
+
+/** A response with `rooms` in the rooms list and `invites` in the invites list. */
+function response(
+  rooms: Record<string, SlidingSyncRoom>,
+  invites: Record<string, SlidingSyncRoom> = {},
+  counts: { rooms?: number; invites?: number } = {},
+): SlidingSyncResponse {
+  return {
+    pos: 'p1',
+    lists: new Map([
+      [
+        ROOMS_LIST,
+        { count: counts.rooms ?? Object.keys(rooms).length, roomIds: Object.keys(rooms) },
+      ],
+      [
+        INVITES_LIST,
+        { count: counts.invites ?? Object.keys(invites).length, roomIds: Object.keys(invites) },
+      ],
+    ]),
+    rooms: new Map(Object.entries({ ...rooms, ...invites })),
+  };
+}
+
+const ids = (list: SlidingRoomList, membership: 'join' | 'invite' | 'knock' = 'join') =>
+  list.rooms
+    .filter((entry) => entry.listing.membership === membership)
+    .map((e) => e.listing.roomId);
+
+describe('slidingRoomListRequest', () => {
+  it('should ask both lists whole, with every listing state type and the own member event, no timeline', () => {
+    const request = slidingRoomListRequest();
+    const expectedState = [
+      ...LISTING_STATE_TYPES.map((type) => [type, '']),
+      ['m.room.member', '$ME'],
+    ];
+    expect(request.lists[ROOMS_LIST]).toEqual({
+      ranges: [[0, LIST_RANGE_END]],
+      requiredState: expectedState,
+      timelineLimit: 0,
+      filters: { isInvite: false },
+    });
+    expect(request.lists[INVITES_LIST]).toMatchObject({ filters: { isInvite: true } });
+    // Every type a Room summary field reads from a listing.
+    expect(LISTING_STATE_TYPES).toEqual(
+      expect.arrayContaining([
+        'm.room.name',
+        'm.room.topic',
+        'm.room.avatar',
+        'm.room.canonical_alias',
+        'm.room.join_rules',
+        'm.room.history_visibility',
+        'm.room.guest_access',
+        'm.room.create',
+        'm.room.encryption',
+        'm.room.power_levels',
+      ]),
+    );
+  });
+});
+
+describe('slidingRoomListFrom', () => {
+  it('should order by bump_stamp, most recent first, then by room ID, whatever order the server gave', () => {
+    const list = slidingRoomListFrom(
+      response({
+        '!b:hs.test': joined('B', 5),
+        '!old:hs.test': joined('Old', 1),
+        '!a:hs.test': joined('A', 5),
+        '!new:hs.test': joined('New', 9),
+        '!none:hs.test': room({ bumpStamp: null }),
+      }),
+    );
+    expect(ids(list)).toEqual([
+      '!new:hs.test',
+      '!a:hs.test',
+      '!b:hs.test',
+      '!old:hs.test',
+      '!none:hs.test',
+    ]);
+    expect(list.complete).toBe(true);
+  });
+
+  it('should read listings as the Room fields expect them', () => {
+    const list = slidingRoomListFrom(
+      response(
+        {
+          '!dm:hs.test': joined('Chat', 3, { isDm: true, joinedCount: 2, invitedCount: 1 }),
+          '!knock:hs.test': room({
+            bumpStamp: 2,
+            requiredState: [],
+            strippedState: [
+              { type: 'm.room.name', stateKey: '', sender: OWNER, content: { name: 'Knocked' } },
+            ],
+          }),
+        },
+        {
+          '!invite:hs.test': room({
+            bumpStamp: 4,
+            requiredState: [],
+            joinedCount: null,
+            invitedCount: null,
+            isDm: true,
+            strippedState: [
+              { type: 'm.room.name', stateKey: '', sender: OWNER, content: { name: 'Invited' } },
+              {
+                type: 'm.room.member',
+                stateKey: ME,
+                sender: OWNER,
+                content: { membership: 'invite', is_direct: true },
+              },
+            ],
+          }),
+        },
+      ),
+    );
+    const byId = new Map(list.rooms.map((entry) => [entry.listing.roomId, entry.listing]));
+    const dm = byId.get('!dm:hs.test');
+    expect(dm).toMatchObject({
+      membership: 'join',
+      joinedMemberCount: 2,
+      invitedMemberCount: 1,
+      isDirect: true,
+      lastActivityTs: 0,
+    });
+    expect(dm?.state.content('m.room.name')).toEqual({ name: 'Chat' });
+    expect(byId.get('!knock:hs.test')).toMatchObject({
+      membership: 'knock',
+      joinedMemberCount: null,
+      invitedMemberCount: null,
+      isDirect: false,
+    });
+    const invite = byId.get('!invite:hs.test');
+    // An invite answers isDirect from its own member event, not from m.direct.
+    expect(invite).toMatchObject({ membership: 'invite', joinedMemberCount: null });
+    expect(invite && 'isDirect' in invite).toBe(false);
+    expect(invite?.state.content('m.room.member', ME)).toMatchObject({ is_direct: true });
+  });
+
+  it('should leave out kicked and banned rooms (left rooms come from /sync)', () => {
+    const list = slidingRoomListFrom(
+      response({
+        '!kicked:hs.test': room({
+          bumpStamp: 7,
+          requiredState: [stateEvent('m.room.member', ME, OWNER, { membership: 'leave' })],
+        }),
+        '!banned:hs.test': room({
+          bumpStamp: 6,
+          requiredState: [stateEvent('m.room.member', ME, OWNER, { membership: 'ban' })],
+        }),
+        '!in:hs.test': joined('In', 1),
+      }),
+    );
+    expect(list.rooms.map((entry) => entry.listing.roomId)).toEqual(['!in:hs.test']);
+  });
+
+  it('should say when a list holds more rooms than the range reached', () => {
+    expect(
+      slidingRoomListFrom(response({ '!a:hs.test': joined('A', 1) }, {}, { rooms: 2 })).complete,
+    ).toBe(false);
+    expect(slidingRoomListFrom({ pos: 'p', lists: new Map(), rooms: new Map() }).complete).toBe(
+      false,
+    );
+  });
+});
+
+describe('slidingPage', () => {
+  const list = slidingRoomListFrom(
+    response({
+      '!r5:hs.test': joined('R5', 50),
+      '!r4:hs.test': joined('R4', 40),
+      '!r3:hs.test': joined('R3', 30),
+      '!r2:hs.test': joined('R2', 20),
+      '!r1:hs.test': joined('R1', 10),
+    }),
+  );
+  const page = (l: SlidingRoomList, request: Partial<Parameters<typeof slidingPage>[2]>) => {
+    const result = slidingPage(l, 'join', {
+      size: 2,
+      backward: false,
+      after: null,
+      before: null,
+      ...request,
+    });
+    return { ...result, ids: result.items.map((entry) => entry.listing.roomId) };
+  };
+
+  it('should page forward from the top and after a key', () => {
+    expect(page(list, {})).toMatchObject({
+      ids: ['!r5:hs.test', '!r4:hs.test'],
+      hasPreviousPage: false,
+      hasNextPage: true,
+    });
+    expect(page(list, { after: { bumpStamp: 40, roomId: '!r4:hs.test' } })).toMatchObject({
+      ids: ['!r3:hs.test', '!r2:hs.test'],
+      hasPreviousPage: true,
+      hasNextPage: true,
+    });
+    expect(page(list, { after: { bumpStamp: 20, roomId: '!r2:hs.test' }, size: 5 })).toMatchObject({
+      ids: ['!r1:hs.test'],
+      hasNextPage: false,
+    });
+  });
+
+  it('should page backward from the bottom and before a key', () => {
+    expect(page(list, { backward: true })).toMatchObject({
+      ids: ['!r2:hs.test', '!r1:hs.test'],
+      hasPreviousPage: true,
+      hasNextPage: false,
+    });
+    expect(
+      page(list, { backward: true, before: { bumpStamp: 40, roomId: '!r4:hs.test' } }),
+    ).toMatchObject({
+      ids: ['!r5:hs.test'],
+      hasPreviousPage: false,
+      hasNextPage: true,
+    });
+  });
+
+  it('should go on after the cursor room as it stood when rooms moved, or when it is gone', () => {
+    // Page 1 was R5, R4. Then R2 got a message (to the top) and R4 was left.
+    const moved = slidingRoomListFrom(
+      response({
+        '!r2:hs.test': joined('R2', 60),
+        '!r5:hs.test': joined('R5', 50),
+        '!r3:hs.test': joined('R3', 30),
+        '!r1:hs.test': joined('R1', 10),
+      }),
+    );
+    // Offsets would have given R3, R1 (fine here) or skipped a room; keys give exactly the rooms
+    // that stood below R4, without R2, now above.
+    expect(page(moved, { after: { bumpStamp: 40, roomId: '!r4:hs.test' } }).ids).toEqual([
+      '!r3:hs.test',
+      '!r1:hs.test',
+    ]);
+    // The cursor room itself moved to the top: the rooms below where it stood come next.
+    const cursorMoved = slidingRoomListFrom(
+      response({
+        '!r4:hs.test': joined('R4', 70),
+        '!r5:hs.test': joined('R5', 50),
+        '!r3:hs.test': joined('R3', 30),
+        '!r2:hs.test': joined('R2', 20),
+      }),
+    );
+    expect(page(cursorMoved, { after: { bumpStamp: 40, roomId: '!r4:hs.test' } }).ids).toEqual([
+      '!r3:hs.test',
+      '!r2:hs.test',
+    ]);
+  });
+
+  it('should list only the membership asked for', () => {
+    const mixed = slidingRoomListFrom(
+      response(
+        { '!j:hs.test': joined('J', 1) },
+        { '!i:hs.test': room({ requiredState: [], strippedState: [] }) },
+      ),
+    );
+    expect(
+      slidingPage(mixed, 'invite', {
+        size: 5,
+        backward: false,
+        after: null,
+        before: null,
+      }).items.map((e) => e.listing.roomId),
+    ).toEqual(['!i:hs.test']);
+    expect(ids(mixed, 'knock')).toEqual([]);
+  });
+});
