@@ -73,7 +73,13 @@ export interface SlidingSyncRoom {
   highlightCount: number | null;
   /** The `required_state` asked for, current state (joined and left rooms). */
   requiredState: ClientEvent[];
+  /** The room's newest events (at most the list's `timeline_limit`), oldest first. */
   timeline: ClientEvent[];
+  /**
+   * Whether the room has older events than `timeline` holds (the wire's `limited`; assumed when
+   * absent): `false` means the timeline is all the history the viewer may see.
+   */
+  limited: boolean;
   /**
    * For an invite or a knock: the state the room shared (the wire's `invite_state`, which carries
    * both); `null` for any other room.
@@ -202,6 +208,7 @@ function toRoom(
       roomId,
     ),
     timeline: toClientEvents(events(room['timeline'], 'timeline', malformed), roomId),
+    limited: room['limited'] !== false,
     strippedState:
       stripped === undefined
         ? null

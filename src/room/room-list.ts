@@ -28,10 +28,23 @@ export interface RoomListing {
   /** When the newest event the list saw was sent (0 when unknown), for ordering by activity. */
   lastActivityTs: number;
   /**
+   * The room's newest events as the list fetched them (oldest first), when it was asked for
+   * them: enough to answer `messages(last: N)` without another call.
+   */
+  recentEvents?: RecentEvents;
+  /**
    * Whether the viewer's `m.direct` lists the room, when the list said so (sliding sync's
    * `is_dm`); absent when it did not (the caller reads `m.direct` itself).
    */
   isDirect?: boolean;
+}
+
+/** A room's newest events, and whether they are all of its history the viewer may see. */
+export interface RecentEvents {
+  /** Oldest first. */
+  events: ClientEvent[];
+  /** No older event exists for the viewer (the list's timeline was not `limited`). */
+  complete: boolean;
 }
 
 /** Every room of the viewer's, with their direct-message map, from one snapshot sync. */

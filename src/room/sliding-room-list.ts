@@ -68,18 +68,26 @@ export const INVITES_LIST = 'invites';
 export const LIST_RANGE_END = 9_999;
 
 /**
- * The request: both lists whole (see the module comment), each room's listing state and the
- * viewer's own member event (`$ME`: it says joined, kicked or banned), no timeline (the order
- * comes from `bump_stamp`). Member counts and `is_dm` come with every room.
+ * The most timeline events a listed room may bring (a page of `messages(last: 100)` and one more
+ * to know whether older events exist).
  */
-export function slidingRoomListRequest(): SlidingSyncRequest {
+export const MAX_LIST_TIMELINE = 101;
+
+/**
+ * The request: both lists whole (see the module comment), each room's listing state and the
+ * viewer's own member event (`$ME`: it says joined, kicked or banned). Member counts and `is_dm`
+ * come with every room. No timeline (the order comes from `bump_stamp`) unless `timelineLimit`
+ * asks for each joined room's newest events (capped at {@link MAX_LIST_TIMELINE}); invites have
+ * none to give.
+ */
+export function slidingRoomListRequest(timelineLimit = 0): SlidingSyncRequest {
   const list = (isInvite: boolean): SlidingSyncList => ({
     ranges: [[0, LIST_RANGE_END]],
     requiredState: [
       ...LISTING_STATE_TYPES.map((type): [string, string] => [type, '']),
       ['m.room.member', '$ME'],
     ],
-    timelineLimit: 0,
+    timelineLimit: isInvite ? 0 : Math.min(Math.max(timelineLimit, 0), MAX_LIST_TIMELINE),
     filters: { isInvite },
   });
   return { lists: { [ROOMS_LIST]: list(false), [INVITES_LIST]: list(true) } };
@@ -99,8 +107,14 @@ export interface SlidingRoomList {
   complete: boolean;
 }
 
-/** The rooms of the answer to {@link slidingRoomListRequest}, most recent first. */
-export function slidingRoomListFrom(response: SlidingSyncResponse): SlidingRoomList {
+/**
+ * The rooms of the answer to {@link slidingRoomListRequest}, most recent first; with a
+ * `timelineLimit` above 0 (the request's), each joined room's listing keeps its newest events.
+ */
+export function slidingRoomListFrom(
+  response: SlidingSyncResponse,
+  timelineLimit = 0,
+): SlidingRoomList {
   const rooms: SlidingListing[] = [];
   let complete = true;
   for (const [name, invited] of [
@@ -117,10 +131,11 @@ export function slidingRoomListFrom(response: SlidingSyncResponse): SlidingRoomL
       const room = response.rooms.get(roomId);
       const membership = room === undefined ? null : membershipOf(room, invited);
       if (room !== undefined && membership !== null) {
-        rooms.push({
-          listing: slidingListing(roomId, room, membership),
-          bumpStamp: room.bumpStamp ?? 0,
-        });
+        const listing = slidingListing(roomId, room, membership);
+        if (timelineLimit > 0 && membership === 'join') {
+          listing.recentEvents = { events: room.timeline, complete: !room.limited };
+        }
+        rooms.push({ listing, bumpStamp: room.bumpStamp ?? 0 });
       }
     }
   }

@@ -3,6 +3,12 @@
  * one sliding sync (MSC4186) when the homeserver offers it, else from one filtered `/sync`
  * (RequestLoaders). docs/queries.md describes both plans and the cursors.
  */
+import {
+  type FieldNode,
+  GraphQLObjectType,
+  type GraphQLResolveInfo,
+  getArgumentValues,
+} from 'graphql';
 import type { MembershipState } from '../matrix/room-state.ts';
 import { byActivity, type RoomListing } from '../room/room-list.ts';
 import {
@@ -19,6 +25,7 @@ import { openCursor, sealCursor } from './cursor.ts';
 import { MembershipEnum } from './event.ts';
 import { isRoomId } from './matrix-ids.ts';
 import { RoomRef } from './room.ts';
+import { selectedFields } from './room-prefetch.ts';
 
 builder.queryFields((t) => ({
   rooms: t.connection(
@@ -34,13 +41,13 @@ builder.queryFields((t) => ({
           description: 'Which rooms: joined (the default), invited, knocking or left.',
         }),
       },
-      resolve: async (_root, args, context) => {
+      resolve: async (_root, args, context, info) => {
         const membership = args.membership ?? 'join';
         // Page size and cursors are checked before any upstream call.
         const { size, backward } = pageRequest(args);
         const cursors = roomListCursors(context.cursorKey, membership, args);
         const sliding = isSlidingMembership(membership)
-          ? await context.session.loaders.slidingRoomList()
+          ? await context.session.loaders.slidingRoomList(listTimelineLimit(info))
           : null;
         const plan: RoomListPlanName = sliding === null ? 'sync' : 'sliding';
         const rooms: KeyedRoom[] =
@@ -70,6 +77,43 @@ builder.queryFields((t) => ({
     { name: 'RoomEdge', description: 'One item of the page (a room) with its cursor.' },
   ),
 }));
+
+/**
+ * How many of each listed room's newest events its `messages(last: N)` pages want (no cursor):
+ * N + 1 for the largest N (one more tells whether older events exist), 0 when none is selected.
+ * The sliding sync then brings them, and those pages cost no call of their own (Room.messages).
+ */
+function listTimelineLimit(info: GraphQLResolveInfo): number {
+  const room = info.schema.getType('Room');
+  const messages = room instanceof GraphQLObjectType ? room.getFields()['messages'] : undefined;
+  if (messages === undefined) {
+    return 0;
+  }
+  const at = (nodes: readonly FieldNode[], name: string, typeName: string) =>
+    nodes.flatMap((node) =>
+      selectedFields(node.selectionSet, info.fragments, typeName).filter(
+        (field) => field.name.value === name,
+      ),
+    );
+  const pages = at(
+    at(at(info.fieldNodes, 'edges', 'RoomConnection'), 'node', 'RoomEdge'),
+    'messages',
+    'Room',
+  );
+  let limit = 0;
+  for (const page of pages) {
+    try {
+      const args = getArgumentValues(messages, page, info.variableValues) as ConnectionArgs;
+      const { size, backward } = pageRequest(args);
+      if (backward && args.before == null) {
+        limit = Math.max(limit, size + 1);
+      }
+    } catch {
+      // Arguments that do not hold: the field reports them when it resolves.
+    }
+  }
+  return limit;
+}
 
 /**
  * Room list cursors are keys, not offsets: a signed `{ p: plan, b, r: roomId }` of the edge's

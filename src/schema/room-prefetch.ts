@@ -42,42 +42,48 @@ export function prefetchRoomFields(
   info: GraphQLResolveInfo,
 ): void {
   for (const node of info.fieldNodes) {
-    if (node.selectionSet) {
-      visit(node.selectionSet, info.fragments, new Set(), (field) => {
-        prefetchers.get(field.name.value)?.(context, roomId, field, info);
-      });
+    for (const field of selectedFields(node.selectionSet, info.fragments, 'Room')) {
+      prefetchers.get(field.name.value)?.(context, roomId, field, info);
     }
   }
 }
 
-function visit(
-  selectionSet: SelectionSetNode,
+/**
+ * The fields a selection set certainly selects on an object of type `typeName`: its own, and
+ * those of inline fragments and fragment spreads without a type condition or on that type.
+ * Fields under a directive (`@include`, `@skip`) are left out: only what will certainly run.
+ */
+export function selectedFields(
+  selectionSet: SelectionSetNode | undefined,
   fragments: Record<string, FragmentDefinitionNode>,
-  seen: Set<string>,
-  onField: (field: FieldNode) => void,
-): void {
-  for (const selection of selectionSet.selections) {
-    if ((selection.directives?.length ?? 0) > 0) {
-      continue;
-    }
-    if (selection.kind === Kind.FIELD) {
-      onField(selection);
-    } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-      if (onRoom(selection.typeCondition?.name.value)) {
-        visit(selection.selectionSet, fragments, seen, onField);
+  typeName: string,
+): FieldNode[] {
+  const fields: FieldNode[] = [];
+  const seen = new Set<string>();
+  const visit = (set: SelectionSetNode): void => {
+    for (const selection of set.selections) {
+      if ((selection.directives?.length ?? 0) > 0) {
+        continue;
       }
-    } else {
-      const name = selection.name.value;
-      const fragment = fragments[name];
-      if (fragment && !seen.has(name) && onRoom(fragment.typeCondition.name.value)) {
-        seen.add(name);
-        visit(fragment.selectionSet, fragments, seen, onField);
+      if (selection.kind === Kind.FIELD) {
+        fields.push(selection);
+      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+        const condition = selection.typeCondition?.name.value;
+        if (condition === undefined || condition === typeName) {
+          visit(selection.selectionSet);
+        }
+      } else {
+        const name = selection.name.value;
+        const fragment = fragments[name];
+        if (fragment && !seen.has(name) && fragment.typeCondition.name.value === typeName) {
+          seen.add(name);
+          visit(fragment.selectionSet);
+        }
       }
     }
+  };
+  if (selectionSet) {
+    visit(selectionSet);
   }
-}
-
-/** Whether a fragment with this type condition applies to a Room whatever it resolves to. */
-function onRoom(typeCondition: string | undefined): boolean {
-  return typeCondition === undefined || typeCondition === 'Room';
+  return fields;
 }

@@ -4,13 +4,14 @@ import { GraphQLObjectType, getArgumentValues } from 'graphql';
 import type { ClientEvent, RoomEventFilter } from '../matrix/events.ts';
 import { absentAsNull } from '../matrix/policy.ts';
 import { getEventContext, getMessages } from '../matrix/room-events.ts';
+import type { RecentEvents } from '../room/room-list.ts';
 import { eventKey } from '../session/request-loaders.ts';
 import { builder, type Context } from './builder.ts';
 import { type ConnectionArgs, pageRequest } from './connection-args.ts';
 import { decodeTimelineCursor, encodeTimelineCursor, type TimelineScope } from './cursor.ts';
 import { RoomEventRef, StateEventRef } from './event.ts';
 import { requireEventId } from './matrix-ids.ts';
-import { fullStateOf, RoomRef } from './room.ts';
+import { fullStateOf, RoomRef, type RoomShape } from './room.ts';
 import { prefetchRoomField } from './room-prefetch.ts';
 
 /**
@@ -66,12 +67,22 @@ interface EventPage {
  */
 const pagesByLoaders = new WeakMap<object, Map<string, Promise<EventPage>>>();
 
-/** {@link messagesPage}, once per room and arguments in a request (`room(id:)` may start it). */
+/**
+ * {@link messagesPage}, once per room and arguments in a request (`room(id:)` may start it), or
+ * the page the room list already holds (`rooms` asks for the newest events its rooms' pages
+ * want): then no upstream call at all.
+ */
 function messagesPageOnce(
   context: Context,
-  roomId: string,
+  room: RoomShape,
   args: MessagesArgs,
 ): Promise<EventPage> {
+  const { roomId } = room;
+  const recent = room.listing?.recentEvents;
+  const listed = recent ? pageFromList(context.cursorKey, roomId, recent, args) : null;
+  if (listed !== null) {
+    return Promise.resolve(listed);
+  }
   const loaders = context.session.loaders;
   let pages = pagesByLoaders.get(loaders);
   if (pages === undefined) {
@@ -98,11 +109,52 @@ prefetchRoomField('messages', (context, roomId, field, info) => {
   try {
     const args = getArgumentValues(definition, field, info.variableValues) as MessagesArgs;
     // Read (or refused) by the field's resolver; nobody reads it when the room is refused.
-    messagesPageOnce(context, roomId, args).catch(() => {});
+    messagesPageOnce(context, { roomId, listing: null }, args).catch(() => {});
   } catch {
     // Arguments that do not coerce: the field's resolver reports them.
   }
 });
+
+/**
+ * The newest page (`last: N`, no cursor) from a room's newest events as the room list fetched
+ * them, when they settle it: more than N of the wanted types (so older ones exist), or all of the
+ * room's history. `null` when they do not, or for any other page: `/messages` serves it. A `types`
+ * filter with a wildcard is left to the homeserver, which matches those.
+ */
+function pageFromList(
+  cursorKey: Uint8Array,
+  roomId: string,
+  recent: RecentEvents,
+  args: MessagesArgs,
+): EventPage | null {
+  if (args.last == null || args.after != null || args.before != null) {
+    return null;
+  }
+  const { size } = pageRequest(args);
+  const types = args.types ?? null;
+  if (types !== null && (types.length === 0 || types.some((type) => type.includes('*')))) {
+    return null;
+  }
+  const events =
+    types === null ? recent.events : recent.events.filter((event) => types.includes(event.type));
+  if (events.length <= size && !recent.complete) {
+    return null;
+  }
+  const scope: TimelineScope = { roomId, types };
+  const edges = events.slice(Math.max(0, events.length - size)).map((node) => ({
+    cursor: encodeTimelineCursor(cursorKey, scope, node.eventId),
+    node,
+  }));
+  return {
+    edges,
+    pageInfo: {
+      hasNextPage: false,
+      hasPreviousPage: events.length > size,
+      startCursor: edges[0]?.cursor ?? null,
+      endCursor: edges.at(-1)?.cursor ?? null,
+    },
+  };
+}
 
 async function messagesPage(
   context: Context,
@@ -203,7 +255,7 @@ builder.objectFields(RoomRef, (t) => ({
           description: 'Only events of these types, e.g. `["m.room.message"]`.',
         }),
       },
-      resolve: (room, args, context) => messagesPageOnce(context, room.roomId, args),
+      resolve: (room, args, context) => messagesPageOnce(context, room, args),
     },
     {
       name: 'RoomEventConnection',

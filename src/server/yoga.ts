@@ -268,6 +268,20 @@ function useNoIntrospection(): Plugin {
  * operations go through the same hooks (src/server/ws.ts). A subscription is weighed per event.
  */
 function useCostLimit(maxCost: number): Plugin<Context> {
+  // An operation without variables always weighs the same: weighed once per parsed document
+  // (yoga caches those), not per request. Keyed weakly, so gone with the document.
+  const fixedCosts = new WeakMap<object, number>();
+  const costOf = (validated: Parameters<typeof operationCost>[0], context: Context): number => {
+    if ((validated.operation.variableDefinitions?.length ?? 0) > 0) {
+      return operationCost(validated, context);
+    }
+    let cost = fixedCosts.get(validated.operation);
+    if (cost === undefined) {
+      cost = operationCost(validated, context);
+      fixedCosts.set(validated.operation, cost);
+    }
+    return cost;
+  };
   const check = ({
     args,
     setResultAndStopExecution,
@@ -280,7 +294,7 @@ function useCostLimit(maxCost: number): Plugin<Context> {
       // No operation to run, or variables that do not fit: execution reports it, calling nothing.
       return;
     }
-    const cost = operationCost(validated, args.contextValue);
+    const cost = costOf(validated, args.contextValue);
     if (cost > maxCost) {
       setResultAndStopExecution({
         errors: [

@@ -39,7 +39,7 @@ export class RequestLoaders {
   readonly event: DataLoader<string, ClientEvent>;
   readonly #viewer: Viewer;
   readonly #lists = new Map<boolean, Promise<RoomList>>();
-  #slidingList: Promise<SlidingRoomList | null> | null = null;
+  readonly #slidingLists = new Map<number, Promise<SlidingRoomList | null>>();
   #directFromAccountData: Promise<Map<string, string[]>> | null = null;
 
   constructor(viewer: Viewer) {
@@ -76,22 +76,30 @@ export class RequestLoaders {
    * list plan allows it and the homeserver offers it (`slidingSyncOffered`: `/versions` asked
    * once per upstream, not per request). `null` when `/sync` serves instead: sliding sync not
    * offered, refused by the homeserver now (404/405: forgotten until the next probe), or a list
-   * longer than one request reaches. Asked once per request, whatever pages and memberships of
-   * it are read.
+   * longer than one request reaches. With `timelineLimit`, each joined room brings that many of
+   * its newest events. Asked once per request and limit; a list with more events also answers
+   * for fewer.
    */
-  slidingRoomList(): Promise<SlidingRoomList | null> {
-    this.#slidingList ??= this.#loadSlidingList();
-    return this.#slidingList;
+  slidingRoomList(timelineLimit = 0): Promise<SlidingRoomList | null> {
+    for (const [limit, list] of this.#slidingLists) {
+      if (limit >= timelineLimit) {
+        return list;
+      }
+    }
+    const list = this.#loadSlidingList(timelineLimit);
+    this.#slidingLists.set(timelineLimit, list);
+    return list;
   }
 
-  async #loadSlidingList(): Promise<SlidingRoomList | null> {
+  async #loadSlidingList(timelineLimit: number): Promise<SlidingRoomList | null> {
     const client = this.#viewer.client;
     if (!(await slidingSyncOffered(client))) {
       return null;
     }
     let list: SlidingRoomList;
     try {
-      list = slidingRoomListFrom(await slidingSync(client, slidingRoomListRequest()));
+      const request = slidingRoomListRequest(timelineLimit);
+      list = slidingRoomListFrom(await slidingSync(client, request), timelineLimit);
     } catch (error) {
       if (slidingSyncRefused(client.upstream, error)) {
         return null;

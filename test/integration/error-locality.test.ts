@@ -47,7 +47,9 @@ describe('error locality', () => {
       { kind: 'rate-limit', retryAfterSeconds: 600 },
       { path: new RegExp(`/rooms/${encodeURIComponent(failing)}/messages`), times: Infinity },
     );
-    await using facade = startFacade({ MATRIX_HOMESERVER_URL: proxy.url });
+    // On the /sync plan each room's page is a /messages call of its own (sliding sync brings
+    // the latest messages with the list, in the one call).
+    await using facade = startFacade({ MATRIX_HOMESERVER_URL: proxy.url, ROOM_LIST_PLAN: 'sync' });
 
     const result = await facade.graphql(RoomsWithLatestMessage, { token: alice.user.accessToken });
 

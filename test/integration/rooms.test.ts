@@ -472,6 +472,9 @@ describe('room members', () => {
 const SLIDING_SYNC = 'POST /_matrix/client/unstable/org.matrix.simplified_msc3575/sync';
 const SYNC = 'GET /_matrix/client/v3/sync';
 const VERSIONS = 'GET /_matrix/client/versions';
+/** The `/messages` call of one room, as the counting dispatcher records it. */
+const messagesOf = (roomId: string) =>
+  `GET /_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/messages`;
 
 /** The facade with its room list plan configured (ROOM_LIST_PLAN). */
 function facadeWithPlan(plan: RoomListPlan, environment: Record<string, string> = {}) {
@@ -756,6 +759,124 @@ describe('directRoom', () => {
     });
     expect(none.errors).toBeUndefined();
     expect(none.data?.directRoom).toBeNull();
+  });
+});
+
+const RoomsWithLatestEvents = graphql(`
+  query RoomsWithLatestEvents($last: Int!, $types: [String!]) {
+    rooms(first: 10) {
+      edges {
+        node {
+          id
+          messages(last: $last, types: $types) {
+            edges {
+              cursor
+              node {
+                id
+                type
+              }
+            }
+            pageInfo {
+              hasPreviousPage
+              hasNextPage
+            }
+          }
+        }
+      }
+    }
+  }
+`);
+
+const OneRoomLatestEvents = graphql(`
+  query OneRoomLatestEvents($id: ID!, $last: Int!, $types: [String!]) {
+    room(id: $id) {
+      messages(last: $last, types: $types) {
+        edges {
+          cursor
+          node {
+            id
+            type
+          }
+        }
+        pageInfo {
+          hasPreviousPage
+          hasNextPage
+        }
+      }
+    }
+  }
+`);
+
+describe("the room list's latest messages", () => {
+  /** Alice in a busy room (12 messages) and a quiet one (only its creation events). */
+  async function rooms(prefix: string) {
+    const upstream = newUpstream();
+    const alice = await newUserClient(upstream, prefix);
+    const busy = await createRoom(alice.client, { name: 'Busy' });
+    const quiet = await createRoom(alice.client, { name: 'Quiet' });
+    for (let index = 0; index < 12; index++) {
+      await sendMessageEvent(alice.client, busy.roomId, 'm.room.message', `m${index}`, {
+        msgtype: 'm.text',
+        body: `message ${index}`,
+      });
+    }
+    return { upstream, token: alice.user.accessToken, roomIds: [busy.roomId, quiet.roomId] };
+  }
+
+  it('should come with the sliding sync, the same pages /messages gives', async () => {
+    const { upstream, token, roomIds } = await rooms('latest-list');
+    const [busy, quiet] = roomIds as [string, string];
+    await using _upstream = upstream;
+    await using facade = facadeWithPlan('sliding-sync');
+
+    const cases: [{ last: number; types: string[] | null }, string[]][] = [
+      [{ last: 3, types: null }, [SLIDING_SYNC]],
+      // Every event of both rooms: their whole history came with the list.
+      [{ last: 50, types: null }, [SLIDING_SYNC]],
+      // The busy room's newest 3 events hold 2 messages and more; the quiet room's hold none,
+      // and older events exist: only /messages can tell whether any is a message.
+      [{ last: 2, types: ['m.room.message'] }, [SLIDING_SYNC, messagesOf(quiet)]],
+    ];
+    for (const [variables, calls] of cases) {
+      facade.upstream.reset();
+      const listed = await facade.graphql(RoomsWithLatestEvents, { token, variables });
+      expect(listed.errors).toBeUndefined();
+      expect(facade.upstream.requests, JSON.stringify(variables)).toEqual(calls);
+
+      // Each room's page is the one `room(id:)` reads with /messages, cursors included.
+      for (const roomId of [busy, quiet]) {
+        const edge = listed.data?.rooms.edges.find((item) => item.node.id === roomId);
+        const alone = await facade.graphql(OneRoomLatestEvents, {
+          token,
+          variables: { id: roomId, ...variables },
+        });
+        expect(edge?.node.messages, JSON.stringify(variables)).toEqual(alone.data?.room?.messages);
+      }
+    }
+  });
+
+  it('should leave to /messages the rooms whose listed events do not settle the page', async () => {
+    const { upstream, token, roomIds } = await rooms('latest-fallback');
+    const [busy, quiet] = roomIds as [string, string];
+    await using _upstream = upstream;
+    await using facade = facadeWithPlan('sliding-sync');
+
+    // The busy room's newest 11 events are messages, and older ones exist: whether any is a
+    // name only /messages can tell. The quiet room's whole history came with the list.
+    const named = await facade.graphql(RoomsWithLatestEvents, {
+      token,
+      variables: { last: 10, types: ['m.room.name'] },
+    });
+    expect(named.errors).toBeUndefined();
+    expect(facade.upstream.requests[0]).toBe(SLIDING_SYNC);
+    expect(new Set(facade.upstream.requests.slice(1))).toEqual(new Set([messagesOf(busy)]));
+    const pages = [busy, quiet].map(
+      (roomId) => named.data?.rooms.edges.find((edge) => edge.node.id === roomId)?.node.messages,
+    );
+    expect(pages.map((page) => page?.edges.map((edge) => edge.node.type))).toEqual([
+      ['m.room.name'],
+      ['m.room.name'],
+    ]);
   });
 });
 

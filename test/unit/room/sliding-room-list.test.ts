@@ -10,7 +10,7 @@ import {
   slidingRoomListFrom,
   slidingRoomListRequest,
 } from '../../../src/room/sliding-room-list.ts';
-import { member, OWNER, stateEvent } from './room-fixtures.ts';
+import { member, message, OWNER, stateEvent } from './room-fixtures.ts';
 
 const ME = '@me:hs.test';
 
@@ -25,6 +25,7 @@ function room(overrides: Partial<SlidingSyncRoom> = {}): SlidingSyncRoom {
     highlightCount: 0,
     requiredState: [member(ME, 'join')],
     timeline: [],
+    limited: true,
     strippedState: null,
     ...overrides,
   };
@@ -94,6 +95,36 @@ describe('slidingRoomListRequest', () => {
         'm.room.power_levels',
       ]),
     );
+  });
+});
+
+describe("a room list with its rooms' newest events", () => {
+  it('should ask joined rooms (not invites) for the timeline, capped at a page and one', () => {
+    const request = slidingRoomListRequest(6);
+    expect(request.lists[ROOMS_LIST]?.timelineLimit).toBe(6);
+    expect(request.lists[INVITES_LIST]?.timelineLimit).toBe(0);
+    expect(slidingRoomListRequest(5000).lists[ROOMS_LIST]?.timelineLimit).toBe(101);
+  });
+
+  it("should keep each joined room's events, and whether they are its whole history", () => {
+    const events = [message(OWNER, 'one'), message(OWNER, 'two')];
+    const answer = response({
+      '!all:hs.test': joined('All', 2, { timeline: events, limited: false }),
+      '!more:hs.test': joined('More', 1, { timeline: events, limited: true }),
+    });
+
+    const withTimeline = slidingRoomListFrom(answer, 3);
+    expect(
+      withTimeline.rooms.map((room) => [room.listing.roomId, room.listing.recentEvents]),
+    ).toEqual([
+      ['!all:hs.test', { events, complete: true }],
+      ['!more:hs.test', { events, complete: false }],
+    ]);
+    // Not asked for: nothing to go by (an empty timeline would read as an empty history).
+    expect(slidingRoomListFrom(answer).rooms.map((room) => room.listing.recentEvents)).toEqual([
+      undefined,
+      undefined,
+    ]);
   });
 });
 
