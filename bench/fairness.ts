@@ -44,7 +44,6 @@
  */
 import { channel } from 'node:diagnostics_channel';
 import { setTimeout as sleep } from 'node:timers/promises';
-import WebSocket from 'ws';
 import { provisionSynapse, startSynapse } from '../scripts/synapse/homeserver.ts';
 import { type RegisteredUser, registerUser } from '../scripts/synapse/register.ts';
 import { loadConfig } from '../src/config.ts';
@@ -56,6 +55,10 @@ import { createRoom, joinRoom } from '../src/matrix/rooms.ts';
 import { buildApp } from '../src/server/app.ts';
 import { startFaultProxy } from '../test/support/fault-proxy.ts';
 import { settledHeapUsed } from '../test/support/heap.ts';
+import { openAuthenticatedSocket, type RawSocket } from '../test/support/raw-websocket.ts';
+import { firstErrorCode, graphqlBody, postGraphql } from './lib/graphql-http.ts';
+import { aliasedRooms } from './lib/hostile-documents.ts';
+import { until } from './lib/poll.ts';
 
 const setting = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const subscriberCount = setting('BENCH_SUBSCRIBERS', 40);
@@ -188,40 +191,18 @@ const describeCalls = (kinds: Map<string, number>) =>
         .join(', ');
 
 async function waitFor(what: string, condition: () => boolean, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    }
-    await sleep(20);
+  if (!(await until(condition, timeoutMs))) {
+    throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
   }
 }
 
 /** POSTs `body` with `token`: time to the whole answer, status, first error code, the answer. */
 async function post(token: string, body: string) {
-  const begun = performance.now();
-  const response = await fetch(`${url}/graphql`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/graphql-response+json',
-      authorization: `Bearer ${token}`,
-    },
-    body,
-  });
-  const text = await response.text();
-  const ms = performance.now() - begun;
-  let code = '-';
-  try {
-    const result = JSON.parse(text) as { errors?: { extensions?: { code?: string } }[] };
-    code = result.errors?.[0]?.extensions?.code ?? '-';
-  } catch {
-    code = 'non-JSON';
-  }
-  return { ms, status: response.status, code, text };
+  const answer = await postGraphql(url, token, body);
+  return { ms: answer.ms, status: answer.status, code: firstErrorCode(answer), text: answer.text };
 }
 
-const PROBE = JSON.stringify({ query: '{ viewer { userId } }' });
+const PROBE = graphqlBody('{ viewer { userId } }');
 const probeAnswer = JSON.stringify({ data: { viewer: { userId: probeUser.userId } } });
 
 // The probe's own upstream calls, told apart from everyone else's by its token: undici reports
@@ -285,74 +266,46 @@ function batchRow(name: string, batch: Batch) {
 }
 const batchHeader = `${'probe { viewer { userId } }'.padEnd(38)} ${'probes'.padStart(6)} ${'p50 ms'.padStart(8)} ${'p90 ms'.padStart(8)} ${'max ms'.padStart(8)} ${'failed'.padStart(6)} ${'long-polls'.padStart(10)} ${'busy'.padStart(6)} ${'calls each'.padStart(10)}`;
 
+type ErrorList = { message?: string; extensions?: { code?: string } }[];
+/** A graphql-transport-ws message, as far as the counting below reads it. */
+interface CountedMessage {
+  readonly type: string;
+  readonly payload?: { data?: unknown; errors?: ErrorList } | ErrorList;
+}
+
 /** A graphql-transport-ws socket that counts what it gets instead of keeping it. */
-interface BenchSocket extends AsyncDisposable {
+interface BenchSocket extends RawSocket<CountedMessage> {
   /** `next` messages with data. */
   readonly nexts: () => number;
   /** Refusals (`error` messages, or `next` with errors), by `extensions.code`. */
   readonly refused: Map<string, number>;
-  readonly isOpen: () => boolean;
-  readonly closed: Promise<{ code: number; reason: string }>;
-  subscribe(id: string, query: string, variables?: Record<string, unknown>): void;
 }
 
 async function openSocket(token: string): Promise<BenchSocket> {
-  const socket = new WebSocket(wsUrl, 'graphql-transport-ws');
-  const acknowledged = Promise.withResolvers<void>();
   const refused = new Map<string, number>();
   let nexts = 0;
-  type ErrorList = { message?: string; extensions?: { code?: string } }[];
   const refuse = (errors: ErrorList) => {
     const code = errors[0]?.extensions?.code ?? errors[0]?.message ?? 'unknown';
     refused.set(code, (refused.get(code) ?? 0) + 1);
   };
-  socket.on('message', (data: Buffer) => {
-    const message = JSON.parse(data.toString('utf8')) as {
-      type: string;
-      payload?: { data?: unknown; errors?: ErrorList } | ErrorList;
-    };
-    if (message.type === 'connection_ack') {
-      acknowledged.resolve();
-    } else if (message.type === 'ping') {
-      socket.send(JSON.stringify({ type: 'pong' }));
-    } else if (message.type === 'error' && Array.isArray(message.payload)) {
-      refuse(message.payload);
-    } else if (message.type === 'next' && !Array.isArray(message.payload)) {
-      if (message.payload?.errors) {
-        refuse(message.payload.errors);
-      } else {
-        nexts++;
-      }
-    }
-  });
-  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
-    socket.on('close', (code, reason) => {
-      acknowledged.reject(new Error(`closed ${code} before connection_ack`));
-      resolve({ code, reason: reason.toString('utf8') });
-    }),
-  );
-  await new Promise<void>((resolve, reject) => {
-    socket.once('open', () => resolve());
-    socket.once('error', reject);
-  });
-  socket.send(
-    JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } }),
-  );
-  await acknowledged.promise;
-  return {
-    nexts: () => nexts,
-    refused,
-    isOpen: () => socket.readyState === WebSocket.OPEN,
-    closed,
-    subscribe: (id, query, variables = {}) =>
-      socket.send(JSON.stringify({ id, type: 'subscribe', payload: { query, variables } })),
-    async [Symbol.asyncDispose]() {
-      if (socket.readyState !== WebSocket.CLOSED) {
-        socket.close();
-        await closed;
+  // Counted, not kept: the heap figures of scenario 3 cover this process, clients included.
+  const socket = await openAuthenticatedSocket<CountedMessage>(wsUrl, token, {
+    keepMessages: false,
+    onMessage: (message, send) => {
+      if (message.type === 'ping') {
+        send({ type: 'pong' });
+      } else if (message.type === 'error' && Array.isArray(message.payload)) {
+        refuse(message.payload);
+      } else if (message.type === 'next' && !Array.isArray(message.payload)) {
+        if (message.payload?.errors) {
+          refuse(message.payload.errors);
+        } else {
+          nexts++;
+        }
       }
     },
-  };
+  });
+  return Object.assign(socket, { nexts: () => nexts, refused });
 }
 
 /** Waits until every sync loop has stopped and its long-poll is gone (the grace period, 5 s). */
@@ -414,23 +367,21 @@ out(
 
 // --- 2. one user's costly requests and another user's query ----------------------------------
 
-const aliasedRooms = (count: number) =>
-  `{ ${Array.from({ length: count }, (_, index) => `r${index}: room(id: "!r${index}:localhost") { id name }`).join(' ')} }`;
-const fiveThousand = JSON.stringify({ query: aliasedRooms(5000) });
-const sixteen = JSON.stringify({ query: aliasedRooms(16) });
+const fiveThousand = graphqlBody(aliasedRooms(5000));
+const sixteen = graphqlBody(aliasedRooms(16));
 // Weighs 15 × (2 + 1 + 100 × 1) = 1,545 of MAX_COST 2,500. The rooms' state comes from one /sync
 // filtered to them (the roomState loader batches what one tick asks for), then one profile call
 // per distinct member: 1 + 15 × 12 + 1 = 182 of MAX_UPSTREAM_CALLS_PER_REQUEST 200 with the
 // default room sizes. What really costs is the distinct members, whatever the query's shape:
 // `rooms(first: 24)` with members' profiles weighs more (2,425) but reaches the same budget.
-const costliest = JSON.stringify({
-  query: `{ ${costlyRooms
+const costliest = graphqlBody(
+  `{ ${costlyRooms
     .map(
       (roomId, index) =>
         `r${index}: room(id: "${roomId}") { members(first: 100) { edges { node { user { displayName } } } } }`,
     )
     .join(' ')} }`,
-});
+);
 
 progress('2. costly requests vs a probe');
 // Further tokens of the same attacker: the per-token cap is per token, not per user.

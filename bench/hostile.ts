@@ -1,9 +1,10 @@
 /**
- * `npx node --expose-gc bench/hostile.ts`: what hostile requests cost the facade with its default
- * limits, against a local Synapse. Times the refusal of a 24 MB document of aliases and of 3,000
- * nested brackets, measures the heap after many distinct large documents, and counts the upstream
- * calls of 1,000 aliased `room(id:)` fields. Prints figures; asserts nothing. docs/security.md
- * quotes them.
+ * `npm run bench:hostile` (`node --expose-gc bench/hostile.ts`): what hostile requests cost the
+ * facade with its default limits, against a local Synapse. Times the refusal of a 24 MB document
+ * of aliases and of 3,000 nested brackets, measures the heap after many distinct large documents,
+ * and counts the upstream calls of aliased `room(id:)` fields, of the issue's nested room list
+ * (100 rooms × 100 members' profiles and 100 messages) and of aliased timeline pages. Prints
+ * figures; asserts nothing. docs/security.md quotes them.
  *
  *   BENCH_RUNS   timed runs per refusal (default 5)
  */
@@ -13,18 +14,24 @@ import { provisionSynapse, startSynapse } from '../scripts/synapse/homeserver.ts
 import { registerUser } from '../scripts/synapse/register.ts';
 import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/logger.ts';
+import { Upstream } from '../src/matrix/http.ts';
+import { createRoom } from '../src/matrix/rooms.ts';
 import { buildApp } from '../src/server/app.ts';
 import { countingDispatcher } from '../test/support/counting-dispatcher.ts';
+import { heapUsedMb, warnWithoutGc } from './lib/exposed-gc.ts';
+import { firstErrorCode, graphqlBody, postGraphql } from './lib/graphql-http.ts';
+import { aliasedRooms } from './lib/hostile-documents.ts';
 
 const runs = Number(process.env['BENCH_RUNS'] ?? 5);
-const gc = (globalThis as { gc?: () => void }).gc;
-if (!gc) {
-  process.stderr.write('run with node --expose-gc for heap figures\n');
-}
+warnWithoutGc();
 
 await provisionSynapse();
 await using synapse = await startSynapse();
 const user = await registerUser(synapse.url, synapse.registrationSharedSecret);
+// A room of the user's, for the aliased timeline pages.
+const setup = new Upstream({ homeserverUrl: synapse.url });
+const { roomId } = await createRoom(setup.client(user.accessToken), { name: 'Hostile' });
+await setup.close();
 
 await using upstream = countingDispatcher();
 const app = buildApp({
@@ -41,28 +48,17 @@ const url = await app.start();
  */
 async function send(query: string) {
   // Encoded before the clock starts: what is timed is the facade's work, not this client's.
-  const body = Buffer.from(JSON.stringify({ query }));
+  const body = Buffer.from(graphqlBody(query));
   upstream.reset();
   const loop = monitorEventLoopDelay({ resolution: 1 });
   loop.enable();
-  const started = performance.now();
-  const response = await fetch(`${url}/graphql`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/graphql-response+json',
-      authorization: `Bearer ${user.accessToken}`,
-    },
-    body,
-  });
-  const result = (await response.json()) as { errors?: { extensions?: { code?: string } }[] };
-  const ms = performance.now() - started;
+  const answer = await postGraphql(url, user.accessToken, body);
   loop.disable();
   return {
-    ms,
+    ms: answer.ms,
     blockedMs: loop.max / 1e6,
-    status: response.status,
-    code: result.errors?.[0]?.extensions?.code ?? '-',
+    status: answer.status,
+    code: firstErrorCode(answer),
     upstream: upstream.count(),
   };
 }
@@ -72,7 +68,7 @@ async function send(query: string) {
  * would only read the answer once it had sent the whole body, timing its own upload.
  */
 function sendRaw(query: string) {
-  const body = Buffer.from(JSON.stringify({ query }));
+  const body = Buffer.from(graphqlBody(query));
   const { hostname, port } = new URL(url);
   upstream.reset();
   const loop = monitorEventLoopDelay({ resolution: 1 });
@@ -96,9 +92,6 @@ function sendRaw(query: string) {
   });
 }
 
-const aliasedRooms = (count: number, salt = '') =>
-  `{ ${Array.from({ length: count }, (_, index) => `r${index}: room(id: "!r${index}${salt}:localhost") { id name }`).join(' ')} }`;
-
 async function timed(name: string, query: () => string, sender: typeof send = send): Promise<void> {
   const times: number[] = [];
   let blocked = 0;
@@ -118,13 +111,8 @@ async function timed(name: string, query: () => string, sender: typeof send = se
   );
 }
 
-function heapMb(): number {
-  gc?.();
-  return process.memoryUsage().heapUsed / 1024 / 1024;
-}
-
 async function heapAfter(name: string, count: number, query: (index: number) => string) {
-  const before = heapMb();
+  const before = heapUsedMb();
   let bytes = 0;
   let outcome = '';
   for (let index = 0; index < count; index++) {
@@ -133,7 +121,7 @@ async function heapAfter(name: string, count: number, query: (index: number) => 
     const answer = await send(document);
     outcome = `${answer.status} ${answer.code}`;
   }
-  const after = heapMb();
+  const after = heapUsedMb();
   process.stdout.write(
     `${name.padEnd(44)} ${(bytes / count / 1024).toFixed(0).padStart(5)} KB each  heap ${before.toFixed(1)} → ${after.toFixed(1)} MB (${after >= before ? '+' : ''}${(after - before).toFixed(1)})  ${outcome}\n`,
   );
@@ -151,6 +139,16 @@ await timed('3,000 unclosed list brackets', () => `{ room(id: ${'['.repeat(3000)
 await timed('1,000 aliased room(id:) fields', () => aliasedRooms(1000));
 await timed('16 aliased room(id:) fields', () => aliasedRooms(16));
 await timed('15 aliased room(id:) fields (allowed)', () => aliasedRooms(15));
+await timed(
+  'rooms(100) × members(100) profiles × messages(100)',
+  () =>
+    '{ rooms(first: 100) { edges { node { members(first: 100) { edges { node { user { displayName } } } } messages(last: 100) { edges { node { id } } } } } } }',
+);
+await timed(
+  '15 aliased messages(last: 100) of one room',
+  () =>
+    `{ room(id: "${roomId}") { ${Array.from({ length: 15 }, (_, index) => `m${index}: messages(last: 100) { edges { node { id } } }`).join(' ')} } }`,
+);
 
 process.stdout.write('\nheap after distinct documents (each new to the facade)\n');
 const longName = (prefix: string) => (index: number) =>

@@ -36,7 +36,6 @@
  *                           queue has to hold or drop them)
  *   BENCH_SEND_LANES        concurrent sends of those events (default 50)
  */
-import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient } from 'graphql-ws';
 import type { Dispatcher } from 'undici';
@@ -52,7 +51,11 @@ import { createRoom, joinRoom } from '../src/matrix/rooms.ts';
 import { buildApp } from '../src/server/app.ts';
 import { countingDispatcher } from '../test/support/counting-dispatcher.ts';
 import { type Fault, startFaultProxy } from '../test/support/fault-proxy.ts';
-import { openRawSocket } from '../test/support/raw-websocket.ts';
+import { openAuthenticatedSocket, openRawSocket } from '../test/support/raw-websocket.ts';
+import { heapUsedMb, warnWithoutGc } from './lib/exposed-gc.ts';
+import { errorCodes, graphqlBody, postGraphql } from './lib/graphql-http.ts';
+import { aliasedRooms } from './lib/hostile-documents.ts';
+import { until } from './lib/poll.ts';
 
 const faultMs = Number(process.env['BENCH_FAULT_MS'] ?? 4000);
 const hugeBodyMiB = Number(process.env['BENCH_HUGE_BODY_MB'] ?? 256);
@@ -61,10 +64,7 @@ const eventCount = Number(process.env['BENCH_EVENTS'] ?? 3000);
 const eventBytes = Number(process.env['BENCH_EVENT_BYTES'] ?? 8000);
 const sendLanes = Number(process.env['BENCH_SEND_LANES'] ?? 50);
 
-const gc = (globalThis as { gc?: () => void }).gc;
-if (!gc) {
-  process.stderr.write('run with node --expose-gc for heap figures\n');
-}
+warnWithoutGc();
 
 const MiB = 1024 * 1024;
 const syncPath = /\/_matrix\/client\/v3\/sync(\?|$)/;
@@ -113,45 +113,10 @@ async function startApp(
   return Object.assign(app, { url, wsUrl: `${url.replace(/^http/, 'ws')}/graphql` });
 }
 
-/** Polls `check` every `intervalMs` until it holds (true) or `timeoutMs` passes (false). */
-async function until(check: () => boolean, timeoutMs: number, intervalMs = 20): Promise<boolean> {
-  const deadline = performance.now() + timeoutMs;
-  while (!check()) {
-    if (performance.now() > deadline) {
-      return false;
-    }
-    await sleep(intervalMs);
-  }
-  return true;
-}
-
-/** POSTs `query` (and `variables`) with `token`: the time to the whole answer and its codes. */
+/** POSTs `query` (and `variables`) with `token`: the answer, timed, and its distinct error codes. */
 async function post(url: string, token: string, query: string, variables?: object) {
-  const started = performance.now();
-  const response = await fetch(`${url}/graphql`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/graphql-response+json',
-      authorization: `Bearer ${token}`,
-    },
-    body: JSON.stringify({ query, variables }),
-  });
-  const result = (await response.json()) as {
-    data?: Record<string, unknown> | null;
-    errors?: { message: string; extensions?: { code?: string } }[];
-  };
-  return {
-    ms: performance.now() - started,
-    status: response.status,
-    result,
-    codes: [...new Set((result.errors ?? []).map((error) => error.extensions?.code ?? '?'))],
-  };
-}
-
-function heapMb(): number {
-  gc?.();
-  return process.memoryUsage().heapUsed / MiB;
+  const answer = await postGraphql(url, token, graphqlBody(query, variables));
+  return { ...answer, codes: errorCodes(answer) };
 }
 
 /** Samples the process's RSS every 5 ms until stopped; `stop` gives the peak. */
@@ -269,7 +234,7 @@ for (const declareLength of [false, true]) {
     { kind: 'huge-body', bytes: hugeBodyMiB * MiB, declareLength },
     { path: whoamiPath, times: Number.POSITIVE_INFINITY },
   );
-  const heapBefore = heapMb();
+  const heapBefore = heapUsedMb();
   const rssBefore = process.memoryUsage.rss();
   const rss = rssPeak();
   const answer = await post(app.url, queryUser.accessToken, '{ viewer { userId } }');
@@ -277,7 +242,7 @@ for (const declareLength of [false, true]) {
   // The proxy stops writing when it sees the facade hang up; wait for that before counting.
   await until(() => proxy.log.every((request) => request.closed !== null), 10_000);
   const written = proxy.log.reduce((sum, request) => sum + request.generatedBytes, 0);
-  const heapAfter = heapMb();
+  const heapAfter = heapUsedMb();
   const how = declareLength ? 'announced in Content-Length' : 'chunked';
   const line = `${answer.codes.join(',') || 'no error'} in ${n(Math.round(answer.ms))} ms; RSS peak +${((peak - rssBefore) / MiB).toFixed(0)} MB, heap ${heapBefore.toFixed(1)} → ${heapAfter.toFixed(1)} MB; proxy wrote ${(written / MiB).toFixed(1)} MiB in ${plural(proxy.log.length, 'request')}`;
   say(`   ${how.padEnd(28)} ${line}`);
@@ -317,46 +282,17 @@ interface Message {
 }
 
 /**
- * A bare graphql-transport-ws client on a `ws` socket (the graphql-ws client cannot stop
- * reading): it records every message and how the socket closed, and `socket.pause()` stops it
+ * A bare graphql-transport-ws client (the graphql-ws client cannot stop reading) subscribed to
+ * the room's events: it records every message and how the socket closed, and `pause()` stops it
  * reading from the network, as a stalled client does.
  */
-async function rawClient(url: string, token: string) {
-  const socket = new WebSocket(url, 'graphql-transport-ws');
-  const messages: Message[] = [];
-  const state: { closed: { code: number; reason: string; at: number } | null } = { closed: null };
-  socket.on('message', (data) => messages.push(JSON.parse(String(data)) as Message));
-  socket.on('close', (code, reason) => {
-    state.closed = { code, reason: reason.toString('utf8'), at: performance.now() };
-  });
-  socket.on('error', () => {});
-  await once(socket, 'open');
-  socket.send(
-    JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } }),
-  );
-  await until(() => messages.some((message) => message.type === 'connection_ack'), 20_000);
-  return {
-    socket,
-    messages,
-    state,
-    subscribe(roomId: string) {
-      socket.send(
-        JSON.stringify({
-          id: 'events',
-          type: 'subscribe',
-          payload: { query: ROOM_EVENTS, variables: { roomId } },
-        }),
-      );
-    },
+async function rawClient(url: string, token: string, roomId: string) {
+  const client = await openAuthenticatedSocket<Message>(url, token);
+  client.subscribe('events', ROOM_EVENTS, { roomId });
+  return Object.assign(client, {
     has: (eventId: string) =>
-      messages.some((message) => message.payload?.data?.roomEvents?.event?.id === eventId),
-    [Symbol.asyncDispose]: async () => {
-      if (state.closed === null) {
-        socket.resume();
-        socket.terminate();
-      }
-    },
-  };
+      client.messages.some((message) => message.payload?.data?.roomEvents?.event?.id === eventId),
+  });
 }
 
 /** The IDs of the room's `count` newest events, as its timeline orders them (oldest first). */
@@ -379,9 +315,9 @@ async function newestEvents(client: MatrixClient, roomId: string, count: number)
 }
 
 /**
- * What a paused client got, against what was sent (`sent`, in timeline order): events, whether
- * in order and once, where its gaps stand and how many events each stands for, and how many
- * events are missing with no gap before them.
+ * What a paused client got (`messages`, those of its subscription), against what was sent
+ * (`sent`, in timeline order): events, whether in order and once, where its gaps stand and how
+ * many events each stands for, and how many events are missing with no gap before them.
  */
 function tally(messages: Message[], sent: readonly string[]) {
   const position = new Map(sent.map((id, index) => [id, index]));
@@ -393,7 +329,7 @@ function tally(messages: Message[], sent: readonly string[]) {
   let gapSince = false;
   const gaps: { after: number; covers: number }[] = [];
   const errors: string[] = [];
-  for (const message of messages.filter((m) => m.id === 'events')) {
+  for (const message of messages) {
     if (message.type !== 'next' || message.payload?.errors) {
       errors.push(
         `${message.type} ${(message.payload?.errors ?? []).map((e) => e.extensions?.['code'] ?? e.message).join(',')}`,
@@ -444,20 +380,17 @@ say(
   await using lifted = await startApp(synapse.url, {
     WS_KEEP_ALIVE_MS: String(liftedKeepAliveMs),
   });
-  await using pausedPlain = await rawClient(plain.wsUrl, alice.accessToken);
-  await using pausedLifted = await rawClient(lifted.wsUrl, alice.accessToken);
+  await using pausedPlain = await rawClient(plain.wsUrl, alice.accessToken, roomId);
+  await using pausedLifted = await rawClient(lifted.wsUrl, alice.accessToken, roomId);
   // They read all along: they tell when each facade has handed out everything.
-  await using readerPlain = await rawClient(plain.wsUrl, alice.accessToken);
-  await using readerLifted = await rawClient(lifted.wsUrl, alice.accessToken);
-  for (const client of [pausedPlain, pausedLifted, readerPlain, readerLifted]) {
-    client.subscribe(roomId);
-  }
+  await using readerPlain = await rawClient(plain.wsUrl, alice.accessToken, roomId);
+  await using readerLifted = await rawClient(lifted.wsUrl, alice.accessToken, roomId);
   await until(() => plain.syncStats.listeners === 2 && lifted.syncStats.listeners === 2, 20_000);
   // The facade pings every WS_KEEP_ALIVE_MS and drops a socket that has not answered by the next
   // ping; paused right after a ping, the plain client has the longest grace the defaults give.
-  await once(pausedPlain.socket, 'ping');
-  pausedPlain.socket.pause();
-  pausedLifted.socket.pause();
+  await pausedPlain.nextPing();
+  pausedPlain.pause();
+  pausedLifted.pause();
   const pausedAt = performance.now();
   // When the plain facade let go of the paused subscription (its reader's remains).
   let droppedAt: number | null = null;
@@ -494,10 +427,10 @@ say(
     50,
   );
   const pausedMs = performance.now() - pausedAt;
-  pausedPlain.socket.resume();
-  pausedLifted.socket.resume();
+  pausedPlain.resume();
+  pausedLifted.resume();
   const done = (client: typeof pausedPlain) =>
-    client.state.closed !== null || client.has(marker.eventId);
+    client.closure !== null || client.has(marker.eventId);
   await until(() => done(pausedPlain) && done(pausedLifted), 30_000, 50);
   // A close arrives after the data the socket still held; give it a moment to be read.
   await sleep(500);
@@ -511,7 +444,7 @@ say(
     ['defaults', pausedPlain, defaults.wsKeepAliveMs],
     ['keep-alive lifted', pausedLifted, liftedKeepAliveMs],
   ] as const) {
-    const t = tally(client.messages, sent);
+    const t = tally(client.of('events'), sent);
     const order =
       t.late === 0 && t.unknown === 0
         ? 'in order, each once'
@@ -520,7 +453,7 @@ say(
       t.gaps.length === 0
         ? 'no gap'
         : `${plural(t.gaps.length, 'gap')}: ${t.gaps.map((gap) => `after event ${n(gap.after)} standing for ${n(gap.covers)}`).join('; ')}`;
-    const closed = client.state.closed;
+    const closed = client.closure;
     const end =
       closed === null
         ? `socket open, ${client.has(marker.eventId) ? 'got the last event' : 'no last event 30 s after resuming'}`
@@ -574,7 +507,7 @@ say('\n6. smaller items');
     const first = await post(app.url, user.accessToken, send, { roomId });
     const second = await post(app.url, user.accessToken, send, { roomId });
     const eventOf = (answer: typeof first) =>
-      (answer.result.data?.['sendMessage'] as { eventId?: string } | null)?.eventId;
+      (answer.result?.data?.['sendMessage'] as { eventId?: string } | null)?.eventId;
     const sends = upstream.requests.filter((request) => request.includes('/send/'));
     const dotted = upstream.requests.filter((request) => /\/\.\.?(\/|$)/.test(request));
     const txn = sends[0]?.split('/').at(-1) ?? '-';
@@ -587,7 +520,7 @@ say('\n6. smaller items');
   // The log of one request for 15 rooms the homeserver refuses (the most aliases allowed), and
   // of the issue's 1,000.
   for (const count of [15, 1000]) {
-    const document = `{ ${Array.from({ length: count }, (_, index) => `r${index}: room(id: "!r${index}:localhost") { id name }`).join(' ')} }`;
+    const document = aliasedRooms(count);
     upstream.reset();
     log.lines.length = 0;
     const answer = await post(app.url, user.accessToken, document);
@@ -595,7 +528,7 @@ say('\n6. smaller items');
     await sleep(200);
     const errors = log.lines.filter((line) => line.level >= 50).length;
     const warnings = log.lines.filter((line) => line.level === 40).length;
-    const line = `${n(log.lines.length)} lines at ${defaults.logLevel} (${errors} error, ${warnings} warn); answer ${answer.status} ${answer.codes.join(',')} with ${plural((answer.result.errors ?? []).length, 'error')}, ${plural(upstream.count(), 'upstream call')}`;
+    const line = `${n(log.lines.length)} lines at ${defaults.logLevel} (${errors} error, ${warnings} warn); answer ${answer.status} ${answer.codes.join(',')} with ${plural((answer.result?.errors ?? []).length, 'error')}, ${plural(upstream.count(), 'upstream call')}`;
     say(`   ${`${count} refused rooms in one request:`.padEnd(34)} ${line}`);
     rows.push([
       `6c. log of ${n(count)} refused rooms`,

@@ -4,6 +4,7 @@
  * of body the client received, and fails loudly on any error, so nothing broken is timed.
  */
 import { Agent, request } from 'undici';
+import { graphqlBody, graphqlHeaders } from './graphql-http.ts';
 
 /** A keep-alive client with no limit on parallel connections (50 parallel `/state` calls). */
 export function newAgent(): Agent {
@@ -26,12 +27,8 @@ export async function graphql<T = unknown>(
   const response = await request(`${facadeUrl}/graphql`, {
     dispatcher: agent,
     method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/graphql-response+json',
-      authorization: `Bearer ${token}`,
-    },
-    body: JSON.stringify({ query, variables }),
+    headers: graphqlHeaders(token),
+    body: graphqlBody(query, variables),
   });
   const text = await response.body.text();
   const parsed = JSON.parse(text) as { data?: T; errors?: unknown[] };

@@ -28,6 +28,12 @@ export interface RoomListing {
   /** When the newest event the list saw was sent (0 when unknown), for ordering by activity. */
   lastActivityTs: number;
   /**
+   * The state types `state` holds when the list asked for some only (sliding sync asks for those
+   * the query reads); absent: every type the list gives (`/sync`: all but `m.room.member`; an
+   * invite or knock: what the room shared, all there is to see).
+   */
+  stateTypes?: ReadonlySet<string>;
+  /**
    * The room's newest events as the list fetched them (oldest first), when it was asked for
    * them: enough to answer `messages(last: N)` without another call.
    */

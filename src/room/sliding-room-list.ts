@@ -73,24 +73,49 @@ export const LIST_RANGE_END = 9_999;
  */
 export const MAX_LIST_TIMELINE = 101;
 
+/** What a room list request asks of each room beyond its place in the list. */
+export interface SlidingListOptions {
+  /**
+   * How many of each joined room's newest events to bring (capped at {@link MAX_LIST_TIMELINE}).
+   * @default 0
+   */
+  timelineLimit?: number;
+  /**
+   * The state types to bring, of {@link LISTING_STATE_TYPES} (the viewer's own member event
+   * always comes too).
+   * @default all of them
+   */
+  stateTypes?: readonly string[];
+}
+
 /**
- * The request: both lists whole (see the module comment), each room's listing state and the
+ * The request: both lists whole (see the module comment), each room's `stateTypes` and the
  * viewer's own member event (`$ME`: it says joined, kicked or banned). Member counts and `is_dm`
  * come with every room. No timeline (the order comes from `bump_stamp`) unless `timelineLimit`
- * asks for each joined room's newest events (capped at {@link MAX_LIST_TIMELINE}); invites have
- * none to give.
+ * asks for each joined room's newest events; invites have none to give.
  */
-export function slidingRoomListRequest(timelineLimit = 0): SlidingSyncRequest {
+export function slidingRoomListRequest(options: SlidingListOptions = {}): SlidingSyncRequest {
+  const timelineLimit = Math.min(Math.max(options.timelineLimit ?? 0, 0), MAX_LIST_TIMELINE);
+  const stateTypes = options.stateTypes ?? LISTING_STATE_TYPES;
   const list = (isInvite: boolean): SlidingSyncList => ({
     ranges: [[0, LIST_RANGE_END]],
     requiredState: [
-      ...LISTING_STATE_TYPES.map((type): [string, string] => [type, '']),
+      ...stateTypes.map((type): [string, string] => [type, '']),
       ['m.room.member', '$ME'],
     ],
-    timelineLimit: isInvite ? 0 : Math.min(Math.max(timelineLimit, 0), MAX_LIST_TIMELINE),
+    timelineLimit: isInvite ? 0 : timelineLimit,
     filters: { isInvite },
   });
   return { lists: { [ROOMS_LIST]: list(false), [INVITES_LIST]: list(true) } };
+}
+
+/** Whether a list fetched with `fetched` holds everything a list with `wanted` would. */
+export function listCovers(fetched: SlidingListOptions, wanted: SlidingListOptions): boolean {
+  const types = new Set(fetched.stateTypes ?? LISTING_STATE_TYPES);
+  return (
+    (fetched.timelineLimit ?? 0) >= (wanted.timelineLimit ?? 0) &&
+    (wanted.stateTypes ?? LISTING_STATE_TYPES).every((type) => types.has(type))
+  );
 }
 
 /** A listed room and where it stands in the list. */
@@ -108,13 +133,16 @@ export interface SlidingRoomList {
 }
 
 /**
- * The rooms of the answer to {@link slidingRoomListRequest}, most recent first; with a
- * `timelineLimit` above 0 (the request's), each joined room's listing keeps its newest events.
+ * The rooms of the answer to {@link slidingRoomListRequest} made with `options`, most recent
+ * first. With a `timelineLimit`, each joined room's listing keeps its newest events; with
+ * `stateTypes`, each listing of a room the viewer can read says which types it holds.
  */
 export function slidingRoomListFrom(
   response: SlidingSyncResponse,
-  timelineLimit = 0,
+  options: SlidingListOptions = {},
 ): SlidingRoomList {
+  const timelineLimit = options.timelineLimit ?? 0;
+  const stateTypes = options.stateTypes === undefined ? undefined : new Set(options.stateTypes);
   const rooms: SlidingListing[] = [];
   let complete = true;
   for (const [name, invited] of [
@@ -134,6 +162,9 @@ export function slidingRoomListFrom(
         const listing = slidingListing(roomId, room, membership);
         if (timelineLimit > 0 && membership === 'join') {
           listing.recentEvents = { events: room.timeline, complete: !room.limited };
+        }
+        if (stateTypes !== undefined && room.strippedState === null) {
+          listing.stateTypes = stateTypes;
         }
         rooms.push({ listing, bumpStamp: room.bumpStamp ?? 0 });
       }

@@ -18,13 +18,14 @@ import {
   keyedPage,
   type RecencyKey,
   recencyKey,
+  type SlidingListOptions,
 } from '../room/sliding-room-list.ts';
 import { builder } from './builder.ts';
 import { badCursor, type ConnectionArgs, pageRequest } from './connection-args.ts';
 import { openCursor, sealCursor } from './cursor.ts';
 import { MembershipEnum } from './event.ts';
 import { isRoomId } from './matrix-ids.ts';
-import { RoomRef } from './room.ts';
+import { LISTING_STATE_BY_FIELD, RoomRef } from './room.ts';
 import { selectedFields } from './room-prefetch.ts';
 
 builder.queryFields((t) => ({
@@ -47,7 +48,7 @@ builder.queryFields((t) => ({
         const { size, backward } = pageRequest(args);
         const cursors = roomListCursors(context.cursorKey, membership, args);
         const sliding = isSlidingMembership(membership)
-          ? await context.session.loaders.slidingRoomList(listTimelineLimit(info))
+          ? await context.session.loaders.slidingRoomList(listedRoomNeeds(info))
           : null;
         const plan: RoomListPlanName = sliding === null ? 'sync' : 'sliding';
         const rooms: KeyedRoom[] =
@@ -79,27 +80,41 @@ builder.queryFields((t) => ({
 }));
 
 /**
- * How many of each listed room's newest events its `messages(last: N)` pages want (no cursor):
- * N + 1 for the largest N (one more tells whether older events exist), 0 when none is selected.
- * The sliding sync then brings them, and those pages cost no call of their own (Room.messages).
+ * What the selection of each listed room (`edges { node { … } }`) needs from the sliding sync:
+ * the state types its fields read (LISTING_STATE_BY_FIELD), and how many newest events its
+ * `messages(last: N)` pages want without a cursor (N + 1 for the largest N: one more tells whether
+ * older events exist). A field selected some other way (under a directive, in a fragment on
+ * `Node`) finds its type missing from the listing and reads the full state instead: a call more,
+ * never a wrong answer.
  */
-function listTimelineLimit(info: GraphQLResolveInfo): number {
-  const room = info.schema.getType('Room');
-  const messages = room instanceof GraphQLObjectType ? room.getFields()['messages'] : undefined;
-  if (messages === undefined) {
-    return 0;
-  }
+function listedRoomNeeds(info: GraphQLResolveInfo): SlidingListOptions {
   const at = (nodes: readonly FieldNode[], name: string, typeName: string) =>
     nodes.flatMap((node) =>
       selectedFields(node.selectionSet, info.fragments, typeName).filter(
         (field) => field.name.value === name,
       ),
     );
-  const pages = at(
-    at(at(info.fieldNodes, 'edges', 'RoomConnection'), 'node', 'RoomEdge'),
-    'messages',
-    'Room',
+  const nodes = at(at(info.fieldNodes, 'edges', 'RoomConnection'), 'node', 'RoomEdge');
+  const fields = nodes.flatMap((node) => selectedFields(node.selectionSet, info.fragments, 'Room'));
+  const stateTypes = new Set(
+    fields.flatMap((field) => LISTING_STATE_BY_FIELD[field.name.value] ?? []),
   );
+  return {
+    stateTypes: [...stateTypes].sort(),
+    timelineLimit: timelineLimit(
+      info,
+      fields.filter((field) => field.name.value === 'messages'),
+    ),
+  };
+}
+
+/** The events the largest of the `messages` pages wants from the list (see listedRoomNeeds). */
+function timelineLimit(info: GraphQLResolveInfo, pages: readonly FieldNode[]): number {
+  const room = info.schema.getType('Room');
+  const messages = room instanceof GraphQLObjectType ? room.getFields()['messages'] : undefined;
+  if (messages === undefined) {
+    return 0;
+  }
   let limit = 0;
   for (const page of pages) {
     try {

@@ -43,15 +43,58 @@ export function fullStateOf(context: Context, room: RoomShape): Promise<StateInd
 }
 
 /**
- * State for the room's summary fields: what the room list already holds (every type but
- * `m.room.member`; for an invite, what the inviter shared), else the full state.
+ * The state types each Room field reads through {@link summaryStateOf}: the room list asks for
+ * exactly those of the fields a query selects (src/schema/room-list.ts), and a field reading a
+ * type its listing lacks falls back to the full state, so a gap here costs a call, never a wrong
+ * answer.
  */
-function summaryStateOf(context: Context, room: RoomShape): Promise<StateIndex> | StateIndex {
-  return room.listing?.state ?? fullStateOf(context, room);
+export const LISTING_STATE_BY_FIELD: Readonly<Record<string, readonly string[]>> = {
+  name: ['m.room.name'],
+  topic: ['m.room.topic'],
+  avatarUrl: ['m.room.avatar'],
+  canonicalAlias: ['m.room.canonical_alias'],
+  joinRule: ['m.room.join_rules'],
+  joinRuleValue: ['m.room.join_rules'],
+  historyVisibility: ['m.room.history_visibility'],
+  historyVisibilityValue: ['m.room.history_visibility'],
+  guestAccess: ['m.room.guest_access'],
+  guestAccessValue: ['m.room.guest_access'],
+  creator: ['m.room.create'],
+  version: ['m.room.create'],
+  isEncrypted: ['m.room.encryption'],
+  // Room version 12 makes the creators privileged: the create event says who and which version.
+  powerLevels: ['m.room.power_levels', 'm.room.create'],
+};
+
+/**
+ * State for a summary field of the room reading `field`'s types: what the room list already
+ * holds when it holds them (the `/sync` plan: every type but `m.room.member`; sliding sync: the
+ * types the query's fields read; an invite: what the inviter shared), else the full state.
+ */
+function summaryStateOf(
+  context: Context,
+  room: RoomShape,
+  field: keyof typeof LISTING_STATE_BY_FIELD,
+): Promise<StateIndex> | StateIndex {
+  const listing = room.listing;
+  const held = listing?.stateTypes;
+  if (
+    listing &&
+    (held === undefined || (LISTING_STATE_BY_FIELD[field] ?? []).every((type) => held.has(type)))
+  ) {
+    return listing.state;
+  }
+  return fullStateOf(context, room);
 }
 
-async function summaryContent(context: Context, room: RoomShape, type: string, key: string) {
-  const content = (await summaryStateOf(context, room)).content(type);
+async function summaryContent(
+  context: Context,
+  room: RoomShape,
+  field: keyof typeof LISTING_STATE_BY_FIELD,
+  key: string,
+) {
+  const type = LISTING_STATE_BY_FIELD[field]?.[0] ?? '';
+  const content = (await summaryStateOf(context, room, field)).content(type);
   return content === null ? null : stringIn(content, key);
 }
 
@@ -59,9 +102,13 @@ async function summaryContent(context: Context, room: RoomShape, type: string, k
  * A room setting held in one state event's content key, read two ways: as one of the values the
  * spec defines (`null` otherwise), and exactly as the event holds it.
  */
-function roomSetting<T extends string>(known: readonly T[], type: string, key: string) {
+function roomSetting<T extends string>(
+  known: readonly T[],
+  field: keyof typeof LISTING_STATE_BY_FIELD,
+  key: string,
+) {
   const raw = (room: RoomShape, _args: unknown, context: Context) =>
-    summaryContent(context, room, type, key);
+    summaryContent(context, room, field, key);
   return {
     raw,
     known: async (room: RoomShape, args: unknown, context: Context) =>
@@ -69,20 +116,20 @@ function roomSetting<T extends string>(known: readonly T[], type: string, key: s
   };
 }
 
-const joinRule = roomSetting(JOIN_RULES, 'm.room.join_rules', 'join_rule');
+const joinRule = roomSetting(JOIN_RULES, 'joinRule', 'join_rule');
 const historyVisibility = roomSetting(
   HISTORY_VISIBILITIES,
-  'm.room.history_visibility',
+  'historyVisibility',
   'history_visibility',
 );
-const guestAccess = roomSetting(GUEST_ACCESSES, 'm.room.guest_access', 'guest_access');
+const guestAccess = roomSetting(GUEST_ACCESSES, 'guestAccess', 'guest_access');
 
 /**
  * The room's power levels: its current `m.room.power_levels` (or the spec's defaults) and, from
  * room version 12 on, its privileged creators.
  */
 export async function roomPowerLevels(context: Context, room: RoomShape): Promise<PowerLevels> {
-  return powerLevelsOf(await summaryStateOf(context, room));
+  return powerLevelsOf(await summaryStateOf(context, room, 'powerLevels'));
 }
 
 async function membershipOf(context: Context, room: RoomShape): Promise<MembershipState | null> {
@@ -156,23 +203,22 @@ builder.node(RoomRef, {
     name: t.string({
       nullable: true,
       description: 'From `m.room.name`; `null` when the room has none.',
-      resolve: (room, _args, context) => summaryContent(context, room, 'm.room.name', 'name'),
+      resolve: (room, _args, context) => summaryContent(context, room, 'name', 'name'),
     }),
     topic: t.string({
       nullable: true,
       description: 'From `m.room.topic`.',
-      resolve: (room, _args, context) => summaryContent(context, room, 'm.room.topic', 'topic'),
+      resolve: (room, _args, context) => summaryContent(context, room, 'topic', 'topic'),
     }),
     avatarUrl: t.string({
       nullable: true,
       description: 'From `m.room.avatar`, an `mxc://` URI.',
-      resolve: (room, _args, context) => summaryContent(context, room, 'm.room.avatar', 'url'),
+      resolve: (room, _args, context) => summaryContent(context, room, 'avatarUrl', 'url'),
     }),
     canonicalAlias: t.string({
       nullable: true,
       description: 'From `m.room.canonical_alias`, e.g. `#room:example.org`.',
-      resolve: (room, _args, context) =>
-        summaryContent(context, room, 'm.room.canonical_alias', 'alias'),
+      resolve: (room, _args, context) => summaryContent(context, room, 'canonicalAlias', 'alias'),
     }),
     joinRule: t.field({
       type: JoinRuleEnum,
@@ -216,7 +262,7 @@ builder.node(RoomRef, {
       description:
         'Who created the room: the `m.room.create` sender (its `creator` field in room versions before 11).',
       resolve: async (room, _args, context) => {
-        const create = (await summaryStateOf(context, room)).get('m.room.create');
+        const create = (await summaryStateOf(context, room, 'creator')).get('m.room.create');
         return create === null ? null : { userId: creatorOf(create) };
       },
     }),
@@ -224,13 +270,13 @@ builder.node(RoomRef, {
       nullable: true,
       description: 'From `m.room.create` (`1` when the event does not say).',
       resolve: async (room, _args, context) =>
-        roomVersionOf((await summaryStateOf(context, room)).content('m.room.create')),
+        roomVersionOf((await summaryStateOf(context, room, 'version')).content('m.room.create')),
     }),
     isEncrypted: t.boolean({
       description:
         'Whether the room has `m.room.encryption` state (messages are end-to-end encrypted).',
       resolve: async (room, _args, context) =>
-        (await summaryStateOf(context, room)).get('m.room.encryption') !== null,
+        (await summaryStateOf(context, room, 'isEncrypted')).get('m.room.encryption') !== null,
     }),
     isDirect: t.boolean({
       description:

@@ -20,6 +20,8 @@ import {
   roomListFrom,
 } from '../room/room-list.ts';
 import {
+  listCovers,
+  type SlidingListOptions,
   type SlidingRoomList,
   slidingRoomListFrom,
   slidingRoomListRequest,
@@ -39,7 +41,7 @@ export class RequestLoaders {
   readonly event: DataLoader<string, ClientEvent>;
   readonly #viewer: Viewer;
   readonly #lists = new Map<boolean, Promise<RoomList>>();
-  readonly #slidingLists = new Map<number, Promise<SlidingRoomList | null>>();
+  readonly #slidingLists = new Map<SlidingListOptions, Promise<SlidingRoomList | null>>();
   #directFromAccountData: Promise<Map<string, string[]>> | null = null;
 
   constructor(viewer: Viewer) {
@@ -76,30 +78,29 @@ export class RequestLoaders {
    * list plan allows it and the homeserver offers it (`slidingSyncOffered`: `/versions` asked
    * once per upstream, not per request). `null` when `/sync` serves instead: sliding sync not
    * offered, refused by the homeserver now (404/405: forgotten until the next probe), or a list
-   * longer than one request reaches. With `timelineLimit`, each joined room brings that many of
-   * its newest events. Asked once per request and limit; a list with more events also answers
-   * for fewer.
+   * longer than one request reaches. `options` say how many newest events and which state types
+   * each room brings. Asked once per request and options; a list with more also answers for less.
    */
-  slidingRoomList(timelineLimit = 0): Promise<SlidingRoomList | null> {
-    for (const [limit, list] of this.#slidingLists) {
-      if (limit >= timelineLimit) {
+  slidingRoomList(options: SlidingListOptions = {}): Promise<SlidingRoomList | null> {
+    for (const [fetched, list] of this.#slidingLists) {
+      if (listCovers(fetched, options)) {
         return list;
       }
     }
-    const list = this.#loadSlidingList(timelineLimit);
-    this.#slidingLists.set(timelineLimit, list);
+    const list = this.#loadSlidingList(options);
+    this.#slidingLists.set(options, list);
     return list;
   }
 
-  async #loadSlidingList(timelineLimit: number): Promise<SlidingRoomList | null> {
+  async #loadSlidingList(options: SlidingListOptions): Promise<SlidingRoomList | null> {
     const client = this.#viewer.client;
     if (!(await slidingSyncOffered(client))) {
       return null;
     }
     let list: SlidingRoomList;
     try {
-      const request = slidingRoomListRequest(timelineLimit);
-      list = slidingRoomListFrom(await slidingSync(client, request), timelineLimit);
+      const answer = await slidingSync(client, slidingRoomListRequest(options));
+      list = slidingRoomListFrom(answer, options);
     } catch (error) {
       if (slidingSyncRefused(client.upstream, error)) {
         return null;

@@ -4,11 +4,11 @@
  * subscriptions are capped across its connections.
  */
 import { describe, expect, it, vi } from 'vitest';
-import WebSocket from 'ws';
 import type { MatrixClient } from '../../src/matrix/matrix-client.ts';
 import { getMessages, sendMessageEvent } from '../../src/matrix/room-events.ts';
 import { createRoom, joinRoom } from '../../src/matrix/rooms.ts';
 import { newUpstream, newUserClient } from '../support/homeserver.ts';
+import { openAuthenticatedSocket } from '../support/raw-websocket.ts';
 import { startServer } from '../support/server.ts';
 
 /** With each message's body: the large bodies make up what the socket has to carry. */
@@ -27,39 +27,8 @@ interface Message {
   };
 }
 
-/**
- * A bare graphql-transport-ws client on a `ws` socket, authenticated with `token`: it records
- * every message and can stop reading from the network (`pause`), as a stalled client does.
- */
-async function rawClient(url: string, token: string) {
-  const socket = new WebSocket(url, 'graphql-transport-ws');
-  const messages: Message[] = [];
-  socket.on('message', (data) => messages.push(JSON.parse(String(data)) as Message));
-  await new Promise((resolve, reject) => {
-    socket.once('open', resolve);
-    socket.once('error', reject);
-  });
-  socket.send(
-    JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } }),
-  );
-  await vi.waitFor(() =>
-    expect(messages.map((message) => message.type)).toContain('connection_ack'),
-  );
-  return {
-    socket,
-    messages,
-    subscribe(id: string, query: string, variables: Record<string, unknown> = {}) {
-      socket.send(JSON.stringify({ id, type: 'subscribe', payload: { query, variables } }));
-    },
-    of: (id: string) => messages.filter((message) => message.id === id),
-    [Symbol.asyncDispose]: async () => {
-      const closed = new Promise((resolve) => socket.once('close', resolve));
-      socket.resume();
-      socket.close();
-      await closed;
-    },
-  };
-}
+/** A raw graphql-transport-ws client authenticated with `token`, its messages read as above. */
+const rawClient = (url: string, token: string) => openAuthenticatedSocket<Message>(url, token);
 
 const text = (body: string) => ({ msgtype: 'm.text', body });
 
@@ -101,8 +70,8 @@ describe('slow consumers', () => {
 
     // The server pings every 12 s and drops a socket that has not answered 12 s later; a paused
     // socket answers nothing. Right after a ping the pause may last about 20 s.
-    await new Promise((resolve) => stalled.socket.once('ping', resolve));
-    stalled.socket.pause();
+    await stalled.nextPing();
+    stalled.pause();
     // Large events, so that what the kernel buffers for the stalled socket (a few MB) is a small
     // part of them and the rest has to wait in the facade: 500 of 40 kB are 20 MB. The homeserver
     // takes about 50 a second in one room, whatever their size.
@@ -129,7 +98,7 @@ describe('slow consumers', () => {
       timeout: 30_000,
       interval: 50,
     });
-    stalled.socket.resume();
+    stalled.resume();
     await vi.waitFor(() => expect(hasMarker(stalled.of('events'))).toBe(true), {
       timeout: 30_000,
       interval: 50,
@@ -194,11 +163,11 @@ describe('slow consumers', () => {
     // Refused before asking the homeserver anything (no `/state` of the room).
     expect(server.upstream.requests.filter((request) => request.includes('/state'))).toEqual([]);
     // The socket goes on: once one subscription ends, another is accepted.
-    first.socket.send(JSON.stringify({ id: 'm0', type: 'complete' }));
+    first.send({ id: 'm0', type: 'complete' });
     await vi.waitFor(() => expect(server.app.syncStats.listeners).toBe(199));
     third.subscribe('accepted', ROOM_EVENTS, { roomId });
     await vi.waitFor(() => expect(server.app.syncStats.listeners).toBe(200));
     expect(third.of('accepted')).toEqual([]);
-    expect(third.socket.readyState).toBe(WebSocket.OPEN);
+    expect(third.isOpen()).toBe(true);
   });
 });

@@ -807,6 +807,53 @@ const OneRoomLatestEvents = graphql(`
   }
 `);
 
+describe('the state a sliding room list asks for', () => {
+  it('should ask for the types the selected fields read, and read the full state for a field it did not see', async () => {
+    await using upstream = newUpstream();
+    const alice = await newUserClient(upstream, 'list-state');
+    const { roomId } = await createRoom(alice.client, { name: 'Narrow', topic: 'About' });
+    await using facade = facadeWithPlan('sliding-sync');
+    const token = alice.user.accessToken;
+
+    // Every field the list saw: one call.
+    const seen = await facade.graphql(
+      '{ rooms(first: 5) { edges { node { id name topic joinRule isEncrypted } } } }',
+      { token },
+    );
+    expect(seen.data).toEqual({
+      rooms: {
+        edges: [
+          {
+            node: {
+              id: roomId,
+              name: 'Narrow',
+              topic: 'About',
+              joinRule: 'INVITE',
+              isEncrypted: false,
+            },
+          },
+        ],
+      },
+    });
+    expect(facade.upstream.requests).toEqual([SLIDING_SYNC]);
+
+    // `topic` behind a fragment on Node is not what the list planned for: its listing lacks the
+    // type, so the room's full state answers it (one more call), never a wrong null.
+    facade.upstream.reset();
+    const hidden = await facade.graphql(
+      '{ rooms(first: 5) { edges { node { name ... on Node { ... on Room { topic } } } } } }',
+      { token },
+    );
+    expect(hidden.data).toEqual({
+      rooms: { edges: [{ node: { name: 'Narrow', topic: 'About' } }] },
+    });
+    expect(facade.upstream.requests).toEqual([
+      SLIDING_SYNC,
+      `GET /_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state`,
+    ]);
+  });
+});
+
 describe("the room list's latest messages", () => {
   /** Alice in a busy room (12 messages) and a quiet one (only its creation events). */
   async function rooms(prefix: string) {

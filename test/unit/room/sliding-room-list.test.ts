@@ -4,6 +4,7 @@ import {
   INVITES_LIST,
   LIST_RANGE_END,
   LISTING_STATE_TYPES,
+  listCovers,
   ROOMS_LIST,
   type SlidingRoomList,
   slidingPage,
@@ -98,12 +99,42 @@ describe('slidingRoomListRequest', () => {
   });
 });
 
+describe('a room list asking for some state types', () => {
+  it('should ask for those types and the own member event, and mark the listings with them', () => {
+    const request = slidingRoomListRequest({ stateTypes: ['m.room.name'] });
+    expect(request.lists[ROOMS_LIST]?.requiredState).toEqual([
+      ['m.room.name', ''],
+      ['m.room.member', '$ME'],
+    ]);
+    const list = slidingRoomListFrom(response({ '!a:hs.test': joined('A', 1) }), {
+      stateTypes: ['m.room.name'],
+    });
+    expect(list.rooms[0]?.listing.stateTypes).toEqual(new Set(['m.room.name']));
+    // Without a choice, the listing holds every listing type (no mark).
+    expect(
+      slidingRoomListFrom(response({ '!a:hs.test': joined('A', 1) })).rooms[0]?.listing.stateTypes,
+    ).toBeUndefined();
+  });
+
+  it('should let a list fetched with more answer for less, never the other way', () => {
+    const wide = { stateTypes: ['m.room.name', 'm.room.topic'], timelineLimit: 4 };
+    expect(listCovers(wide, { stateTypes: ['m.room.topic'], timelineLimit: 2 })).toBe(true);
+    expect(listCovers(wide, { stateTypes: ['m.room.avatar'] })).toBe(false);
+    expect(listCovers(wide, { stateTypes: ['m.room.name'], timelineLimit: 5 })).toBe(false);
+    // No types named means all of them.
+    expect(listCovers({}, { stateTypes: ['m.room.power_levels'] })).toBe(true);
+    expect(listCovers(wide, {})).toBe(false);
+  });
+});
+
 describe("a room list with its rooms' newest events", () => {
   it('should ask joined rooms (not invites) for the timeline, capped at a page and one', () => {
-    const request = slidingRoomListRequest(6);
+    const request = slidingRoomListRequest({ timelineLimit: 6 });
     expect(request.lists[ROOMS_LIST]?.timelineLimit).toBe(6);
     expect(request.lists[INVITES_LIST]?.timelineLimit).toBe(0);
-    expect(slidingRoomListRequest(5000).lists[ROOMS_LIST]?.timelineLimit).toBe(101);
+    expect(slidingRoomListRequest({ timelineLimit: 5000 }).lists[ROOMS_LIST]?.timelineLimit).toBe(
+      101,
+    );
   });
 
   it("should keep each joined room's events, and whether they are its whole history", () => {
@@ -113,7 +144,7 @@ describe("a room list with its rooms' newest events", () => {
       '!more:hs.test': joined('More', 1, { timeline: events, limited: true }),
     });
 
-    const withTimeline = slidingRoomListFrom(answer, 3);
+    const withTimeline = slidingRoomListFrom(answer, { timelineLimit: 3 });
     expect(
       withTimeline.rooms.map((room) => [room.listing.roomId, room.listing.recentEvents]),
     ).toEqual([
