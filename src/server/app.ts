@@ -11,6 +11,7 @@ import type { Logger } from '../logger.ts';
 import { Upstream } from '../matrix/http.ts';
 import { setRoomListPlan } from '../matrix/sliding-sync.ts';
 import { SyncHub } from '../sync/sync-hub.ts';
+import { idleMemoryReclaimer } from './idle-memory.ts';
 import { TrustedDocuments } from './trusted-documents.ts';
 import { attachWebSocketTransport } from './ws.ts';
 import { createFacadeYoga, type FacadeYoga } from './yoga.ts';
@@ -68,6 +69,7 @@ export function buildApp({ config, logger, dispatcher }: AppOptions): App {
   const shutdown = new AbortController();
   // Made on the first subscription: a server that serves none never starts a loop.
   let hub: SyncHub | undefined;
+  const reclaimer = idleMemoryReclaimer(() => hub?.idle ?? true, logger);
   const syncHub = () => {
     hub ??= new SyncHub({
       // The loop's own backoff governs /sync (it keeps its position, honours Retry-After and
@@ -84,6 +86,7 @@ export function buildApp({ config, logger, dispatcher }: AppOptions): App {
       maxBackfillEvents: config.sync.maxBackfillEvents,
       streamQueueLimit: config.sync.streamQueueLimit,
       maxStreamsPerToken: config.sync.maxSubscriptionsPerToken,
+      onIdle: () => reclaimer.idle(),
     });
     return hub;
   };
@@ -145,6 +148,7 @@ export function buildApp({ config, logger, dispatcher }: AppOptions): App {
       shutdown.abort();
       await websockets.close();
       await hub?.close();
+      reclaimer.cancel();
       server.closeIdleConnections();
       const cut = setTimeout(() => server.closeAllConnections(), DRAIN_TIMEOUT_MS);
       cut.unref();

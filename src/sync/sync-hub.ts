@@ -55,6 +55,11 @@ export interface SyncHubOptions {
    */
   maxStreamsPerToken?: number;
   /**
+   * Called when the last loop has stopped and settled: nothing of any subscriber is running any
+   * more (the server then gives the memory of the burst back: src/server/idle-memory.ts).
+   */
+  onIdle?: () => void;
+  /**
    * The upstream calls the loops make, for unit tests that script them.
    * @default the real endpoint functions ({@link matrixSyncTransport})
    */
@@ -118,6 +123,7 @@ export class SyncHub {
   readonly #logger: UpstreamLogger | undefined;
   readonly #streamQueueLimit: number;
   readonly #maxStreamsPerToken: number;
+  readonly #onIdle: (() => void) | undefined;
   /** Live streams by token (the same key as `#loops`), from `stream()` until each lets go. */
   readonly #streams = new Map<string, number>();
   /**
@@ -142,6 +148,7 @@ export class SyncHub {
     this.#logger = options.logger;
     this.#streamQueueLimit = options.streamQueueLimit ?? 256;
     this.#maxStreamsPerToken = options.maxStreamsPerToken ?? 200;
+    this.#onIdle = options.onIdle;
     if (!Number.isInteger(this.#streamQueueLimit) || this.#streamQueueLimit < 2) {
       throw new RangeError('streamQueueLimit must be an integer of at least 2');
     }
@@ -263,6 +270,11 @@ export class SyncHub {
     return admission;
   }
 
+  /** Whether no loop runs, nor is winding down. */
+  get idle(): boolean {
+    return this.#running.size === 0 && this.#loops.size === 0;
+  }
+
   /**
    * Live loops and listeners, for tests and metrics. `loops` counts every loop still running,
    * those in their grace period and those stopped but still winding down included.
@@ -340,6 +352,9 @@ export class SyncHub {
         // A loop that ended by itself must not be found by the next subscribe.
         if (this.#loops.get(accessToken) === entry) {
           this.#remove(accessToken, entry);
+        }
+        if (this.#running.size === 0 && this.#loops.size === 0) {
+          this.#onIdle?.();
         }
       });
     this.#running.add(running);

@@ -151,6 +151,27 @@ describe('SyncHub', () => {
     expect(transport.inFlight).toBe(0);
   });
 
+  it('should say it is idle once the last of its loops has stopped, not before', async () => {
+    let idle = 0;
+    const { hub, transport } = newHub({ onIdle: () => idle++ });
+    const unsubscribeAlice = hub.subscribe(alice, () => {});
+    const unsubscribeBob = hub.subscribe(bob, () => {});
+    await establish(transport);
+    expect(hub.idle).toBe(false);
+
+    unsubscribeAlice();
+    await vi.advanceTimersByTimeAsync(GRACE_MS);
+    await settlePromises();
+    expect(hub.stats.loops).toBe(1);
+    expect(idle).toBe(0);
+
+    unsubscribeBob();
+    await vi.advanceTimersByTimeAsync(GRACE_MS);
+    await settlePromises();
+    expect(hub.idle).toBe(true);
+    expect(idle).toBe(1);
+  });
+
   it('should keep the loop for a listener subscribing within the grace period', async () => {
     const { hub, transport } = newHub();
     hub.subscribe(alice, () => {})();
