@@ -45,13 +45,13 @@ import { registerUser } from '../scripts/synapse/register.ts';
 import { loadConfig } from '../src/config.ts';
 import { createLogger, type Logger } from '../src/logger.ts';
 import { Upstream } from '../src/matrix/http.ts';
-import type { MatrixClient } from '../src/matrix/matrix-client.ts';
-import { getMessages, sendMessageEvent } from '../src/matrix/room-events.ts';
+import { sendMessageEvent } from '../src/matrix/room-events.ts';
 import { createRoom, joinRoom } from '../src/matrix/rooms.ts';
 import { buildApp } from '../src/server/app.ts';
 import { countingDispatcher } from '../test/support/counting-dispatcher.ts';
 import { type Fault, startFaultProxy } from '../test/support/fault-proxy.ts';
 import { openAuthenticatedSocket, openRawSocket } from '../test/support/raw-websocket.ts';
+import { newestEventIds, type RoomEventsMessage } from '../test/support/room-events-feed.ts';
 import { heapUsedMb, warnWithoutGc } from './lib/exposed-gc.ts';
 import { errorCodes, graphqlBody, postGraphql } from './lib/graphql-http.ts';
 import { aliasedRooms } from './lib/hostile-documents.ts';
@@ -271,23 +271,13 @@ say(
 
 // --- 5: a websocket subscriber that stops reading while events arrive ---
 
-/** A graphql-transport-ws message, as far as item 5 reads it. */
-interface Message {
-  type: string;
-  id?: string;
-  payload?: {
-    data?: { roomEvents?: { event: { id: string } | null; gap: { room: { id: string } } | null } };
-    errors?: { message: string; extensions?: Record<string, unknown> }[];
-  };
-}
-
 /**
  * A bare graphql-transport-ws client (the graphql-ws client cannot stop reading) subscribed to
  * the room's events: it records every message and how the socket closed, and `pause()` stops it
  * reading from the network, as a stalled client does.
  */
 async function rawClient(url: string, token: string, roomId: string) {
-  const client = await openAuthenticatedSocket<Message>(url, token);
+  const client = await openAuthenticatedSocket<RoomEventsMessage>(url, token);
   client.subscribe('events', ROOM_EVENTS, { roomId });
   return Object.assign(client, {
     has: (eventId: string) =>
@@ -295,31 +285,12 @@ async function rawClient(url: string, token: string, roomId: string) {
   });
 }
 
-/** The IDs of the room's `count` newest events, as its timeline orders them (oldest first). */
-async function newestEvents(client: MatrixClient, roomId: string, count: number) {
-  const newestFirst: string[] = [];
-  let from: string | undefined;
-  while (newestFirst.length < count) {
-    const page = await getMessages(client, roomId, {
-      dir: 'b',
-      limit: Math.min(count - newestFirst.length, 1000),
-      ...(from === undefined ? {} : { from }),
-    });
-    newestFirst.push(...page.chunk.map((event) => event.eventId));
-    if (page.end === null) {
-      break;
-    }
-    from = page.end;
-  }
-  return newestFirst.reverse();
-}
-
 /**
  * What a paused client got (`messages`, those of its subscription), against what was sent
  * (`sent`, in timeline order): events, whether in order and once, where its gaps stand and how
  * many events each stands for, and how many events are missing with no gap before them.
  */
-function tally(messages: Message[], sent: readonly string[]) {
+function tally(messages: RoomEventsMessage[], sent: readonly string[]) {
   const position = new Map(sent.map((id, index) => [id, index]));
   let events = 0;
   let late = 0;
@@ -435,7 +406,7 @@ say(
   // A close arrives after the data the socket still held; give it a moment to be read.
   await sleep(500);
   clearInterval(watch);
-  const sent = await newestEvents(bobClient, roomId, eventCount + 1);
+  const sent = await newestEventIds(bobClient, roomId, eventCount + 1);
 
   say(
     `   sent in ${seconds(sentMs)} (${(eventCount / (sentMs / 1000)).toFixed(0)}/s); paused ${seconds(pausedMs)}${handedOut ? '' : ' (the readers had not all got the last event after 60 s)'}`,

@@ -275,16 +275,6 @@ export function keyedPage<T>(
   };
 }
 
-/** The page of `membership`'s rooms of a sliding list (see {@link keyedPage}). */
-export function slidingPage(
-  list: SlidingRoomList,
-  membership: SlidingMembership,
-  request: KeyedPageRequest,
-): KeyedPage<SlidingListing> {
-  const rooms = list.rooms.filter((room) => room.listing.membership === membership);
-  return keyedPage(rooms, recencyKey, request);
-}
-
 /** How many leading items of the sorted `items` satisfy `test` (a binary search would do too). */
 function countWhile<T>(items: readonly T[], test: (item: T) => boolean): number {
   let count = 0;

@@ -3,12 +3,7 @@
  * one sliding sync (MSC4186) when the homeserver offers it, else from one filtered `/sync`
  * (RequestLoaders). docs/queries.md describes both plans and the cursors.
  */
-import {
-  type FieldNode,
-  GraphQLObjectType,
-  type GraphQLResolveInfo,
-  getArgumentValues,
-} from 'graphql';
+import type { FieldNode, GraphQLResolveInfo } from 'graphql';
 import type { MembershipState } from '../matrix/room-state.ts';
 import { byActivity, type RoomListing } from '../room/room-list.ts';
 import {
@@ -26,7 +21,7 @@ import { openCursor, sealCursor } from './cursor.ts';
 import { MembershipEnum } from './event.ts';
 import { isRoomId } from './matrix-ids.ts';
 import { LISTING_STATE_BY_FIELD, RoomRef } from './room.ts';
-import { selectedFields } from './room-prefetch.ts';
+import { roomFieldArgs, selectedFields } from './room-prefetch.ts';
 
 builder.queryFields((t) => ({
   rooms: t.connection(
@@ -110,21 +105,19 @@ function listedRoomNeeds(info: GraphQLResolveInfo): SlidingListOptions {
 
 /** The events the largest of the `messages` pages wants from the list (see listedRoomNeeds). */
 function timelineLimit(info: GraphQLResolveInfo, pages: readonly FieldNode[]): number {
-  const room = info.schema.getType('Room');
-  const messages = room instanceof GraphQLObjectType ? room.getFields()['messages'] : undefined;
-  if (messages === undefined) {
-    return 0;
-  }
   let limit = 0;
   for (const page of pages) {
+    const args = roomFieldArgs<ConnectionArgs>(page, info);
+    if (args === null) {
+      continue;
+    }
     try {
-      const args = getArgumentValues(messages, page, info.variableValues) as ConnectionArgs;
       const { size, backward } = pageRequest(args);
       if (backward && args.before == null) {
         limit = Math.max(limit, size + 1);
       }
     } catch {
-      // Arguments that do not hold: the field reports them when it resolves.
+      // A page size out of bounds: the field reports it when it resolves.
     }
   }
   return limit;

@@ -10,7 +10,9 @@
 import {
   type FieldNode,
   type FragmentDefinitionNode,
+  GraphQLObjectType,
   type GraphQLResolveInfo,
+  getArgumentValues,
   Kind,
   type SelectionSetNode,
 } from 'graphql';
@@ -86,4 +88,22 @@ export function selectedFields(
     visit(selectionSet);
   }
   return fields;
+}
+
+/**
+ * The arguments of a selection of the Room field `field`, coerced as execution will coerce them;
+ * `null` when they do not coerce (the field's resolver then reports it).
+ */
+export function roomFieldArgs<T>(field: FieldNode, info: GraphQLResolveInfo): T | null {
+  const room = info.schema.getType('Room');
+  const definition =
+    room instanceof GraphQLObjectType ? room.getFields()[field.name.value] : undefined;
+  if (definition === undefined) {
+    return null;
+  }
+  try {
+    return getArgumentValues(definition, field, info.variableValues) as T;
+  } catch {
+    return null;
+  }
 }

@@ -1,6 +1,5 @@
 /** The room timeline and state on Room: messages (cursor pagination), state, stateEvent, event. */
 
-import { GraphQLObjectType, getArgumentValues } from 'graphql';
 import type { ClientEvent, RoomEventFilter } from '../matrix/events.ts';
 import { absentAsNull } from '../matrix/policy.ts';
 import { getEventContext, getMessages } from '../matrix/room-events.ts';
@@ -12,7 +11,7 @@ import { decodeTimelineCursor, encodeTimelineCursor, type TimelineScope } from '
 import { RoomEventRef, StateEventRef } from './event.ts';
 import { requireEventId } from './matrix-ids.ts';
 import { fullStateOf, RoomRef, type RoomShape } from './room.ts';
-import { prefetchRoomField } from './room-prefetch.ts';
+import { prefetchRoomField, roomFieldArgs } from './room-prefetch.ts';
 
 /**
  * The most events one `/messages` call asks for while topping up a page: a page comes back short
@@ -101,17 +100,10 @@ function messagesPageOnce(
 
 // A room page's timeline goes out with the room's visibility check, not after it.
 prefetchRoomField('messages', (context, roomId, field, info) => {
-  const room = info.schema.getType('Room');
-  const definition = room instanceof GraphQLObjectType ? room.getFields()['messages'] : undefined;
-  if (definition === undefined) {
-    return;
-  }
-  try {
-    const args = getArgumentValues(definition, field, info.variableValues) as MessagesArgs;
+  const args = roomFieldArgs<MessagesArgs>(field, info);
+  if (args !== null) {
     // Read (or refused) by the field's resolver; nobody reads it when the room is refused.
     messagesPageOnce(context, { roomId, listing: null }, args).catch(() => {});
-  } catch {
-    // Arguments that do not coerce: the field's resolver reports them.
   }
 });
 

@@ -71,10 +71,6 @@ export class TrustedDocuments {
     return new TrustedDocuments(documents, only);
   }
 
-  get size(): number {
-    return this.#documents.size;
-  }
-
   /** The yoga plugin that applies the manifest to HTTP requests. */
   plugin(): Plugin {
     return usePersistedOperations({

@@ -4,11 +4,11 @@
  * subscriptions are capped across its connections.
  */
 import { describe, expect, it, vi } from 'vitest';
-import type { MatrixClient } from '../../src/matrix/matrix-client.ts';
-import { getMessages, sendMessageEvent } from '../../src/matrix/room-events.ts';
+import { sendMessageEvent } from '../../src/matrix/room-events.ts';
 import { createRoom, joinRoom } from '../../src/matrix/rooms.ts';
 import { newUpstream, newUserClient } from '../support/homeserver.ts';
 import { openAuthenticatedSocket } from '../support/raw-websocket.ts';
+import { newestEventIds, type RoomEventsMessage } from '../support/room-events-feed.ts';
 import { startServer } from '../support/server.ts';
 
 /** With each message's body: the large bodies make up what the socket has to carry. */
@@ -17,39 +17,11 @@ const ROOM_EVENTS = `subscription ($roomId: ID!) {
 }`;
 const MY_MEMBERSHIP = 'subscription { myMembership { membership } }';
 
-/** A graphql-transport-ws message, as far as these tests read it. */
-interface Message {
-  type: string;
-  id?: string;
-  payload?: {
-    data?: { roomEvents?: { event: { id: string } | null; gap: { room: { id: string } } | null } };
-    errors?: { message: string; extensions?: Record<string, unknown> }[];
-  };
-}
-
 /** A raw graphql-transport-ws client authenticated with `token`, its messages read as above. */
-const rawClient = (url: string, token: string) => openAuthenticatedSocket<Message>(url, token);
+const rawClient = (url: string, token: string) =>
+  openAuthenticatedSocket<RoomEventsMessage>(url, token);
 
 const text = (body: string) => ({ msgtype: 'm.text', body });
-
-/** The IDs of the room's `count` newest events, as its timeline orders them (oldest first). */
-async function newestEvents(client: MatrixClient, roomId: string, count: number) {
-  const newestFirst: string[] = [];
-  let from: string | undefined;
-  while (newestFirst.length < count) {
-    const page = await getMessages(client, roomId, {
-      dir: 'b',
-      limit: Math.min(count - newestFirst.length, 1000),
-      ...(from === undefined ? {} : { from }),
-    });
-    newestFirst.push(...page.chunk.map((event) => event.eventId));
-    if (page.end === null) {
-      break;
-    }
-    from = page.end;
-  }
-  return newestFirst.reverse();
-}
 
 describe('slow consumers', () => {
   it('should give a websocket that stopped reading a gap, then the newest events in order, each once', async () => {
@@ -92,7 +64,7 @@ describe('slow consumers', () => {
       }),
     );
     const marker = await sendMessageEvent(bob.client, roomId, 'm.room.message', 'end', text('end'));
-    const hasMarker = (messages: Message[]) =>
+    const hasMarker = (messages: RoomEventsMessage[]) =>
       messages.some((message) => message.payload?.data?.roomEvents?.event?.id === marker.eventId);
     await vi.waitFor(() => expect(hasMarker(reader.of('events'))).toBe(true), {
       timeout: 30_000,
@@ -104,7 +76,7 @@ describe('slow consumers', () => {
       interval: 50,
     });
 
-    const sent = await newestEvents(bob.client, roomId, count + 1);
+    const sent = await newestEventIds(bob.client, roomId, count + 1);
     expect(sent.at(-1)).toBe(marker.eventId);
     const items = stalled.of('events').map((message) => {
       expect(message).toMatchObject({ type: 'next', payload: { data: expect.anything() } });

@@ -762,6 +762,23 @@ describe('directRoom', () => {
   });
 });
 
+// The page both queries below compare, spread into each (codegen adds it to their documents).
+graphql(`
+  fragment LatestEventsPage on RoomEventConnection {
+    edges {
+      cursor
+      node {
+        id
+        type
+      }
+    }
+    pageInfo {
+      hasPreviousPage
+      hasNextPage
+    }
+  }
+`);
+
 const RoomsWithLatestEvents = graphql(`
   query RoomsWithLatestEvents($last: Int!, $types: [String!]) {
     rooms(first: 10) {
@@ -769,17 +786,7 @@ const RoomsWithLatestEvents = graphql(`
         node {
           id
           messages(last: $last, types: $types) {
-            edges {
-              cursor
-              node {
-                id
-                type
-              }
-            }
-            pageInfo {
-              hasPreviousPage
-              hasNextPage
-            }
+            ...LatestEventsPage
           }
         }
       }
@@ -791,17 +798,7 @@ const OneRoomLatestEvents = graphql(`
   query OneRoomLatestEvents($id: ID!, $last: Int!, $types: [String!]) {
     room(id: $id) {
       messages(last: $last, types: $types) {
-        edges {
-          cursor
-          node {
-            id
-            type
-          }
-        }
-        pageInfo {
-          hasPreviousPage
-          hasNextPage
-        }
+        ...LatestEventsPage
       }
     }
   }

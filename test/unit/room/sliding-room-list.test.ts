@@ -2,15 +2,18 @@ import { describe, expect, it } from 'vitest';
 import type { SlidingSyncResponse, SlidingSyncRoom } from '../../../src/matrix/sliding-sync.ts';
 import {
   INVITES_LIST,
+  type KeyedPageRequest,
+  keyedPage,
   LIST_RANGE_END,
   LISTING_STATE_TYPES,
   listCovers,
   ROOMS_LIST,
+  recencyKey,
   type SlidingRoomList,
-  slidingPage,
   slidingRoomListFrom,
   slidingRoomListRequest,
 } from '../../../src/room/sliding-room-list.ts';
+import { LISTING_STATE_BY_FIELD } from '../../../src/schema/room.ts';
 import { member, message, OWNER, stateEvent } from './room-fixtures.ts';
 
 const ME = '@me:hs.test';
@@ -81,7 +84,11 @@ describe('slidingRoomListRequest', () => {
       filters: { isInvite: false },
     });
     expect(request.lists[INVITES_LIST]).toMatchObject({ filters: { isInvite: true } });
-    // Every type a Room summary field reads from a listing.
+    // Every type a Room field reads from a listing, and no other: the default list is the
+    // union of what the fields declare (src/schema/room.ts), so a new field cannot miss its type.
+    expect(new Set(LISTING_STATE_TYPES)).toEqual(
+      new Set(Object.values(LISTING_STATE_BY_FIELD).flat()),
+    );
     expect(LISTING_STATE_TYPES).toEqual(
       expect.arrayContaining([
         'm.room.name',
@@ -262,6 +269,16 @@ describe('slidingRoomListFrom', () => {
     );
   });
 });
+
+/** A membership's page of a sliding list, as src/schema/room-list.ts cuts it. */
+function slidingPage(
+  list: SlidingRoomList,
+  membership: 'join' | 'invite' | 'knock',
+  request: KeyedPageRequest,
+) {
+  const rooms = list.rooms.filter((room) => room.listing.membership === membership);
+  return keyedPage(rooms, recencyKey, request);
+}
 
 describe('slidingPage', () => {
   const list = slidingRoomListFrom(
