@@ -42,6 +42,17 @@ export default defineConfig({
           hookTimeout: 60_000,
         },
       },
+      {
+        extends: true,
+        test: {
+          name: 'browser',
+          include: ['test/browser/**/*.browser.ts'],
+          // Debian's Chromium (installed when missing), then the homeserver as for the others.
+          globalSetup: ['test/browser/global-setup.ts', 'test/support/global-setup.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
     ],
   },
 });

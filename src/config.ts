@@ -48,7 +48,8 @@ const environmentSchema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: integer(0, 65_535).default(4000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  // Only read for the defaults of INTROSPECTION and GRAPHIQL, as most Node tooling reads it.
+  // `production` turns INTROSPECTION and GRAPHIQL off by default, requires CURSOR_SECRET and
+  // warns about development settings (productionWarnings); as most Node tooling reads it.
   NODE_ENV: z.string().optional(),
   INTROSPECTION: flag.optional(),
   GRAPHIQL: flag.optional(),
@@ -99,6 +100,8 @@ const environmentSchema = z.object({
   SYNC_GRACE_PERIOD_MS: integer(0, 3_600_000).default(5000),
   SYNC_MAX_BACKFILL_EVENTS: integer(0, 100_000).default(500),
   ROOM_LIST_PLAN: z.enum(['auto', 'sliding-sync', 'sync']).default('auto'),
+  METRICS: flag.default(true),
+  METRICS_PORT: integer(0, 65_535).optional(),
 });
 
 // Checks between variables run even when others are invalid (`when`), so that every problem is
@@ -109,6 +112,18 @@ const checkedEnvironmentSchema = environmentSchema
     error: 'cannot be true with INTROSPECTION=false: GraphiQL needs introspection',
     when: (payload) => parsedWithoutIssue(payload, ['GRAPHIQL', 'INTROSPECTION']),
   })
+  // The same when production's default turned introspection off: GraphiQL would open without
+  // the schema, rather than the start naming the missing opt-in.
+  .refine(
+    (env) =>
+      !(env.GRAPHIQL === true && env.INTROSPECTION === undefined && env.NODE_ENV === 'production'),
+    {
+      path: ['GRAPHIQL'],
+      error:
+        'cannot be true in production without INTROSPECTION=true: GraphiQL needs introspection, which NODE_ENV=production turns off',
+      when: (payload) => parsedWithoutIssue(payload, ['GRAPHIQL', 'INTROSPECTION', 'NODE_ENV']),
+    },
+  )
   .refine((env) => !(env.TRUSTED_DOCUMENTS_ONLY && env.TRUSTED_DOCUMENTS === undefined), {
     path: ['TRUSTED_DOCUMENTS_ONLY'],
     error: 'needs TRUSTED_DOCUMENTS: the manifest of the documents to accept',
@@ -119,6 +134,14 @@ const checkedEnvironmentSchema = environmentSchema
     error: 'must not exceed HTTP_REQUEST_TIMEOUT_MS (the headers are part of the request)',
     when: (payload) =>
       parsedWithoutIssue(payload, ['HTTP_HEADERS_TIMEOUT_MS', 'HTTP_REQUEST_TIMEOUT_MS']),
+  })
+  // A random key per process would break every client's cursors at each restart, and between
+  // instances behind one endpoint, with nothing in the logs: a production start refuses it.
+  .refine((env) => env.NODE_ENV !== 'production' || env.CURSOR_SECRET !== undefined, {
+    path: ['CURSOR_SECRET'],
+    error:
+      'is required when NODE_ENV=production: 32 or more random characters, the same on every instance, so that cursors survive restarts and load balancing (e.g. `openssl rand -base64 48`)',
+    when: (payload) => parsedWithoutIssue(payload, ['NODE_ENV', 'CURSOR_SECRET']),
   });
 
 /** Whether none of `keys` has an issue yet: a check between them can read their parsed values. */
@@ -235,6 +258,16 @@ export interface Config {
     /** Upstream calls one token may have in flight on the shared pool; more wait their turn. */
     readonly perTokenConcurrency: number;
   };
+  /** Prometheus metrics (docs/operations.md). */
+  readonly metrics: {
+    /** Whether `/metrics` is served at all. */
+    readonly enabled: boolean;
+    /**
+     * `null`: `/metrics` on the main listener; a port: on a listener of its own on `host` (0 picks
+     * a free one), and not on the main one.
+     */
+    readonly port: number | null;
+  };
 }
 
 /** Every problem with the environment at once, one per line. */
@@ -242,8 +275,63 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
-/** Parses the environment; throws {@link ConfigError} listing every invalid or missing variable. */
-export function loadConfig(environment: Record<string, string | undefined> = process.env): Config {
+/** A setting the facade runs with but an operator should see in the log (docs/deploy.md). */
+export interface ConfigWarning {
+  /** The environment variable the warning is about. */
+  readonly variable: string;
+  readonly message: string;
+}
+
+/**
+ * What a production configuration (`NODE_ENV=production`) allows but should not keep by
+ * accident: each of these has a legitimate use, so it is a warning, not a refusal. Outside
+ * production: none.
+ */
+function productionWarnings(config: Config, production: boolean): ConfigWarning[] {
+  if (!production) {
+    return [];
+  }
+  const warnings: ConfigWarning[] = [];
+  // Off by default in production, so on only because INTROSPECTION=true (or GRAPHIQL=true) says so.
+  if (config.introspection) {
+    warnings.push({
+      variable: 'INTROSPECTION',
+      message:
+        'introspection is on in production: any client may map the schema and send the introspection query, large and deep',
+    });
+  }
+  if (config.graphiql) {
+    warnings.push({
+      variable: 'GRAPHIQL',
+      message:
+        'GraphiQL is served on GET /graphql in production (it follows INTROSPECTION unless GRAPHIQL=false)',
+    });
+  }
+  if (config.corsOrigins.includes('*')) {
+    warnings.push({
+      variable: 'CORS_ORIGINS',
+      message:
+        "CORS_ORIGINS=* in production: any web page may call the facade with a token it holds; list your apps' origins instead",
+    });
+  }
+  if (config.logLevel === 'debug' || config.logLevel === 'trace') {
+    warnings.push({
+      variable: 'LOG_LEVEL',
+      message: `LOG_LEVEL=${config.logLevel} in production: a line per upstream request and per refused request, so clients set the log volume; use info`,
+    });
+  }
+  return warnings;
+}
+
+/**
+ * Parses the environment; throws {@link ConfigError} listing every invalid or missing variable.
+ * `onWarning` hears of each setting that is valid but unwise in production (the caller logs them:
+ * this module has no logger).
+ */
+export function loadConfig(
+  environment: Record<string, string | undefined> = process.env,
+  onWarning?: (warning: ConfigWarning) => void,
+): Config {
   // An empty variable means "unset" (as `PORT= npm start` intends), not "the empty string".
   const present = Object.fromEntries(
     Object.entries(environment).filter(([, value]) => value !== undefined && value !== ''),
@@ -259,7 +347,7 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
   // A development tool, and a map of the schema for anyone: on unless the process says it is in
   // production (or the operator says otherwise).
   const introspection = env.INTROSPECTION ?? env.NODE_ENV !== 'production';
-  return Object.freeze({
+  const config: Config = Object.freeze({
     homeserverUrl: env.MATRIX_HOMESERVER_URL,
     host: env.HOST,
     port: env.PORT,
@@ -311,5 +399,10 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
       maxResponseBytes: env.UPSTREAM_MAX_RESPONSE_BYTES,
       perTokenConcurrency: env.UPSTREAM_PER_TOKEN_CONCURRENCY,
     }),
+    metrics: Object.freeze({ enabled: env.METRICS, port: env.METRICS_PORT ?? null }),
   });
+  for (const warning of productionWarnings(config, env.NODE_ENV === 'production')) {
+    onWarning?.(warning);
+  }
+  return config;
 }

@@ -13,7 +13,10 @@
  *   rounds; for every subscriber's frame, the time from the proxy receiving the homeserver's
  *   `/sync` response that carried the event (for that subscriber's user) to the frame arriving
  *   at the client. Same process, same clock (`performance.now()`); the bench's clients share
- *   their event loop with the proxy, so under a burst of frames this measures high, not low.
+ *   their event loop with the proxy, so under a burst of frames this measures high, not low;
+ *   and inside the facade, from its own `matrix_facade_event_delivery_seconds` histogram (read
+ *   from `/metrics` before disconnecting): the parsed `/sync` answer to the frame handed to the
+ *   websocket, which is what the issue's "internal delivery" target names.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Client, createClient } from 'graphql-ws';
@@ -22,6 +25,7 @@ import { mapLimit, newAgent } from '../lib/client.ts';
 import type { BenchContext, FanOutSize } from '../lib/context.ts';
 import { type CountingProxy, startCountingProxy } from '../lib/counting-proxy.ts';
 import { startFacadeProcess } from '../lib/facade-process.ts';
+import { histogramBound, histogramQuantile, readHistogram } from '../lib/prometheus-histogram.ts';
 import { createRoom, joinRoom, type RegisteredUser, registerUsers, sendText } from '../lib/seed.ts';
 import { round, summarize } from '../lib/stats.ts';
 import { lineChart } from '../lib/svg.ts';
@@ -99,6 +103,9 @@ export async function fanOut(ctx: BenchContext): Promise<void> {
         'p90',
         'p99',
         'max',
+        'internal p50',
+        'p90',
+        'p99',
       ],
       results.map((result) => [
         `${result.subscribers} / ${result.users}`,
@@ -112,6 +119,9 @@ export async function fanOut(ctx: BenchContext): Promise<void> {
         ms(result.delivery.latencyMs.p90),
         ms(result.delivery.latencyMs.p99),
         ms(result.delivery.latencyMs.max),
+        ms(result.delivery.internal?.p50Ms ?? Number.NaN),
+        ms(result.delivery.internal?.p90Ms ?? Number.NaN),
+        ms(result.delivery.internal?.p99Ms ?? Number.NaN),
       ]),
     ),
   );
@@ -275,6 +285,24 @@ async function runConfiguration(
     }
   }
   const subscribedRss = facade.rssBytes();
+  // Inside the facade: from its sync loop holding the parsed /sync answer to the frame handed to
+  // the websocket, as its own histogram saw every delivery (docs/operations.md).
+  const metrics = await fetch(`${facade.url}/metrics`).then((response) => response.text());
+  const internalReading = readHistogram(metrics, 'matrix_facade_event_delivery_seconds');
+  const internal =
+    internalReading === null
+      ? null
+      : {
+          count: internalReading.count,
+          p50Ms: round(histogramQuantile(internalReading, 0.5) * 1000, 2),
+          p90Ms: round(histogramQuantile(internalReading, 0.9) * 1000, 2),
+          p99Ms: round(histogramQuantile(internalReading, 0.99) * 1000, 2),
+          p99AtMostMs: histogramBound(internalReading, 0.99) * 1000,
+          buckets: internalReading.buckets.map(([bound, cumulative]) => [
+            Number.isFinite(bound) ? bound : '+Inf',
+            cumulative,
+          ]),
+        };
 
   // Disconnect everyone, wait for the facade to stop its loops, let it settle.
   for (const client of clients) {
@@ -300,6 +328,7 @@ async function runConfiguration(
     unmatched,
     gaps,
     latencyMs: summarize(latencies),
+    internal,
   };
   const rssBytes = { baseline, subscribed: subscribedRss, peak, afterDisconnect };
   const targets = [
@@ -316,8 +345,13 @@ async function runConfiguration(
       met: afterDisconnect <= baseline * 1.1,
     },
     {
-      text: `internal delivery p99 < 50 ms (${delivery.latencyMs.p99.toFixed(1)} ms)`,
-      met: delivery.latencyMs.p99 < 50 && delivered.length === expectedFrames,
+      text:
+        internal === null
+          ? 'internal delivery p99 < 50 ms (no histogram: metrics off?)'
+          : `internal delivery p99 < 50 ms (${internal.p99Ms.toFixed(1)} ms, at most ` +
+            `${internal.p99AtMostMs} ms by its bucket; ${internal.count} deliveries; ` +
+            `end to end through the bench ${delivery.latencyMs.p99.toFixed(1)} ms)`,
+      met: internal !== null && internal.p99AtMostMs <= 50 && delivered.length === expectedFrames,
     },
   ];
   if (errors.length > 0) {

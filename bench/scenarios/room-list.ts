@@ -1,13 +1,15 @@
 /**
  * Scenario `room-list`: a user in N rooms (6 members and 10 messages each; the issue: 50) lists
- * their rooms, with and without each room's latest message. Contenders, interleaved run by run:
+ * their rooms, with and without each room's latest message, and with each room's first 5 members.
+ * Contenders, interleaved run by run:
  *
- * - the facade, `rooms(first: N)` with summary fields (and `messages(last: 1)`);
+ * - the facade, `rooms(first: N)` with summary fields (and `messages(last: 1)`, or
+ *   `members(first: 5)`);
  * - direct REST: `joined_rooms`, then every room's `/state` in parallel (and its
- *   `/messages?dir=b&limit=1`): 1 + N (1 + 2N) calls;
+ *   `/messages?dir=b&limit=1`): 1 + N (1 + 2N) calls; the states hold the members too;
  * - direct Simplified Sliding Sync (MSC4186), one `POST …/sync?timeout=0` with one list of N rooms,
- *   `timeline_limit` 0 (1): the baseline, one call. Each call gets a fresh `conn_id` so Synapse
- *   cannot answer from an earlier connection.
+ *   `timeline_limit` 0 (1), or every member event and the power levels: the baseline, one call.
+ *   Each call gets a fresh `conn_id` so Synapse cannot answer from an earlier connection.
  */
 import { randomBytes } from 'node:crypto';
 import { graphql, mapLimit, matrix, newAgent } from '../lib/client.ts';
@@ -22,6 +24,7 @@ const MEMBERS = 6;
 const MESSAGES = 10;
 
 const summaryFields = 'id name topic avatarUrl canonicalAlias joinedMemberCount';
+const fiveMembers = 'members(first: 5) { edges { node { displayName powerLevel } } }';
 const latestMessage =
   'messages(last: 1) { edges { node { id type originServerTs sender { id } ... on MessageEvent { body } } } }';
 
@@ -67,8 +70,10 @@ export async function roomList(ctx: BenchContext): Promise<void> {
   const directAgent = newAgent();
   const token = owner.accessToken;
 
-  const facadeList = async (withMessages: boolean): Promise<number> => {
-    const query = `{ rooms(first: ${rooms}) { edges { node { ${summaryFields}${withMessages ? ` ${latestMessage}` : ''} } } } }`;
+  const facadeList = async (extra: 'messages' | 'members' | null): Promise<number> => {
+    const fields =
+      extra === 'messages' ? ` ${latestMessage}` : extra === 'members' ? ` ${fiveMembers}` : '';
+    const query = `{ rooms(first: ${rooms}) { edges { node { ${summaryFields}${fields} } } } }`;
     const { bytes, body } = await graphql<{ rooms: { edges: unknown[] } }>(
       facadeAgent,
       facade.url,
@@ -102,7 +107,7 @@ export async function roomList(ctx: BenchContext): Promise<void> {
     );
     return sizes.reduce((sum, { bytes }) => sum + bytes, joined.bytes);
   };
-  const slidingSync = async (timelineLimit: number): Promise<number> => {
+  const slidingSync = async (timelineLimit: number, members = false): Promise<number> => {
     const { bytes, body } = await matrix<{ rooms?: Record<string, unknown> }>(
       directAgent,
       directProxy.url,
@@ -120,7 +125,13 @@ export async function roomList(ctx: BenchContext): Promise<void> {
               ['m.room.topic', ''],
               ['m.room.avatar', ''],
               ['m.room.canonical_alias', ''],
-              ['m.room.member', '$LAZY'],
+              // A member list needs every member event and the power levels that rank them.
+              ...(members
+                ? [
+                    ['m.room.member', '*'],
+                    ['m.room.power_levels', ''],
+                  ]
+                : [['m.room.member', '$LAZY']]),
             ],
             timeline_limit: timelineLimit,
           },
@@ -137,6 +148,8 @@ export async function roomList(ctx: BenchContext): Promise<void> {
   const facadeCpu = () => facade.cpuMs();
   const without = 'without messages';
   const withMessages = 'with latest message';
+  // Not one of the issue's targets: how the member lists the list brings along compare.
+  const withMembers = 'with 5 members';
   ctx.log(`timing: ${warmup} warm-up + ${runs} runs per contender, interleaved`);
   const results = await interleave(
     [
@@ -145,7 +158,7 @@ export async function roomList(ctx: BenchContext): Promise<void> {
         group: without,
         proxy: facadeProxy,
         cpuMs: facadeCpu,
-        run: () => facadeList(false),
+        run: () => facadeList(null),
       },
       { name: 'joined_rooms + /state', group: without, proxy: directProxy, run: () => rest(false) },
       {
@@ -160,7 +173,7 @@ export async function roomList(ctx: BenchContext): Promise<void> {
         group: withMessages,
         proxy: facadeProxy,
         cpuMs: facadeCpu,
-        run: () => facadeList(true),
+        run: () => facadeList('messages'),
       },
       {
         name: 'joined_rooms + /state + /messages',
@@ -174,6 +187,26 @@ export async function roomList(ctx: BenchContext): Promise<void> {
         baseline: true,
         proxy: directProxy,
         run: () => slidingSync(1),
+      },
+      {
+        name: 'facade',
+        group: withMembers,
+        proxy: facadeProxy,
+        cpuMs: facadeCpu,
+        run: () => facadeList('members'),
+      },
+      {
+        name: 'joined_rooms + /state',
+        group: withMembers,
+        proxy: directProxy,
+        run: () => rest(false),
+      },
+      {
+        name: 'sliding sync, all members',
+        group: withMembers,
+        baseline: true,
+        proxy: directProxy,
+        run: () => slidingSync(0, true),
       },
     ],
     { runs, warmup },

@@ -10,6 +10,8 @@ import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { SetupError } from '../setup-error.ts';
+import { ensureDebianPackages } from '../system-packages.ts';
 
 const provisionScript = resolve(import.meta.dirname, 'provision.sh');
 
@@ -78,34 +80,76 @@ export function defaultChrootDir(): string {
 }
 
 /**
- * Builds the chroot if it is not there yet (about 90 s cold, nothing when cached). Throws with the
- * script's explanation when it cannot (not root, no debootstrap, no package mirror).
+ * Builds the chroot if it is not there yet (about 90 s cold, nothing when cached), installing
+ * debootstrap first when it is missing. Throws a {@link SetupError} with the explanation when it
+ * cannot (not root, no package mirror, a failed step); the script's own progress goes to stderr.
  */
 export async function provisionSynapse(chrootDir = defaultChrootDir()): Promise<void> {
+  if (!existsSync(join(chrootDir, '.provisioned'))) {
+    requireRoot(
+      `Building the local Synapse (a Debian sid chroot at ${chrootDir}, about 90 s once)`,
+    );
+    await ensureDebianPackages(['debootstrap']);
+  }
   await new Promise<void>((resolvePromise, reject) => {
     const child = spawn('bash', [provisionScript], {
       env: { ...process.env, SYNAPSE_CHROOT_DIR: chrootDir },
-      stdio: ['ignore', 'inherit', 'inherit'],
+      stdio: ['ignore', 'inherit', 'pipe'],
     });
-    child.on('error', reject);
-    child.on('exit', (code) => {
+    // The script's output is shown as it comes; its closing "error: …" line (see `die` there) is
+    // kept for the one message the caller prints.
+    let failure: string | undefined;
+    let pending = '';
+    child.stderr.on('data', (chunk: Buffer) => {
+      const lines = (pending + chunk.toString('utf8')).split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) {
+        const error = /^\[provision-synapse\] error: (.*)$/.exec(line);
+        if (error) {
+          failure = error[1];
+        } else {
+          process.stderr.write(`${line}\n`);
+        }
+      }
+    });
+    child.on('error', (error) =>
+      reject(new SetupError(`could not run ${provisionScript}: ${error.message}`)),
+    );
+    child.on('close', (code) => {
+      if (pending !== '') {
+        process.stderr.write(`${pending}\n`);
+      }
       if (code === 0) {
         resolvePromise();
       } else {
-        reject(new Error(`provisioning the Synapse chroot failed (exit ${code}); see above`));
+        reject(
+          new SetupError(
+            `Provisioning the Synapse chroot failed: ${failure ?? `${provisionScript} exited with ${code}`}`,
+          ),
+        );
       }
     });
   });
+}
+
+/** Building and running the chroot takes root (debootstrap, chroot, mount namespaces). */
+function requireRoot(what: string): void {
+  if (process.getuid?.() !== 0) {
+    throw new SetupError(
+      `${what} needs root (debootstrap, chroot, mount namespaces): run this as root; it installs what it lacks itself.`,
+    );
+  }
 }
 
 /** Starts a Synapse on loopback and resolves once its client API answers. */
 export async function startSynapse(options: SynapseOptions = {}): Promise<RunningSynapse> {
   const chrootDir = options.chrootDir ?? defaultChrootDir();
   if (!existsSync(join(chrootDir, '.provisioned'))) {
-    throw new Error(
+    throw new SetupError(
       `no provisioned Synapse chroot at ${chrootDir}: run \`npm run synapse:provision\` first`,
     );
   }
+  requireRoot('Running the local Synapse (in a chroot, in a private mount namespace)');
   // A port picked by listening on 0 can be taken again before Synapse binds it; on that race
   // Synapse exits at once and we try another port.
   for (let attempt = 1; ; attempt++) {
@@ -166,7 +210,7 @@ async function startOnPort(
     if (/Address already in use|Couldn't listen/.test(log)) {
       throw new PortInUseError(`port ${port} is taken`);
     }
-    throw new Error(`${(error as Error).message}\n${lastLogLines(logFile, log)}`);
+    throw new SetupError(`${(error as Error).message}\n${lastLogLines(logFile, log)}`);
   }
   return {
     url,

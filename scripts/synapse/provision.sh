@@ -34,7 +34,9 @@ if [[ -f $marker ]]; then
 fi
 
 [[ $EUID -eq 0 ]] || die "building the chroot needs root (debootstrap, chroot, mount). Run as root, or point the tests at an existing homeserver with MATRIX_HOMESERVER_URL and MATRIX_REGISTRATION_SHARED_SECRET."
-command -v debootstrap >/dev/null || die "debootstrap is not installed (apt-get install -y debootstrap)."
+# `npm run demo` and `npm test` install debootstrap before calling this
+# (scripts/system-packages.ts); run on its own, the script says what to install.
+command -v debootstrap >/dev/null || die "debootstrap is not installed: apt-get update && apt-get install -y debootstrap (npm run demo and npm test install it themselves)."
 command -v unshare >/dev/null || die "unshare (util-linux) is not installed."
 
 mkdir -p "$(dirname "$dir")"

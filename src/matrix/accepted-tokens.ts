@@ -18,11 +18,28 @@ const MAX_TOKENS = 10_000;
 
 export class AcceptedTokens {
   /** Keyed by the token itself, which never leaves this map (no iteration, no logging). */
-  readonly #tokens = new LRUCache<string, true>({ max: MAX_TOKENS, ttl: ACCEPTED_TOKEN_TTL_MS });
+  readonly #tokens = new LRUCache<string, { userId: string | null }>({
+    max: MAX_TOKENS,
+    ttl: ACCEPTED_TOKEN_TTL_MS,
+  });
 
   /** The homeserver answered a call of `token` with anything but a refusal of the token. */
   accepted(token: string): void {
-    this.#tokens.set(token, true);
+    this.#tokens.set(token, this.#tokens.get(token) ?? { userId: null });
+  }
+
+  /** `whoami` said whose `token` is (a token never changes hands). */
+  identified(token: string, userId: string): void {
+    this.#tokens.set(token, { userId });
+  }
+
+  /**
+   * Whose `token` is, when the homeserver said so within {@link ACCEPTED_TOKEN_TTL_MS} of its last
+   * accepted call. Only ever to read the answer of a call made with the token itself (a refused
+   * token gets no answer to read): never a substitute for asking who the caller is.
+   */
+  userIdOf(token: string): string | null {
+    return this.#tokens.get(token)?.userId ?? null;
   }
 
   /** The homeserver refused `token` (401), or its owner logged it out. */

@@ -21,6 +21,9 @@ export async function whoami(client: MatrixClient, options?: CallOptions): Promi
     { method: 'GET', path: clientPath`/account/whoami` },
     options,
   );
+  if (client.accessToken !== null) {
+    client.upstream.acceptedTokens.identified(client.accessToken, body.user_id);
+  }
   return {
     userId: body.user_id,
     deviceId: body.device_id ?? null,

@@ -26,6 +26,23 @@ import { defaultRetryPolicy, type RetryPolicy, retryDelayMs } from './retry.ts';
 export interface UpstreamLogger {
   debug(fields: object, message: string): void;
   warn(fields: object, message: string): void;
+  /** Whether a line at `level` would be written (pino's): the request line is built only then. */
+  isLevelEnabled?(level: string): boolean;
+}
+
+/**
+ * What the client reports for metrics (src/server/metrics.ts): each try of a call, and each
+ * retry. Called synchronously on the request path: it must be cheap and must not throw.
+ */
+export interface UpstreamObserver {
+  /**
+   * One try ended: answered with HTTP `status`, or failed without an answer (`status` is then
+   * the failure: `timeout`, `connect`, `reset`, `too-large` or `aborted`). `path` is the
+   * request's encoded path without the query.
+   */
+  request(method: string, path: string, status: number | string, seconds: number): void;
+  /** A try failed with `error` and the call is about to be sent again. */
+  retry(method: string, path: string, error: unknown): void;
 }
 
 export interface UpstreamTimeouts {
@@ -108,6 +125,8 @@ export interface UpstreamOptions {
    */
   perTokenConcurrency?: number;
   logger?: UpstreamLogger;
+  /** Told of every try and retry (metrics); shared with the upstreams made from this one. */
+  observer?: UpstreamObserver;
 }
 
 /** Options of {@link Upstream.longPollPool}. */
@@ -147,6 +166,7 @@ export class Upstream {
   readonly #timeouts: UpstreamTimeouts;
   readonly #retry: RetryPolicy;
   readonly #logger: UpstreamLogger | undefined;
+  readonly #observer: UpstreamObserver | undefined;
   readonly #maxResponseBytes: number;
   /** Shared with the upstreams made by {@link withRetryPolicy}, which share the pool. */
   #limiter: KeyedLimiter | null;
@@ -164,6 +184,7 @@ export class Upstream {
     this.#timeouts = { ...defaultTimeouts, ...options.timeouts };
     this.#retry = { ...defaultRetryPolicy, ...options.retry };
     this.#logger = options.logger;
+    this.#observer = options.observer;
     this.#maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     const perToken = options.perTokenConcurrency ?? DEFAULT_PER_TOKEN_CONCURRENCY;
     this.#limiter = perToken === Number.POSITIVE_INFINITY ? null : new KeyedLimiter(perToken);
@@ -202,6 +223,7 @@ export class Upstream {
       retry: { ...this.#retry, ...retry },
       maxResponseBytes: this.#maxResponseBytes,
       ...(this.#logger ? { logger: this.#logger } : {}),
+      ...(this.#observer ? { observer: this.#observer } : {}),
     });
     // The same pool, so the same per-token cap: a token gets its share once, not once per copy.
     upstream.#limiter = this.#limiter;
@@ -226,6 +248,7 @@ export class Upstream {
       perTokenConcurrency: this.#limiter?.limit ?? Number.POSITIVE_INFINITY,
       ...(dispatcher ? { dispatcher } : {}),
       ...(this.#logger ? { logger: this.#logger } : {}),
+      ...(this.#observer ? { observer: this.#observer } : {}),
     });
     pool.#acceptedTokens = this.#acceptedTokens;
     this.#derived.push(pool);
@@ -256,7 +279,7 @@ export class Upstream {
     options.signal?.throwIfAborted();
     const idempotent = request.idempotent ?? request.method !== 'POST';
     const limiter = request.anonymous || accessToken === null ? null : this.#limiter;
-    const sendOnce = () => this.#sendOnce(request, accessToken, options.signal);
+    const sendOnce = () => this.#sendOnce(request, accessToken, options.signal, options.requestId);
     let waitedMs = 0;
     for (let attempts = 1; ; attempts++) {
       try {
@@ -272,6 +295,7 @@ export class Upstream {
         if (delay === null) {
           throw error;
         }
+        this.#observer?.retry(request.method, request.path, error);
         this.#logger?.warn(
           { method: request.method, path: request.path, attempts, delayMs: delay },
           `upstream retry after ${(error as Error).message}`,
@@ -286,12 +310,17 @@ export class Upstream {
     request: MatrixRequest,
     accessToken: string | null,
     signal: AbortSignal | undefined,
+    operationRequestId: string | undefined,
   ): Promise<unknown> {
     const path = this.#basePath + request.path + queryString(request.query ?? {});
     const endpoint: UpstreamEndpoint = { method: request.method, path: request.path };
     const headers: Record<string, string> = { accept: 'application/json' };
     if (!request.anonymous && accessToken !== null) {
       headers['authorization'] = `Bearer ${accessToken}`;
+    }
+    if (operationRequestId !== undefined) {
+      // The operation's request ID, so that the homeserver's log lines can be matched to it.
+      headers['x-request-id'] = operationRequestId;
     }
     let body: string | undefined;
     if (request.body !== undefined) {
@@ -302,13 +331,20 @@ export class Upstream {
     const requestId = ++this.#requestCounter;
     const started = performance.now();
     const logLine = (status: number | string): void => {
+      const elapsedMs = performance.now() - started;
+      this.#observer?.request(request.method, request.path, status, elapsedMs / 1000);
+      if (this.#logger?.isLevelEnabled?.('debug') === false) {
+        return;
+      }
       this.#logger?.debug(
         {
           requestId,
+          // The operation's X-Request-Id (pino leaves an undefined field out).
+          operation: operationRequestId,
           method: request.method,
           path: redactQuery(path),
           status,
-          durationMs: Math.round(performance.now() - started),
+          durationMs: Math.round(elapsedMs),
         },
         'upstream request',
       );

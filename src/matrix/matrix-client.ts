@@ -45,6 +45,11 @@ export interface MatrixRequest {
 export interface CallOptions {
   /** Aborting rejects the call with the signal's reason, untouched. */
   signal?: AbortSignal;
+  /**
+   * Sent as `X-Request-Id`: the GraphQL operation the call serves, so that the homeserver's log
+   * lines can be matched to the facade's.
+   */
+  requestId?: string;
 }
 
 /** Options of {@link Upstream.client}. */
@@ -64,6 +69,8 @@ export interface ClientOptions {
    * @default false
    */
   awaitFirstAnswer?: boolean;
+  /** Sent with every call of the client as `X-Request-Id` (see {@link CallOptions.requestId}). */
+  requestId?: string;
 }
 
 /**
@@ -74,6 +81,7 @@ export class MatrixClient {
   readonly upstream: Upstream;
   readonly #accessToken: string | null;
   readonly #signal: AbortSignal | undefined;
+  readonly #requestId: string | undefined;
   /** The homeserver's refusal of the token, once it said so: every later call fails with it. */
   #refusal: MatrixApiError | null = null;
   /** Whether the next call goes out alone, the others waiting for its answer. */
@@ -85,6 +93,7 @@ export class MatrixClient {
     this.upstream = upstream;
     this.#accessToken = accessToken;
     this.#signal = options.signal;
+    this.#requestId = options.requestId;
     this.#awaitFirstAnswer = accessToken !== null && options.awaitFirstAnswer === true;
   }
 
@@ -147,7 +156,7 @@ export class MatrixClient {
   async #sendNow<T>(request: MatrixRequest, signal: AbortSignal | undefined): Promise<T> {
     const token = request.anonymous ? null : this.#accessToken;
     try {
-      const answer = await this.upstream.send<T>(request, token, signal ? { signal } : {});
+      const answer = await this.upstream.send<T>(request, token, this.#callOptions(signal));
       if (token !== null) {
         this.upstream.acceptedTokens.accepted(token);
       }
@@ -162,6 +171,14 @@ export class MatrixClient {
       }
       throw error;
     }
+  }
+
+  #callOptions(signal: AbortSignal | undefined): CallOptions {
+    const requestId = this.#requestId;
+    if (requestId === undefined) {
+      return signal ? { signal } : {};
+    }
+    return signal ? { signal, requestId } : { requestId };
   }
 
   /** The token must never reach a log line through this object. */

@@ -30,26 +30,35 @@ export function roomMembers(
   powerLevels: PowerLevels,
   membership?: MembershipState | null,
 ): RoomMember[] {
-  const members: RoomMember[] = [];
+  const members: { member: RoomMember; sortName: string }[] = [];
   for (const entry of state.entries(['m.room.member'])) {
     const current = membershipIn(entry.content);
     if (current !== null && (membership == null || current === membership)) {
-      members.push({
+      const member: RoomMember = {
         userId: entry.stateKey,
         membership: current,
         content: entry.content,
         powerLevel: powerLevels.levelOf(entry.stateKey),
         isPrivilegedCreator: powerLevels.isPrivilegedCreator(entry.stateKey),
-      });
+      };
+      members.push({ member, sortName: sortName(member) });
     }
   }
-  return members.sort(
-    (a, b) =>
-      b.powerLevel - a.powerLevel ||
-      sortName(a).localeCompare(sortName(b)) ||
-      a.userId.localeCompare(b.userId),
-  );
+  return members
+    .sort(
+      (a, b) =>
+        b.member.powerLevel - a.member.powerLevel ||
+        collator.compare(a.sortName, b.sortName) ||
+        collator.compare(a.member.userId, b.member.userId),
+    )
+    .map(({ member }) => member);
 }
+
+/**
+ * `localeCompare`'s order (the default locale), from one collator: `localeCompare` sets one up for
+ * every comparison, a few microseconds each, and a member list sorts with hundreds.
+ */
+const collator = new Intl.Collator();
 
 function sortName(member: RoomMember): string {
   return (stringIn(member.content, 'displayname') ?? member.userId.slice(1)).toLowerCase();

@@ -34,6 +34,11 @@ export interface RoomListing {
    */
   stateTypes?: ReadonlySet<string>;
   /**
+   * Whether `state` holds every member event of the room, with the power levels and create event
+   * that rank them: the member list, without another call (a sliding sync asked for it).
+   */
+  allMembers?: boolean;
+  /**
    * The room's newest events as the list fetched them (oldest first), when it was asked for
    * them: enough to answer `messages(last: N)` without another call.
    */

@@ -86,7 +86,17 @@ export interface SlidingListOptions {
    * @default all of them
    */
   stateTypes?: readonly string[];
+  /**
+   * Whether to bring each joined room's member list: every member event, the power levels and
+   * the create event. Reading the answer then needs the viewer's user ID (its own member event
+   * is one of many).
+   * @default false
+   */
+  members?: boolean;
 }
+
+/** The state a member list reads, beyond the member events themselves. */
+const MEMBER_LIST_STATE_TYPES = ['m.room.power_levels', 'm.room.create'];
 
 /**
  * The request: both lists whole (see the module comment), each room's `stateTypes` and the
@@ -97,15 +107,19 @@ export interface SlidingListOptions {
 export function slidingRoomListRequest(options: SlidingListOptions = {}): SlidingSyncRequest {
   const timelineLimit = Math.min(Math.max(options.timelineLimit ?? 0, 0), MAX_LIST_TIMELINE);
   const stateTypes = options.stateTypes ?? LISTING_STATE_TYPES;
-  const list = (isInvite: boolean): SlidingSyncList => ({
-    ranges: [[0, LIST_RANGE_END]],
-    requiredState: [
-      ...stateTypes.map((type): [string, string] => [type, '']),
-      ['m.room.member', '$ME'],
-    ],
-    timelineLimit: isInvite ? 0 : timelineLimit,
-    filters: { isInvite },
-  });
+  const list = (isInvite: boolean): SlidingSyncList => {
+    const members = options.members === true && !isInvite;
+    const types = members ? new Set([...stateTypes, ...MEMBER_LIST_STATE_TYPES]) : stateTypes;
+    return {
+      ranges: [[0, LIST_RANGE_END]],
+      requiredState: [
+        ...[...types].map((type): [string, string] => [type, '']),
+        ['m.room.member', members ? '*' : '$ME'],
+      ],
+      timelineLimit: isInvite ? 0 : timelineLimit,
+      filters: { isInvite },
+    };
+  };
   return { lists: { [ROOMS_LIST]: list(false), [INVITES_LIST]: list(true) } };
 }
 
@@ -114,6 +128,7 @@ export function listCovers(fetched: SlidingListOptions, wanted: SlidingListOptio
   const types = new Set(fetched.stateTypes ?? LISTING_STATE_TYPES);
   return (
     (fetched.timelineLimit ?? 0) >= (wanted.timelineLimit ?? 0) &&
+    (fetched.members === true || wanted.members !== true) &&
     (wanted.stateTypes ?? LISTING_STATE_TYPES).every((type) => types.has(type))
   );
 }
@@ -135,14 +150,24 @@ export interface SlidingRoomList {
 /**
  * The rooms of the answer to {@link slidingRoomListRequest} made with `options`, most recent
  * first. With a `timelineLimit`, each joined room's listing keeps its newest events; with
- * `stateTypes`, each listing of a room the viewer can read says which types it holds.
+ * `stateTypes`, each listing of a room the viewer can read says which types it holds; with
+ * `members`, each joined room's listing holds its member list, and `viewerId` (required then)
+ * says which member event is the viewer's own.
  */
 export function slidingRoomListFrom(
   response: SlidingSyncResponse,
   options: SlidingListOptions = {},
+  viewerId: string | null = null,
 ): SlidingRoomList {
+  const members = options.members === true;
+  if (members && viewerId === null) {
+    throw new Error("a list with members is read knowing the viewer's user ID");
+  }
   const timelineLimit = options.timelineLimit ?? 0;
-  const stateTypes = options.stateTypes === undefined ? undefined : new Set(options.stateTypes);
+  const stateTypes =
+    options.stateTypes === undefined
+      ? undefined
+      : new Set([...options.stateTypes, ...(members ? MEMBER_LIST_STATE_TYPES : [])]);
   const rooms: SlidingListing[] = [];
   let complete = true;
   for (const [name, invited] of [
@@ -157,11 +182,14 @@ export function slidingRoomListFrom(
     complete &&= list.roomIds.length >= list.count;
     for (const roomId of new Set(list.roomIds)) {
       const room = response.rooms.get(roomId);
-      const membership = room === undefined ? null : membershipOf(room, invited);
+      const membership = room === undefined ? null : membershipOf(room, invited, viewerId);
       if (room !== undefined && membership !== null) {
         const listing = slidingListing(roomId, room, membership);
         if (timelineLimit > 0 && membership === 'join') {
           listing.recentEvents = { events: room.timeline, complete: !room.limited };
+        }
+        if (members && membership === 'join') {
+          listing.allMembers = true;
         }
         if (stateTypes !== undefined && room.strippedState === null) {
           listing.stateTypes = stateTypes;
@@ -177,13 +205,20 @@ export function slidingRoomListFrom(
  * Which membership a room of the answer stands for; `null` for those this plan does not list
  * (kicked or banned: "left" rooms, from `/sync`). A room with stripped state is an invite in the
  * invites list and a knock in the other (whose filter leaves invites out); any other room says
- * through the viewer's own member event, the only one `$ME` asks for.
+ * through the viewer's own member event: the only one `$ME` asks for, or the one of `viewerId`
+ * among all of them.
  */
-function membershipOf(room: SlidingSyncRoom, invited: boolean): SlidingMembership | null {
+function membershipOf(
+  room: SlidingSyncRoom,
+  invited: boolean,
+  viewerId: string | null,
+): SlidingMembership | null {
   if (room.strippedState !== null) {
     return invited ? 'invite' : 'knock';
   }
-  const own = room.requiredState.find((event) => event.type === 'm.room.member');
+  const own = room.requiredState.find(
+    (event) => event.type === 'm.room.member' && (viewerId === null || event.stateKey === viewerId),
+  );
   return membershipIn(own?.content) === 'join' && !invited ? 'join' : null;
 }
 

@@ -114,3 +114,47 @@ export function decodeTimelineCursor(
   }
   return eventId;
 }
+
+/** A page as the connection types read it. */
+export interface SealedConnection<T> {
+  edges: { readonly node: T; readonly cursor: string }[];
+  pageInfo: {
+    hasNextPage: boolean;
+    hasPreviousPage: boolean;
+    readonly startCursor: string | null;
+    readonly endCursor: string | null;
+  };
+}
+
+/**
+ * A page of `items`, each edge's cursor sealed only when something reads it (then once): most
+ * queries select the nodes alone, and a cursor costs an HMAC, so a 50-room list with each room's
+ * messages would otherwise seal a hundred cursors nobody asked for.
+ */
+export function sealedConnection<T>(
+  items: readonly { node: T; seal: () => string }[],
+  pages: { hasNextPage: boolean; hasPreviousPage: boolean },
+): SealedConnection<T> {
+  const edges = items.map(({ node, seal }) => {
+    let cursor: string | undefined;
+    return {
+      node,
+      get cursor(): string {
+        cursor ??= seal();
+        return cursor;
+      },
+    };
+  });
+  return {
+    edges,
+    pageInfo: {
+      ...pages,
+      get startCursor() {
+        return edges[0]?.cursor ?? null;
+      },
+      get endCursor() {
+        return edges.at(-1)?.cursor ?? null;
+      },
+    },
+  };
+}

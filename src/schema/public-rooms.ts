@@ -3,7 +3,7 @@ import { getPublicRooms, type PublicRoom } from '../matrix/directory.ts';
 import { JOIN_RULES, knownValue } from '../room/room-settings.ts';
 import { builder } from './builder.ts';
 import { badCursor, pageRequest } from './connection-args.ts';
-import { openCursor, sealCursor } from './cursor.ts';
+import { openCursor, sealCursor, sealedConnection } from './cursor.ts';
 import { facadeError } from './errors.ts';
 import { RoomRef } from './room.ts';
 import { GuestAccessEnum, JoinRuleEnum } from './room-settings.ts';
@@ -142,22 +142,15 @@ builder.queryField('publicRooms', (t) =>
           since = page.nextBatch;
           skip = 0;
         }
-        const edges = found.slice(0, size).map(({ room, position }) => ({
-          cursor: sealCursor(context.cursorKey, directoryScope(search), {
-            s: position.since,
-            k: position.skip,
-          }),
-          node: room,
-        }));
-        return {
-          edges,
-          pageInfo: {
-            hasNextPage: found.length > size,
-            hasPreviousPage: args.after != null,
-            startCursor: edges[0]?.cursor ?? null,
-            endCursor: edges.at(-1)?.cursor ?? null,
-          },
-        };
+        const scope = directoryScope(search);
+        return sealedConnection(
+          found.slice(0, size).map(({ room, position }) => ({
+            node: room,
+            seal: () =>
+              sealCursor(context.cursorKey, scope, { s: position.since, k: position.skip }),
+          })),
+          { hasNextPage: found.length > size, hasPreviousPage: args.after != null },
+        );
       },
     },
     {

@@ -65,7 +65,10 @@ builder.objectField(RoomRef, 'members', (t) =>
         }),
       },
       resolve: async (room, args, context) => {
-        const state = await fullStateOf(context, room);
+        // A listed room whose list brought its member list needs no call of its own.
+        const state = room.listing?.allMembers
+          ? room.listing.state
+          : await fullStateOf(context, room);
         return arrayConnection(args, roomMembers(state, powerLevelsOf(state), args.membership));
       },
     },

@@ -7,7 +7,13 @@ import type { RecentEvents } from '../room/room-list.ts';
 import { eventKey } from '../session/request-loaders.ts';
 import { builder, type Context } from './builder.ts';
 import { type ConnectionArgs, pageRequest } from './connection-args.ts';
-import { decodeTimelineCursor, encodeTimelineCursor, type TimelineScope } from './cursor.ts';
+import {
+  decodeTimelineCursor,
+  encodeTimelineCursor,
+  type SealedConnection,
+  sealedConnection,
+  type TimelineScope,
+} from './cursor.ts';
 import { RoomEventRef, StateEventRef } from './event.ts';
 import { requireEventId } from './matrix-ids.ts';
 import { fullStateOf, RoomRef, type RoomShape } from './room.ts';
@@ -31,15 +37,7 @@ interface MessagesArgs extends ConnectionArgs {
   types?: readonly string[] | null | undefined;
 }
 
-interface EventPage {
-  edges: { cursor: string; node: ClientEvent }[];
-  pageInfo: {
-    hasNextPage: boolean;
-    hasPreviousPage: boolean;
-    startCursor: string | null;
-    endCursor: string | null;
-  };
-}
+type EventPage = SealedConnection<ClientEvent>;
 
 /**
  * One page of `Room.messages`, with Relay semantics on top of `/messages`.
@@ -133,19 +131,13 @@ function pageFromList(
     return null;
   }
   const scope: TimelineScope = { roomId, types };
-  const edges = events.slice(Math.max(0, events.length - size)).map((node) => ({
-    cursor: encodeTimelineCursor(cursorKey, scope, node.eventId),
-    node,
-  }));
-  return {
-    edges,
-    pageInfo: {
-      hasNextPage: false,
-      hasPreviousPage: events.length > size,
-      startCursor: edges[0]?.cursor ?? null,
-      endCursor: edges.at(-1)?.cursor ?? null,
-    },
-  };
+  return sealedConnection(
+    events.slice(Math.max(0, events.length - size)).map((node) => ({
+      node,
+      seal: () => encodeTimelineCursor(cursorKey, scope, node.eventId),
+    })),
+    { hasNextPage: false, hasPreviousPage: events.length > size },
+  );
 }
 
 async function messagesPage(
@@ -217,20 +209,17 @@ async function messagesPage(
   if (backward) {
     nodes.reverse();
   }
-  const edges = nodes.map((node) => ({
-    cursor: encodeTimelineCursor(context.cursorKey, scope, node.eventId),
-    node,
-  }));
-  return {
-    edges,
-    pageInfo: {
+  return sealedConnection(
+    nodes.map((node) => ({
+      node,
+      seal: () => encodeTimelineCursor(context.cursorKey, scope, node.eventId),
+    })),
+    {
       // Next to a cursor there is always at least its own event on that side.
       hasNextPage: backward ? anchor !== null : more,
       hasPreviousPage: backward ? more : anchor !== null,
-      startCursor: edges[0]?.cursor ?? null,
-      endCursor: edges.at(-1)?.cursor ?? null,
     },
-  };
+  );
 }
 
 builder.objectFields(RoomRef, (t) => ({

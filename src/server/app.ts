@@ -3,7 +3,7 @@
  * listening, so that tests and main.ts start and stop the same thing.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Dispatcher } from 'undici';
 import type { Config } from '../config.ts';
@@ -11,7 +11,10 @@ import type { Logger } from '../logger.ts';
 import { Upstream } from '../matrix/http.ts';
 import { setRoomListPlan } from '../matrix/sliding-sync.ts';
 import { SyncHub } from '../sync/sync-hub.ts';
+import { Health } from './health.ts';
 import { idleMemoryReclaimer } from './idle-memory.ts';
+import { FacadeMetrics } from './metrics.ts';
+import { Operations } from './operations.ts';
 import { TrustedDocuments } from './trusted-documents.ts';
 import { attachWebSocketTransport } from './ws.ts';
 import { createFacadeYoga, type FacadeYoga } from './yoga.ts';
@@ -29,6 +32,13 @@ export interface App extends AsyncDisposable {
   readonly server: Server;
   /** The sync bridge's live loops and listeners (zero until a subscription starts one). */
   readonly syncStats: { loops: number; listeners: number };
+  /** The Prometheus metrics; `null` with `METRICS=false`. */
+  readonly metrics: FacadeMetrics | null;
+  /**
+   * Where `/metrics` is served once started: on the main listener, or on `METRICS_PORT`'s own;
+   * `null` before `start()` or with `METRICS=false`.
+   */
+  readonly metricsUrl: string | null;
   /** Listens on the configured host and port (0 picks a free one); resolves with the base URL. */
   start(): Promise<string>;
   /**
@@ -48,6 +58,8 @@ export function buildApp({ config, logger, dispatcher }: AppOptions): App {
     config.trustedDocuments === null
       ? null
       : TrustedDocuments.load(config.trustedDocuments.path, config.trustedDocuments.only);
+  const metrics = config.metrics.enabled ? new FacadeMetrics() : null;
+  const operations = new Operations(logger.child({ component: 'operation' }), metrics);
   const upstream = new Upstream({
     homeserverUrl: config.homeserverUrl,
     timeouts: {
@@ -62,6 +74,7 @@ export function buildApp({ config, logger, dispatcher }: AppOptions): App {
     connections: config.upstream.connections,
     logger: logger.child({ component: 'upstream' }),
     ...(dispatcher ? { dispatcher } : {}),
+    ...(metrics ? { observer: metrics.upstream } : {}),
   });
   setRoomListPlan(upstream, config.sync.roomListPlan);
   const cursorKey =
@@ -87,6 +100,7 @@ export function buildApp({ config, logger, dispatcher }: AppOptions): App {
       streamQueueLimit: config.sync.streamQueueLimit,
       maxStreamsPerToken: config.sync.maxSubscriptionsPerToken,
       onIdle: () => reclaimer.idle(),
+      ...(metrics ? { metrics: metrics.sync } : {}),
     });
     return hub;
   };
@@ -105,7 +119,35 @@ export function buildApp({ config, logger, dispatcher }: AppOptions): App {
     limits: config.limits,
     operationDeadlineMs: config.operationDeadlineMs,
     trustedDocuments,
+    operations,
   });
+  let stopping: Promise<void> | undefined;
+  const health = new Health({
+    // One try: a probe must answer within its bound, not wait out backoffs.
+    upstream: upstream.withRetryPolicy({ maxAttempts: 1 }),
+    stopping: () => stopping !== undefined,
+  });
+  // On the main listener unless METRICS_PORT gives it one of its own.
+  const metricsOnMain = metrics !== null && config.metrics.port === null;
+  const serveMetrics = (response: ServerResponse): void => {
+    metrics?.render().then(
+      (text) => {
+        response.writeHead(200, { 'content-type': metrics.contentType }).end(text);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, 'metrics could not be collected');
+        response.writeHead(500).end();
+      },
+    );
+  };
+  // Probes and scrapes are answered here, before yoga: they cost a GraphQL request nothing.
+  const handle = (request: IncomingMessage, response: ServerResponse): void => {
+    if (metricsOnMain && request.url === '/metrics' && request.method === 'GET') {
+      serveMetrics(response);
+    } else if (!health.handle(request, response)) {
+      void yoga(request, response);
+    }
+  };
   const server = createServer(
     {
       headersTimeout: config.http.headersTimeoutMs,
@@ -114,30 +156,52 @@ export function buildApp({ config, logger, dispatcher }: AppOptions): App {
       // that never finishes its request hold the connection up to 30 s past them.
       connectionsCheckingInterval: Math.min(1000, config.http.headersTimeoutMs),
     },
-    yoga,
+    handle,
   );
   // Past it Node drops new connections at once (websockets count, being connections).
   server.maxConnections = config.http.maxConnections;
+  server.on('drop', () => metrics?.refused('CONNECTION_DROPPED', 'HTTP_MAX_CONNECTIONS'));
   const websockets = attachWebSocketTransport(server, yoga, upstream, logger, {
     maxOperationsPerSocket: config.wsMaxOperationsPerSocket,
     keepAliveMs: config.wsKeepAliveMs,
     maxPayloadBytes: config.limits.maxBodyBytes,
     maxMessagesPerSecond: config.wsMaxMessagesPerSecond,
     trustedDocuments,
+    operations,
+    metrics,
   });
+  metrics?.watch(() => {
+    const stats = hub?.stats;
+    return {
+      syncLoops: stats?.loops ?? 0,
+      subscriptions: stats?.listeners ?? 0,
+      websockets: websockets.server.clients.size,
+    };
+  });
+  // METRICS_PORT: a listener of its own, serving /metrics only.
+  const metricsServer =
+    metrics !== null && config.metrics.port !== null
+      ? createServer((request, response) => {
+          if (request.url === '/metrics' && request.method === 'GET') {
+            serveMetrics(response);
+          } else {
+            response.writeHead(404).end();
+          }
+        })
+      : null;
+  let metricsUrl: string | null = null;
 
-  const start = () =>
-    new Promise<string>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(config.port, config.host, () => {
-        server.off('error', reject);
-        const { address, port } = server.address() as AddressInfo;
-        const host = address.includes(':') ? `[${address}]` : address;
-        resolve(`http://${host}:${port}`);
-      });
-    });
+  const start = async (): Promise<string> => {
+    const url = await listen(server, config.port, config.host);
+    if (metricsServer !== null && config.metrics.port !== null) {
+      metricsUrl = `${await listen(metricsServer, config.metrics.port, config.host)}/metrics`;
+      logger.info({ url: metricsUrl }, `metrics listening on ${metricsUrl}`);
+    } else if (metricsOnMain) {
+      metricsUrl = `${url}/metrics`;
+    }
+    return url;
+  };
 
-  let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
       // No new connections from here on; close() resolves once in-flight requests are done.
@@ -154,6 +218,10 @@ export function buildApp({ config, logger, dispatcher }: AppOptions): App {
       cut.unref();
       await closed;
       clearTimeout(cut);
+      if (metricsServer?.listening) {
+        metricsServer.closeAllConnections();
+        await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
+      }
       await upstream.close();
     })();
     return stopping;
@@ -166,8 +234,25 @@ export function buildApp({ config, logger, dispatcher }: AppOptions): App {
     get syncStats() {
       return hub?.stats ?? { loops: 0, listeners: 0 };
     },
+    metrics,
+    get metricsUrl() {
+      return metricsUrl;
+    },
     start,
     stop,
     [Symbol.asyncDispose]: stop,
   };
+}
+
+/** Listens on `port` and `host` (0 picks a free port); resolves with the base URL. */
+function listen(server: Server, port: number, host: string): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      const { address, port: bound } = server.address() as AddressInfo;
+      const shown = address.includes(':') ? `[${address}]` : address;
+      resolve(`http://${shown}:${bound}`);
+    });
+  });
 }

@@ -5,6 +5,7 @@ import type { Upstream } from '../matrix/http.ts';
 import type { Context } from '../schema/builder.ts';
 import { RequestSession } from '../session/request-session.ts';
 import type { SyncHub } from '../sync/sync-hub.ts';
+import type { OperationCarrier } from './operations.ts';
 
 /**
  * The token of an `Authorization: Bearer <token>` value (a header, or graphql-ws's
@@ -34,16 +35,18 @@ export interface SharedContext {
  * `Authorization` header, and its signal, which aborts when the client disconnects). graphql-ws
  * (src/server/ws.ts) gives the `connection_init` payload as `connectionParams`
  * (`{ authorization: "Bearer …" }`), the viewer its `connection_init` check already identified,
- * and a signal that aborts when the subscription or the socket ends.
+ * and a signal that aborts when the subscription or the socket ends. Both give the operation's
+ * record (`facadeOperation`, src/server/operations.ts): its request ID goes upstream with every
+ * call of the session, and a subscription's stream notes there what it hands out.
  */
-export interface InitialContext extends Partial<YogaInitialContext> {
+export interface InitialContext extends Partial<YogaInitialContext>, OperationCarrier {
   connectionParams?: Readonly<Record<string, unknown>>;
   knownViewer?: Whoami;
   operationSignal?: AbortSignal;
 }
 
 export function createContextFactory(shared: SharedContext): (initial: InitialContext) => Context {
-  return ({ request, connectionParams, knownViewer, operationSignal }) => {
+  return ({ request, connectionParams, knownViewer, operationSignal, facadeOperation }) => {
     const authorization = connectionParams
       ? connectionParams['authorization']
       : request?.headers.get('authorization');
@@ -53,7 +56,12 @@ export function createContextFactory(shared: SharedContext): (initial: InitialCo
       // Neither: an in-process call without a request (none in the product); nothing to abort.
       signal: operationSignal ?? request?.signal ?? new AbortController().signal,
       knownViewer: knownViewer ?? null,
+      // The operation's request ID goes upstream with each of its calls (operations.ts).
+      trace: facadeOperation,
     });
+    if (facadeOperation !== undefined) {
+      facadeOperation.session = session;
+    }
     return {
       session,
       cursorKey: shared.cursorKey,

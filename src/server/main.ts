@@ -1,20 +1,16 @@
 /** The process entry point: configuration, logging, listening and signals. */
-import { type Config, ConfigError, loadConfig } from '../config.ts';
+import { ConfigError, type ConfigWarning, loadConfig } from '../config.ts';
 import { createLogger } from '../logger.ts';
 import { buildApp } from './app.ts';
 
 async function main(): Promise<void> {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(2);
-    }
-    throw error;
-  }
+  // Held until the logger exists, which needs the configuration's level.
+  const warnings: ConfigWarning[] = [];
+  const config = loadConfig(undefined, (warning) => warnings.push(warning));
   const logger = createLogger(config.logLevel);
+  for (const { variable, message } of warnings) {
+    logger.warn({ variable }, message);
+  }
   // A rejection nobody handled is a bug to fix (and a test to write), not a reason to drop every
   // other client's connections: logged, with its stack, while the process goes on serving.
   process.on('unhandledRejection', (reason: unknown) => {
@@ -39,6 +35,12 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
+  // A bad setting, found by loadConfig or while building the app (a trusted-documents manifest
+  // that does not load): its message alone, and status 2, before anything listens.
+  if (error instanceof ConfigError) {
+    process.stderr.write(`${error.message}\n`);
+    process.exit(2);
+  }
   process.stderr.write(
     `fatal: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
   );

@@ -16,6 +16,8 @@ import { type Whoami, whoami } from '../matrix/account.ts';
 import { upstreamStatus } from '../matrix/errors.ts';
 import type { Upstream } from '../matrix/http.ts';
 import { bearerToken, type InitialContext } from './context.ts';
+import type { FacadeMetrics } from './metrics.ts';
+import type { OperationRecord, Operations } from './operations.ts';
 import type { TrustedDocuments } from './trusted-documents.ts';
 import type { FacadeYoga } from './yoga.ts';
 
@@ -35,8 +37,13 @@ export interface WebSocketTransport {
 interface SocketState {
   /** Who the `connection_init` token belongs to. */
   viewer: Whoami;
-  /** Each running operation's abort controller, by the client's operation ID. */
-  readonly operations: Map<string, AbortController>;
+  /** Each running operation's abort controller and record, by the client's operation ID. */
+  readonly operations: Map<string, RunningOperation>;
+}
+
+interface RunningOperation {
+  readonly controller: AbortController;
+  readonly record: OperationRecord | null;
 }
 
 export interface WebSocketOptions {
@@ -69,6 +76,10 @@ export interface WebSocketOptions {
   maxMessagesPerSecond?: number;
   /** The trusted documents operations may name by ID (with `only`: nothing else); none by default. */
   trustedDocuments?: TrustedDocuments | null;
+  /** Records each operation: its request ID, log line and metrics; none by default. */
+  operations?: Operations | null;
+  /** Counts the sockets closed by a limit; none by default. */
+  metrics?: FacadeMetrics | null;
 }
 
 /**
@@ -77,7 +88,7 @@ export interface WebSocketOptions {
  * overflowed (its operation is aborted at once: the socket is no longer open), and a client that
  * keeps sending while the close completes is cut off.
  */
-function limitMessageRate(socket: WebSocket, perSecond: number): void {
+function limitMessageRate(socket: WebSocket, perSecond: number, onRefused: () => void): void {
   const bucket = new TokenBucket({
     bucketSize: perSecond,
     tokensPerInterval: perSecond,
@@ -89,6 +100,7 @@ function limitMessageRate(socket: WebSocket, perSecond: number): void {
     if (socket.readyState === socket.CLOSING) {
       socket.terminate();
     } else if (!bucket.tryRemoveTokens(1)) {
+      onRefused();
       socket.close(1008, `Too many messages: at most ${perSecond} per second`);
     }
   });
@@ -109,12 +121,40 @@ export function attachWebSocketTransport(
     maxPayload: options.maxPayloadBytes ?? 262_144,
   });
   const maxMessagesPerSecond = options.maxMessagesPerSecond ?? 200;
-  wsServer.on('connection', (socket) => limitMessageRate(socket, maxMessagesPerSecond));
+  const operations = options.operations ?? null;
+  const metrics = options.metrics ?? null;
+  wsServer.on('connection', (socket) => {
+    limitMessageRate(socket, maxMessagesPerSecond, () =>
+      metrics?.refused('MESSAGE_RATE_EXCEEDED', 'WS_MAX_MESSAGES_PER_SECOND'),
+    );
+    if (metrics !== null) {
+      // ws closes the socket with 1009 itself, and says why here.
+      socket.on('error', (error: Error & { code?: string }) => {
+        if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+          metrics.refused('MESSAGE_TOO_BIG', 'MAX_BODY_BYTES');
+        }
+      });
+    }
+  });
   const sockets = new WeakMap<Extra, SocketState>();
   const endOperation = (ctx: { extra: Extra }, id: string) => {
     const state = sockets.get(ctx.extra);
-    state?.operations.get(id)?.abort();
-    state?.operations.delete(id);
+    const operation = state?.operations.get(id);
+    if (operation !== undefined) {
+      operation.controller.abort();
+      state?.operations.delete(id);
+      if (operation.record !== null) {
+        operations?.finish(operation.record);
+      }
+    }
+  };
+  /** Ends an operation refused before it ran: its errors are its answer. */
+  const refuse = (record: OperationRecord | null, errors: readonly GraphQLError[]) => {
+    if (record !== null) {
+      operations?.errors(record, errors);
+      operations?.finish(record);
+    }
+    return [...errors];
   };
 
   const disposable = useServer(
@@ -139,7 +179,10 @@ export function attachWebSocketTransport(
           // of a closed socket still had running upstream may go on.
           ctx.extra.socket.once('close', () => {
             for (const operation of state.operations.values()) {
-              operation.abort();
+              operation.controller.abort();
+              if (operation.record !== null) {
+                operations?.finish(operation.record);
+              }
             }
             state.operations.clear();
           });
@@ -156,21 +199,23 @@ export function attachWebSocketTransport(
       },
       onSubscribe: async (ctx, id, payload) => {
         const state = sockets.get(ctx.extra);
+        // Each operation gets a request ID of its own (the socket has no request per operation).
+        const record = operations?.start('ws', null) ?? null;
         if (state !== undefined && state.operations.size >= maxOperations) {
-          return [
+          return refuse(record, [
             new GraphQLError(
               `This connection already runs ${maxOperations} operations, the most it may; complete one first.`,
               { extensions: { code: 'TOO_MANY_OPERATIONS', limit: maxOperations } },
             ),
-          ];
+          ]);
         }
         // A trusted document named by ID, or the text, unless only trusted documents may run.
         const query = trustedDocuments ? trustedDocuments.resolve(payload) : payload.query;
         if (query instanceof GraphQLError) {
-          return [query];
+          return refuse(record, [query]);
         }
         const operation = new AbortController();
-        state?.operations.set(id, operation);
+        state?.operations.set(id, { controller: operation, record });
         if (ctx.extra.socket.readyState !== ctx.extra.socket.OPEN) {
           operation.abort();
         }
@@ -178,6 +223,7 @@ export function attachWebSocketTransport(
           connectionParams: ctx.connectionParams ?? {},
           operationSignal: operation.signal,
           ...(state ? { knownViewer: state.viewer } : {}),
+          ...(record === null ? {} : { facadeOperation: record }),
         };
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...initial,
@@ -189,18 +235,20 @@ export function attachWebSocketTransport(
         } catch (error) {
           // A document that does not parse (or that a parser limit refuses) is this operation's
           // error message; the socket and its other subscriptions go on.
-          endOperation(ctx, id);
           if (error instanceof GraphQLError) {
             // The code HTTP gives the same refusal (yoga adds it there).
-            return [
+            const refused = refuse(record, [
               new GraphQLError(error.message, {
                 ...(error.nodes ? { nodes: error.nodes } : {}),
                 ...(error.source ? { source: error.source } : {}),
                 ...(error.positions ? { positions: error.positions } : {}),
                 extensions: { ...error.extensions, code: 'GRAPHQL_PARSE_FAILED' },
               }),
-            ];
+            ]);
+            endOperation(ctx, id);
+            return refused;
           }
+          endOperation(ctx, id);
           throw error;
         }
         const args = {
@@ -213,10 +261,28 @@ export function attachWebSocketTransport(
         };
         const errors = validate(args.schema, args.document);
         if (errors.length > 0) {
+          if (record !== null) {
+            operations?.errors(record, errors);
+          }
           endOperation(ctx, id);
           return errors;
         }
         return args;
+      },
+      // Right before graphql-ws sends the result: its errors, and for a subscription item how
+      // long it took from its sync response to here (the delivery latency).
+      onNext: (ctx, id, _payload, _args, result) => {
+        const record = sockets.get(ctx.extra)?.operations.get(id)?.record;
+        if (record != null) {
+          operations?.errors(record, result.errors);
+          operations?.delivered(record);
+        }
+      },
+      onError: (ctx, id, _payload, errors) => {
+        const record = sockets.get(ctx.extra)?.operations.get(id)?.record;
+        if (record != null) {
+          operations?.errors(record, errors);
+        }
       },
       // Completed by the client, by the server or by an error: what the operation still had
       // running upstream is aborted, and its stream lets go of the sync bridge.

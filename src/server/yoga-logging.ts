@@ -56,6 +56,11 @@ export function toYogaLogger(logger: Logger) {
   const forward =
     (level: LogLevel) =>
     (...args: unknown[]): void => {
+      // Yoga logs at debug several times a request, some of it objects: format nothing that
+      // pino would drop anyway. An error may log at another level than it arrived with, below.
+      if (level !== 'error' && !logger.isLevelEnabled(level)) {
+        return;
+      }
       const [first, ...rest] = args;
       if (first instanceof Error) {
         const message = rest.map(String).join(' ') || first.message;

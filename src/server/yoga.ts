@@ -32,6 +32,8 @@ import { facadeError, isSessionError, toClientError } from '../schema/errors.ts'
 import { schema } from '../schema/index.ts';
 import { UpstreamBudgetExceededError } from '../session/request-session.ts';
 import { createContextFactory, type SharedContext } from './context.ts';
+import { createGraphiQLPage } from './graphiql.ts';
+import type { Operations } from './operations.ts';
 import type { TrustedDocuments } from './trusted-documents.ts';
 import { toYogaLogger } from './yoga-logging.ts';
 
@@ -51,6 +53,8 @@ export interface YogaOptions {
   limits: Config['limits'];
   /** The trusted documents clients may send by ID (and, if `only`, nothing else); `null`: none. */
   trustedDocuments: TrustedDocuments | null;
+  /** Records each operation: request ID, log line, metrics (operations.ts); none by default. */
+  operations?: Operations | null;
 }
 
 export type FacadeYoga = YogaServerInstance<Record<string, unknown>, Context>;
@@ -64,13 +68,16 @@ const CSRF_HEADER = 'x-graphql-csrf';
 
 export function createFacadeYoga(options: YogaOptions): FacadeYoga {
   const { limits } = options;
+  const graphiql = createGraphiQLPage({ csrfHeader: CSRF_HEADER });
   return createYoga<Record<string, unknown>, Context>({
     schema,
     context: createContextFactory(options.shared),
     graphqlEndpoint: '/graphql',
     healthCheckEndpoint: '/healthz',
     landingPage: false,
-    graphiql: options.graphiql,
+    // Served from the installed bundle, with its own Content-Security-Policy (graphiql.ts).
+    graphiql: options.graphiql && graphiql.options,
+    renderGraphiQL: graphiql.render,
     cors: corsPolicy(options.corsOrigins),
     // Refused with 413 from Content-Length before reading, or once a chunked body passes it.
     maxRequestBodySize: limits.maxBodyBytes,
@@ -95,6 +102,7 @@ export function createFacadeYoga(options: YogaOptions): FacadeYoga {
           },
     logging: toYogaLogger(options.logger),
     plugins: [
+      graphiql.plugin,
       useCsrfPrevention(),
       ...(options.trustedDocuments ? [options.trustedDocuments.plugin()] : []),
       useParserLimits(limits.maxTokens),
@@ -105,6 +113,7 @@ export function createFacadeYoga(options: YogaOptions): FacadeYoga {
       useCostLimit(limits.maxCost),
       useUpstreamBudget(limits.maxUpstreamCallsPerRequest),
       useOperationDeadline(options.operationDeadlineMs),
+      ...(options.operations ? [options.operations.plugin()] : []),
     ],
     maskedErrors: {
       // Never `originalError` or a stack in a response, whatever NODE_ENV says (yoga's default
@@ -267,18 +276,31 @@ function useNoIntrospection(): Plugin {
  * as execution is about to start, they are coerced exactly as execution will use them. graphql-ws
  * operations go through the same hooks (src/server/ws.ts). A subscription is weighed per event.
  */
+const MAX_CACHED_VARIABLES_LENGTH = 512;
+const MAX_CACHED_COSTS_PER_OPERATION = 16;
+
 function useCostLimit(maxCost: number): Plugin<Context> {
-  // An operation without variables always weighs the same: weighed once per parsed document
-  // (yoga caches those), not per request. Keyed weakly, so gone with the document.
-  const fixedCosts = new WeakMap<object, number>();
+  // An operation weighs the same for the same variables (the cost reads nothing else): weighed
+  // once per parsed document (yoga caches those) and set of variable values, not per request.
+  // Keyed weakly by the operation, so gone with the document; a few short value sets each.
+  const costs = new WeakMap<object, Map<string, number>>();
   const costOf = (validated: Parameters<typeof operationCost>[0], context: Context): number => {
-    if ((validated.operation.variableDefinitions?.length ?? 0) > 0) {
+    const values = JSON.stringify(validated.rawVariableValues ?? {});
+    if (values.length > MAX_CACHED_VARIABLES_LENGTH) {
       return operationCost(validated, context);
     }
-    let cost = fixedCosts.get(validated.operation);
+    let known = costs.get(validated.operation);
+    if (known === undefined) {
+      known = new Map();
+      costs.set(validated.operation, known);
+    }
+    let cost = known.get(values);
     if (cost === undefined) {
       cost = operationCost(validated, context);
-      fixedCosts.set(validated.operation, cost);
+      if (known.size >= MAX_CACHED_COSTS_PER_OPERATION) {
+        known.clear();
+      }
+      known.set(values, cost);
     }
     return cost;
   };

@@ -5,6 +5,7 @@
  */
 import DataLoader from 'dataloader';
 import { getAccountData, getProfile, type Profile } from '../matrix/account.ts';
+import { ConnectionError } from '../matrix/errors.ts';
 import type { ClientEvent, RoomEventFilter } from '../matrix/events.ts';
 import type { MatrixClient } from '../matrix/matrix-client.ts';
 import { getEvent } from '../matrix/room-events.ts';
@@ -99,9 +100,26 @@ export class RequestLoaders {
     }
     let list: SlidingRoomList;
     try {
-      const answer = await slidingSync(client, slidingRoomListRequest(options));
-      list = slidingRoomListFrom(answer, options);
+      if (options.members === true) {
+        // The viewer's own member event is one of many: who the viewer is, from the last minute's
+        // answers for this token when there is one, else asked alongside.
+        const known =
+          client.accessToken && client.upstream.acceptedTokens.userIdOf(client.accessToken);
+        const [answer, viewerId] = await Promise.all([
+          slidingSync(client, slidingRoomListRequest(options)),
+          known || this.#viewer.whoami().then(({ userId }) => userId),
+        ]);
+        list = slidingRoomListFrom(answer, options, viewerId);
+      } else {
+        const answer = await slidingSync(client, slidingRoomListRequest(options));
+        list = slidingRoomListFrom(answer, options);
+      }
     } catch (error) {
+      if (options.members === true && isTooLarge(error)) {
+        // Member lists of large rooms made the answer too large to take: the list without them,
+        // each page of members then read on its own.
+        return this.#loadSlidingList({ ...options, members: false });
+      }
       if (slidingSyncRefused(client.upstream, error)) {
         return null;
       }
@@ -122,6 +140,10 @@ export class RequestLoaders {
       .then(directMapFrom);
     return this.#directFromAccountData;
   }
+}
+
+function isTooLarge(error: unknown): boolean {
+  return error instanceof ConnectionError && error.failure === 'too-large';
 }
 
 export function eventKey(roomId: string, eventId: string): string {

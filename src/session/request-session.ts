@@ -11,6 +11,7 @@ import {
   MatrixClient,
   type MatrixRequest,
 } from '../matrix/matrix-client.ts';
+import type { DeliveryTrace } from '../sync/sync-hub.ts';
 import { RequestLoaders } from './request-loaders.ts';
 import { Viewer } from './viewer.ts';
 
@@ -49,6 +50,8 @@ export class UpstreamBudgetExceededError extends Error {
 class UpstreamBudget {
   limit = Number.POSITIVE_INFINITY;
   started = 0;
+  /** Every call the session started, whatever the budget was reset to in between (logs). */
+  total = 0;
 
   /** Takes one call, or throws {@link UpstreamBudgetExceededError} when none is left. */
   take(): void {
@@ -56,7 +59,16 @@ class UpstreamBudget {
       throw new UpstreamBudgetExceededError(this.limit);
     }
     this.started++;
+    this.total++;
   }
+}
+
+/**
+ * The operation a session serves, as the server identifies it: its request ID goes upstream with
+ * every call (`X-Request-Id`), and a subscription's stream notes there what it hands out.
+ */
+export interface RequestTrace extends DeliveryTrace {
+  readonly requestId: string;
 }
 
 /**
@@ -93,6 +105,8 @@ export interface RequestSessionOptions {
   signal: AbortSignal;
   /** Who the token belongs to, when the transport already asked (graphql-ws `connection_init`). */
   knownViewer?: Whoami | null;
+  /** The operation the session serves (request ID, delivery metrics); none in unit tests. */
+  trace?: RequestTrace | undefined;
 }
 
 export class RequestSession {
@@ -118,7 +132,11 @@ export class RequestSession {
     } else {
       outer.addEventListener('abort', () => this.#lifetime.abort(outer.reason), { once: true });
     }
-    const bound = { signal: this.signal };
+    const trace = options.trace;
+    const bound: ClientOptions =
+      trace === undefined
+        ? { signal: this.signal }
+        : { signal: this.signal, requestId: trace.requestId };
     this.anonymous = new BudgetedClient(options.upstream, null, bound, this.#budget);
     const knownViewer = options.knownViewer ?? null;
     this.#viewer =
@@ -142,6 +160,7 @@ export class RequestSession {
             ),
             options.accessToken,
             knownViewer,
+            trace,
           );
   }
 
@@ -178,6 +197,11 @@ export class RequestSession {
   /** How many upstream calls the session started (since the last event, for a subscription). */
   get upstreamCalls(): number {
     return this.#budget.started;
+  }
+
+  /** How many upstream calls the session started in all, every event of a subscription included. */
+  get totalUpstreamCalls(): number {
+    return this.#budget.total;
   }
 
   /**

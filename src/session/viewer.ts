@@ -1,7 +1,7 @@
 /** The caller of one request: their upstream client and, asked once, who they are. */
 import { type Whoami, whoami } from '../matrix/account.ts';
 import type { MatrixClient } from '../matrix/matrix-client.ts';
-import type { SyncAccount } from '../sync/sync-hub.ts';
+import type { DeliveryTrace, SyncAccount } from '../sync/sync-hub.ts';
 
 /**
  * The viewer: a client bound to their token (and to the request's lifetime, so that nothing it
@@ -12,12 +12,19 @@ import type { SyncAccount } from '../sync/sync-hub.ts';
 export class Viewer {
   readonly client: MatrixClient;
   readonly #accessToken: string;
+  readonly #trace: DeliveryTrace | undefined;
   #whoami: Promise<Whoami> | null;
 
-  constructor(client: MatrixClient, accessToken: string, known: Whoami | null = null) {
+  constructor(
+    client: MatrixClient,
+    accessToken: string,
+    known: Whoami | null = null,
+    trace?: DeliveryTrace,
+  ) {
     this.client = client;
     this.#accessToken = accessToken;
     this.#whoami = known === null ? null : Promise.resolve(known);
+    this.#trace = trace;
   }
 
   /** `GET /account/whoami`, once per viewer. */
@@ -26,10 +33,13 @@ export class Viewer {
     return this.#whoami;
   }
 
-  /** The token and its user, which the sync bridge keys and starts a loop by. */
+  /**
+   * The token and its user, which the sync bridge keys and starts a loop by, and the operation's
+   * trace, where its stream notes what it hands out (metrics).
+   */
   async account(): Promise<SyncAccount> {
     const { userId } = await this.whoami();
-    return { accessToken: this.#accessToken, userId };
+    return { accessToken: this.#accessToken, userId, trace: this.#trace };
   }
 
   /** Never the token: a logged viewer must not leak it. */

@@ -5,7 +5,13 @@
  */
 import type { Upstream, UpstreamLogger } from '../matrix/http.ts';
 import { defaultSyncBackoff, type SyncBackoffPolicy } from './sync-backoff.ts';
-import type { SyncListener, SyncUpdate, SyncUpdateKind, SyncUpdateOf } from './sync-events.ts';
+import type {
+  StreamEnd,
+  SyncListener,
+  SyncUpdate,
+  SyncUpdateKind,
+  SyncUpdateOf,
+} from './sync-events.ts';
 import { SyncLoop, type SyncTransport } from './sync-loop.ts';
 import { UpdateStream } from './update-stream.ts';
 
@@ -64,6 +70,32 @@ export interface SyncHubOptions {
    * @default the real endpoint functions ({@link matrixSyncTransport})
    */
   transport?: SyncTransport;
+  /** Told of gaps and lost events (src/server/metrics.ts); none by default. */
+  metrics?: SyncHubMetrics;
+}
+
+/** What the hub reports for metrics; called synchronously, must be cheap and must not throw. */
+export interface SyncHubMetrics {
+  /** A loop delivered a gap for one room (backfill stopped at its bound, or position lost). */
+  gap(): void;
+  /** A lagging stream lost `events` timeline events, a gap in their place. */
+  eventsMissed(events: number): void;
+}
+
+/**
+ * Where a stream notes the update its consumer took last, for the delivery latency metric: the
+ * consumer's operation reads it when it hands the resolved item to its transport. One stream per
+ * operation, and a stream hands out its next item only once the consumer asks for it, so the
+ * last one taken is the one being sent.
+ */
+export interface DeliveryTrace {
+  /**
+   * When the sync response that carried the update was received (`performance.now()`); `NaN`
+   * when nothing is pending (the item taken came from no response, or was already counted).
+   */
+  deliveryReceivedAt: number;
+  /** The kind of the update taken last; `null` before any. */
+  deliveryKind: string | null;
 }
 
 /** Whose updates: the token (the loop's key, sent upstream and nowhere else) and its user. */
@@ -71,6 +103,8 @@ export interface SyncAccount {
   readonly accessToken: string;
   /** Who the token belongs to, as the caller already found out (the loop does not ask again). */
   readonly userId: string;
+  /** The operation that streams, noted when it takes each update (metrics); none by default. */
+  readonly trace?: DeliveryTrace | undefined;
 }
 
 /** Which updates a stream carries: some kinds, of one room or of every room. */
@@ -124,6 +158,12 @@ export class SyncHub {
   readonly #streamQueueLimit: number;
   readonly #maxStreamsPerToken: number;
   readonly #onIdle: (() => void) | undefined;
+  readonly #metrics: SyncHubMetrics | undefined;
+  /**
+   * When the response that carried each update was received, while anyone may still take it
+   * (only with metrics): shared by every stream the update goes to.
+   */
+  readonly #receivedAt = new WeakMap<SyncUpdate, number>();
   /** Live streams by token (the same key as `#loops`), from `stream()` until each lets go. */
   readonly #streams = new Map<string, number>();
   /**
@@ -149,6 +189,7 @@ export class SyncHub {
     this.#streamQueueLimit = options.streamQueueLimit ?? 256;
     this.#maxStreamsPerToken = options.maxStreamsPerToken ?? 200;
     this.#onIdle = options.onIdle;
+    this.#metrics = options.metrics;
     if (!Number.isInteger(this.#streamQueueLimit) || this.#streamQueueLimit < 2) {
       throw new RangeError('streamQueueLimit must be an integer of at least 2');
     }
@@ -232,6 +273,9 @@ export class SyncHub {
         signal.removeEventListener('abort', onAbort);
         release();
       },
+      onTake: account.trace === undefined ? undefined : this.#noteTaken(account.trace),
+      onMissed:
+        this.#metrics === undefined ? undefined : (events) => this.#metrics?.eventsMissed(events),
     });
     signal.addEventListener('abort', onAbort, { once: true });
     if (signal.aborted) {
@@ -302,6 +346,15 @@ export class SyncHub {
     await Promise.all(this.#running);
   }
 
+  /** Notes on `trace` the kind of each update its stream hands out, and when it was received. */
+  #noteTaken(trace: DeliveryTrace): (item: SyncUpdate | StreamEnd) => void {
+    return (item) => {
+      trace.deliveryKind = item.kind;
+      trace.deliveryReceivedAt =
+        item.kind === 'overflow' ? Number.NaN : (this.#receivedAt.get(item) ?? Number.NaN);
+    };
+  }
+
   /** Counts one more live stream of the token; returns its release (calling it again does nothing). */
   #claimStream(accessToken: string): () => void {
     const live = this.#streams.get(accessToken) ?? 0;
@@ -337,7 +390,7 @@ export class SyncHub {
       ...(this.#transport === undefined ? {} : { transport: this.#transport }),
       logger: this.#logger,
       loopId,
-      onUpdates: (updates) => this.#fanOut(accessToken, entry, updates),
+      onUpdates: (updates, receivedAt) => this.#fanOut(accessToken, entry, updates, receivedAt),
     });
     const entry: LoopEntry = { loopId, loop, listeners, graceTimer: null };
     this.#loops.set(accessToken, entry);
@@ -386,7 +439,12 @@ export class SyncHub {
     entry.loop.stop();
   }
 
-  #fanOut(accessToken: string, entry: LoopEntry, updates: readonly SyncUpdate[]): void {
+  #fanOut(
+    accessToken: string,
+    entry: LoopEntry,
+    updates: readonly SyncUpdate[],
+    receivedAt: number,
+  ): void {
     // Taken once per response: a listener that subscribes while being called starts with the
     // next response. One that unsubscribes (itself or another) is skipped from then on.
     const subscriptions = [...entry.listeners];
@@ -397,6 +455,12 @@ export class SyncHub {
       this.#loops.delete(accessToken);
     }
     for (const update of updates) {
+      if (this.#metrics !== undefined) {
+        this.#receivedAt.set(update, receivedAt);
+        if (update.kind === 'gap') {
+          this.#metrics.gap();
+        }
+      }
       if (update.kind === 'membership') {
         // Joined, left, banned: what was admitted before may no longer hold, or now holds.
         this.#admissions.get(accessToken)?.delete(update.roomId);

@@ -97,9 +97,11 @@ export interface SyncLoopOptions {
   loopId: number;
   /**
    * Receives each response's updates, synchronously and in order, after the loop has stored the
-   * response's `next_batch`; last of all, once, `ended` when the token is rejected.
+   * response's `next_batch`; last of all, once, `ended` when the token is rejected. `receivedAt`
+   * is when the response that carried them had been received and parsed (`performance.now()`),
+   * from which the server measures how long its delivery takes.
    */
-  onUpdates: (updates: readonly SyncUpdate[]) => void;
+  onUpdates: (updates: readonly SyncUpdate[], receivedAt: number) => void;
   /** @default {@link LONG_POLL_TIMELINE_LIMIT} */
   timelineLimit?: number;
   /** @default Math.random */
@@ -193,7 +195,7 @@ export class SyncLoop {
             { loopId, errcode: error.errcode, status: error.status },
             'sync loop ended: the homeserver rejected the access token',
           );
-          this.#deliver([{ kind: 'ended', error }]);
+          this.#deliver([{ kind: 'ended', error }], performance.now());
           return;
         }
         if (
@@ -245,6 +247,7 @@ export class SyncLoop {
         fresh: true,
         signal,
       });
+      const receivedAt = performance.now();
       const before = [...memory.joined];
       memory.establish(initial);
       this.#state = SyncLoopState.Syncing;
@@ -256,7 +259,10 @@ export class SyncLoop {
       if (this.#reestablishing) {
         this.#reestablishing = false;
         const rooms = new Set([...before, ...memory.joined]);
-        this.#deliver([...rooms].map((roomId): SyncUpdate => ({ kind: 'gap', roomId })));
+        this.#deliver(
+          [...rooms].map((roomId): SyncUpdate => ({ kind: 'gap', roomId })),
+          receivedAt,
+        );
       }
       return;
     }
@@ -269,6 +275,8 @@ export class SyncLoop {
       setPresence: 'offline',
       signal,
     });
+    // Delivery latency starts here: the response is in and parsed (backfill counts as delivery).
+    const receivedAt = performance.now();
     this.#lastRequest = 'backfill';
     const backfills = await this.#backfill(response, memory, signal);
     let updates: SyncUpdate[];
@@ -290,7 +298,7 @@ export class SyncLoop {
     memory.since = response.nextBatch;
     this.#catchingUp = false;
     this.#state = SyncLoopState.Syncing;
-    this.#deliver(updates);
+    this.#deliver(updates, receivedAt);
   }
 
   async #backfill(
@@ -325,7 +333,7 @@ export class SyncLoop {
     return results;
   }
 
-  #deliver(updates: readonly SyncUpdate[]): void {
+  #deliver(updates: readonly SyncUpdate[], receivedAt: number): void {
     // A stopped loop's owner has let go of it: nothing it still had in hand goes out.
     if (updates.length === 0 || this.#abort.signal.aborted) {
       return;
@@ -339,7 +347,7 @@ export class SyncLoop {
       }
     }
     try {
-      this.#options.onUpdates(updates);
+      this.#options.onUpdates(updates, receivedAt);
     } catch (error) {
       // The owner isolates its listeners; this only keeps an owner's bug from being taken for a
       // failed sync (the position has moved on already either way).

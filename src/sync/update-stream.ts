@@ -34,6 +34,10 @@ export interface UpdateStreamOptions<T extends SyncUpdate> {
   readonly open: (sink: UpdateSink<T>) => () => void;
   /** Called once, when the stream stops taking updates, however that came about. */
   readonly onClose: () => void;
+  /** Called with each item as the consumer takes it (metrics: what it is, when it arrived). */
+  readonly onTake?: ((item: Item<T>) => void) | undefined;
+  /** Called with how many timeline events a lagging consumer lost to a gap (metrics). */
+  readonly onMissed?: ((events: number) => void) | undefined;
 }
 
 type Item<T> = T | StreamEnd;
@@ -91,6 +95,7 @@ export class UpdateStream<T extends SyncUpdate> implements AsyncIterableIterator
       if (this.#queue.length === 0 && this.#state === 'draining') {
         this.#state = 'done';
       }
+      this.#options.onTake?.(item);
       return Promise.resolve({ done: false, value: item });
     }
     if (this.#state !== 'open') {
@@ -129,10 +134,20 @@ export class UpdateStream<T extends SyncUpdate> implements AsyncIterableIterator
 
   /** Brings a lagging consumer's queue back to the bound, or ends the stream with `overflow`. */
   #catchUp(): void {
+    if (this.#state !== 'open' || this.#queue.length <= this.#options.limit) {
+      return;
+    }
+    const events = this.#options.onMissed ? countTimeline(this.#queue) : 0;
     while (this.#state === 'open' && this.#queue.length > this.#options.limit) {
       if (!this.#dropOne()) {
         this.#deliver({ kind: 'overflow', limit: this.#options.limit });
         this.#stopTaking();
+      }
+    }
+    if (this.#options.onMissed) {
+      const missed = events - countTimeline(this.#queue);
+      if (missed > 0) {
+        this.#options.onMissed(missed);
       }
     }
   }
@@ -142,6 +157,7 @@ export class UpdateStream<T extends SyncUpdate> implements AsyncIterableIterator
     if (waiting === undefined) {
       this.#queue.push(item);
     } else {
+      this.#options.onTake?.(item);
       waiting({ done: false, value: item });
     }
   }
@@ -239,6 +255,16 @@ export class UpdateStream<T extends SyncUpdate> implements AsyncIterableIterator
     this.#unsubscribe = null;
     this.#options.onClose();
   }
+}
+
+function countTimeline(queue: readonly Item<SyncUpdate>[]): number {
+  let count = 0;
+  for (const item of queue) {
+    if (item.kind === 'timeline') {
+      count++;
+    }
+  }
+  return count;
 }
 
 function inRoom(item: Item<SyncUpdate>, roomId: string): boolean {

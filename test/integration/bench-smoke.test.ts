@@ -65,7 +65,7 @@ describe('bench/run.ts --smoke', () => {
 
     // Room list of N rooms: the direct REST list is joined_rooms + one /state per room (+ one
     // /messages per room with the latest message); sliding sync is one call; the facade one
-    // /sync without messages, and with them never more than one call per room besides it.
+    // sliding sync without messages, and with them never more than one call per room besides it.
     const roomList = await readResult<{ sizes: { rooms: number }; contenders: Contender[] }>(
       dir,
       'room-list',
@@ -82,6 +82,10 @@ describe('bench/run.ts --smoke', () => {
       1 + 2 * rooms,
     );
     expect(calls(list, 'with latest message', 'sliding sync, timeline 1')).toBe(1);
+    // With 5 members each: the member lists come with the facade's one sliding sync.
+    expect(calls(list, 'with 5 members', 'facade')).toBe(1);
+    expect(calls(list, 'with 5 members', 'joined_rooms + /state')).toBe(1 + rooms);
+    expect(calls(list, 'with 5 members', 'sliding sync, all members')).toBe(1);
 
     // Room page: the two direct calls; the facade's /state and its messages page (the smoke
     // room's history is short, so the page reaches its start: one more /messages to be sure).

@@ -14,8 +14,8 @@ import { startServer, type TestServer } from '../support/server.ts';
 const servers = {
   /** The defaults, outside production (introspection on), with one origin allowed by CORS. */
   open: { CORS_ORIGINS: 'https://app.example.org' },
-  /** The defaults in production: introspection and GraphiQL off. */
-  production: { NODE_ENV: 'production' },
+  /** The defaults in production (which needs a fixed cursor secret): introspection and GraphiQL off. */
+  production: { NODE_ENV: 'production', CURSOR_SECRET: 'x'.repeat(32) },
   /** A token limit too high to protect anything, to reach the limits behind it. */
   lenient: { MAX_TOKENS: '1000000' },
   /** Short HTTP timeouts. */

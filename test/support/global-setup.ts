@@ -1,8 +1,10 @@
 /**
- * Starts one real Synapse for the integration tests and stops it afterwards. With
- * MATRIX_HOMESERVER_URL and MATRIX_REGISTRATION_SHARED_SECRET set, uses that homeserver instead.
+ * Starts one real Synapse for the integration tests and stops it afterwards, provisioning it first
+ * when needed (as root, installing debootstrap when it is missing). With MATRIX_HOMESERVER_URL and
+ * MATRIX_REGISTRATION_SHARED_SECRET set, uses that homeserver instead.
  */
 import type { TestProject } from 'vitest/node';
+import { describeSetupFailure, SetupError } from '../../scripts/setup-error.ts';
 import {
   provisionSynapse,
   type RunningSynapse,
@@ -43,8 +45,8 @@ export async function setup(project: TestProject): Promise<void> {
     await provisionSynapse();
     synapse = await startSynapse();
   } catch (error) {
-    throw new Error(
-      `The integration tests need a real Synapse and could not start one: ${(error as Error).message}\n${howToUseExisting}`,
+    throw new SetupError(
+      `The ${project.name} tests need a real Synapse and could not start one.\n${describeSetupFailure(error)}\n${howToUseExisting}`,
     );
   }
   project.provide('homeserver', {

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config.ts';
+import { ConfigError, type ConfigWarning, loadConfig } from '../../src/config.ts';
+
+/** A cursor secret long enough for production. */
+const SECRET = 'x'.repeat(32);
 
 describe('loadConfig', () => {
   it('should fill in defaults around the one required variable', () => {
@@ -12,6 +15,7 @@ describe('loadConfig', () => {
       introspection: true,
       graphiql: true,
       corsOrigins: [],
+      metrics: { enabled: true, port: null },
       limits: {
         maxBodyBytes: 262_144,
         maxTokens: 2000,
@@ -56,7 +60,11 @@ describe('loadConfig', () => {
   });
 
   it('should turn introspection and GraphiQL off by default in production', () => {
-    const production = { MATRIX_HOMESERVER_URL: 'http://hs', NODE_ENV: 'production' };
+    const production = {
+      MATRIX_HOMESERVER_URL: 'http://hs',
+      NODE_ENV: 'production',
+      CURSOR_SECRET: SECRET,
+    };
     expect(loadConfig(production)).toMatchObject({ introspection: false, graphiql: false });
     // GraphiQL follows introspection unless set itself.
     expect(loadConfig({ ...production, INTROSPECTION: 'true' })).toMatchObject({
@@ -70,6 +78,91 @@ describe('loadConfig', () => {
       introspection: true,
       graphiql: false,
     });
+  });
+
+  it('should refuse production without a cursor secret, along with the other problems', () => {
+    const load = () => loadConfig({ NODE_ENV: 'production', PORT: 'x' });
+    expect(load).toThrow(ConfigError);
+    expect(load).toThrow(
+      new ConfigError(
+        [
+          'invalid configuration:',
+          '  - MATRIX_HOMESERVER_URL: is required: the homeserver to front, e.g. https://matrix.example.org',
+          '  - PORT: must be an integer from 0 to 65535',
+          '  - CURSOR_SECRET: is required when NODE_ENV=production: 32 or more random characters, the same on every instance, so that cursors survive restarts and load balancing (e.g. `openssl rand -base64 48`)',
+        ].join('\n'),
+      ),
+    );
+    // A secret too short is reported once, for its length.
+    expect(() =>
+      loadConfig({
+        MATRIX_HOMESERVER_URL: 'http://hs',
+        NODE_ENV: 'production',
+        CURSOR_SECRET: 'x',
+      }),
+    ).toThrow(/^invalid configuration:\n {2}- CURSOR_SECRET: must be at least 32 characters$/);
+    // Outside production a random key per process is still the default.
+    expect(
+      loadConfig({ MATRIX_HOMESERVER_URL: 'http://hs', NODE_ENV: 'development' }),
+    ).toMatchObject({ cursorSecret: null });
+    expect(
+      loadConfig({
+        MATRIX_HOMESERVER_URL: 'http://hs',
+        NODE_ENV: 'production',
+        CURSOR_SECRET: SECRET,
+      }).cursorSecret,
+    ).toBe(SECRET);
+  });
+
+  it('should refuse GraphiQL in production unless introspection is opted into too', () => {
+    // GraphiQL needs introspection, which production turns off by default.
+    expect(() =>
+      loadConfig({
+        MATRIX_HOMESERVER_URL: 'http://hs',
+        NODE_ENV: 'production',
+        CURSOR_SECRET: SECRET,
+        GRAPHIQL: 'true',
+      }),
+    ).toThrow(
+      /^invalid configuration:\n {2}- GRAPHIQL: cannot be true in production without INTROSPECTION=true: GraphiQL needs introspection, which NODE_ENV=production turns off$/,
+    );
+  });
+
+  it('should warn about development settings in production, and only there', () => {
+    const warningsOf = (environment: Record<string, string>) => {
+      const warnings: ConfigWarning[] = [];
+      loadConfig({ MATRIX_HOMESERVER_URL: 'http://hs', ...environment }, (warning) =>
+        warnings.push(warning),
+      );
+      return warnings.map((warning) => warning.variable);
+    };
+    const production = { NODE_ENV: 'production', CURSOR_SECRET: SECRET };
+    const development = {
+      INTROSPECTION: 'true',
+      GRAPHIQL: 'true',
+      CORS_ORIGINS: 'https://app.example.org,*',
+      LOG_LEVEL: 'trace',
+    };
+    expect(warningsOf(production)).toEqual([]);
+    expect(warningsOf({ ...production, ...development })).toEqual([
+      'INTROSPECTION',
+      'GRAPHIQL',
+      'CORS_ORIGINS',
+      'LOG_LEVEL',
+    ]);
+    // GraphiQL follows introspection: both are on, and both are named.
+    expect(warningsOf({ ...production, INTROSPECTION: 'true' })).toEqual([
+      'INTROSPECTION',
+      'GRAPHIQL',
+    ]);
+    expect(warningsOf({ ...production, INTROSPECTION: 'true', GRAPHIQL: 'false' })).toEqual([
+      'INTROSPECTION',
+    ]);
+    expect(warningsOf({ ...production, LOG_LEVEL: 'debug' })).toEqual(['LOG_LEVEL']);
+    expect(warningsOf({ ...production, LOG_LEVEL: 'warn', CORS_ORIGINS: 'https://a.org' })).toEqual(
+      [],
+    );
+    expect(warningsOf(development)).toEqual([]);
   });
 
   it('should read CORS origins, `*` included', () => {

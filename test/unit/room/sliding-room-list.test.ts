@@ -166,6 +166,43 @@ describe("a room list with its rooms' newest events", () => {
   });
 });
 
+describe("a room list with its rooms' member lists", () => {
+  it('should ask joined rooms (not invites) for every member event and what ranks them', () => {
+    const request = slidingRoomListRequest({ stateTypes: ['m.room.name'], members: true });
+    expect(request.lists[ROOMS_LIST]?.requiredState).toEqual([
+      ['m.room.name', ''],
+      ['m.room.power_levels', ''],
+      ['m.room.create', ''],
+      ['m.room.member', '*'],
+    ]);
+    expect(request.lists[INVITES_LIST]?.requiredState).toEqual([
+      ['m.room.name', ''],
+      ['m.room.member', '$ME'],
+    ]);
+  });
+
+  it("should read the viewer's membership from their own member event among the others", () => {
+    const others = (own: 'join' | 'leave') =>
+      room({
+        requiredState: [member(OWNER, 'join'), member(ME, own), member('@zed:hs.test', 'join')],
+      });
+    const answer = response({ '!in:hs.test': others('join'), '!out:hs.test': others('leave') });
+    const list = slidingRoomListFrom(answer, { stateTypes: [], members: true }, ME);
+    expect(list.rooms.map((listed) => listed.listing.roomId)).toEqual(['!in:hs.test']);
+    expect(list.rooms[0]?.listing).toMatchObject({
+      membership: 'join',
+      allMembers: true,
+      stateTypes: new Set(['m.room.power_levels', 'm.room.create']),
+    });
+    expect(() => slidingRoomListFrom(answer, { members: true })).toThrow(/user ID/);
+  });
+
+  it('should let a list with members answer for one without, never the other way', () => {
+    expect(listCovers({ members: true }, {})).toBe(true);
+    expect(listCovers({}, { members: true })).toBe(false);
+  });
+});
+
 describe('slidingRoomListFrom', () => {
   it('should order by bump_stamp, most recent first, then by room ID, whatever order the server gave', () => {
     const list = slidingRoomListFrom(
