@@ -40,12 +40,19 @@ export default [
               'EventPowerLevel',
               'UserPowerLevel',
               'RoomPredecessor',
+              // The viewer's own per-room values (account data, unread counts): no Matrix ID,
+              // and the room's would collide with the Room.
+              'ReadMarker',
+              'RoomTag',
+              'UnreadNotifications',
               // A room member is (room, user): no Matrix ID names it; the member event's ID
               // changes with every membership change.
               'RoomMember',
               // A directory entry about a room: its ID would be the room's, so it has none and
               // links to the Room instead (`PublicRoom.room`).
               'PublicRoom',
+              // Where an alias points now: an alias is no ID (it can move), so it links to the Room.
+              'ResolvedRoomAlias',
               // Items of subscription streams, not objects that can be fetched again.
               'MembershipUpdate',
               'RoomEventsUpdate',

@@ -136,6 +136,19 @@ export async function setAvatarUrl(
   );
 }
 
+/**
+ * Removes one field of the caller's profile (`DELETE /profile/{userId}/{keyName}`, spec v1.16),
+ * e.g. `displayname` or `avatar_url`.
+ */
+export async function deleteProfileField(
+  client: MatrixClient,
+  userId: string,
+  keyName: string,
+  options?: CallOptions,
+): Promise<void> {
+  await client.send({ method: 'DELETE', path: clientPath`/profile/${userId}/${keyName}` }, options);
+}
+
 /** Global account data of `type` (e.g. `m.direct`); `null` when the user has none of that type. */
 export function getAccountData(
   client: MatrixClient,

@@ -26,6 +26,22 @@ export async function resolveAlias(
 }
 
 /**
+ * Points a new alias at the room (`PUT /directory/room/{roomAlias}`). 409 when the alias is taken
+ * (Synapse: `M_ROOM_IN_USE`); the alias must be on the caller's homeserver.
+ */
+export async function createAlias(
+  client: MatrixClient,
+  alias: string,
+  roomId: string,
+  options?: CallOptions,
+): Promise<void> {
+  await client.send(
+    { method: 'PUT', path: clientPath`/directory/room/${alias}`, body: { room_id: roomId } },
+    options,
+  );
+}
+
+/**
  * The aliases on the caller's homeserver that point at the room (`GET /rooms/{roomId}/aliases`);
  * the caller must be able to see the room.
  */

@@ -20,6 +20,7 @@ const TEMPLATES = [
   '/_matrix/client/v3/profile/{userId}',
   '/_matrix/client/v3/profile/{userId}/displayname',
   '/_matrix/client/v3/profile/{userId}/avatar_url',
+  '/_matrix/client/v3/profile/{userId}/{keyName}',
   '/_matrix/client/v3/user/{userId}/account_data/{type}',
   '/_matrix/client/v3/directory/room/{roomAlias}',
   '/_matrix/client/v3/directory/list/room/{roomId}',

@@ -85,6 +85,14 @@ export interface JoinedRoomSync {
   timeline: Timeline;
   ephemeral: { type: string; content: JsonObject }[];
   accountData: { type: string; content: JsonObject }[];
+  /** The room's unread counts (`unread_notifications`), every one at 0 when the server gave none. */
+  unreadNotifications: UnreadNotifications;
+}
+
+/** How many unread events would notify the user, and how many of those highlight. */
+export interface UnreadNotifications {
+  notificationCount: number;
+  highlightCount: number;
 }
 
 export interface LeftRoomSync {
@@ -191,6 +199,10 @@ export function toSyncResponse(wire: WireSyncResponse): SyncResponse {
           timeline: timeline(room.timeline, roomId),
           ephemeral: room.ephemeral?.events ?? [],
           accountData: room.account_data?.events ?? [],
+          unreadNotifications: {
+            notificationCount: count(room.unread_notifications?.notification_count),
+            highlightCount: count(room.unread_notifications?.highlight_count),
+          },
         },
       ]),
     ),
@@ -217,4 +229,9 @@ export function toSyncResponse(wire: WireSyncResponse): SyncResponse {
     ),
     accountData: wire.account_data?.events ?? [],
   };
+}
+
+/** A count from the wire: a non-negative integer, else 0. */
+function count(value: unknown): number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0 ? value : 0;
 }

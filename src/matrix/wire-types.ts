@@ -155,6 +155,7 @@ export interface WireSyncResponse {
         timeline?: WireTimeline;
         ephemeral?: { events?: { type: string; content: JsonObject }[] };
         account_data?: { events?: { type: string; content: JsonObject }[] };
+        unread_notifications?: { notification_count?: number; highlight_count?: number };
       }
     >;
     invite?: Record<string, { invite_state?: { events?: WireStrippedStateEvent[] } }>;

@@ -5,7 +5,7 @@
  */
 import type { ClientEvent, RoomEventFilter, StrippedStateEvent } from '../matrix/events.ts';
 import type { MembershipState } from '../matrix/room-state.ts';
-import type { SyncFilter, SyncResponse } from '../matrix/sync.ts';
+import type { SyncFilter, SyncResponse, UnreadNotifications } from '../matrix/sync.ts';
 import { directMapFrom } from './direct-rooms.ts';
 import { StateIndex } from './state-index.ts';
 
@@ -48,6 +48,11 @@ export interface RoomListing {
    * `is_dm`); absent when it did not (the caller reads `m.direct` itself).
    */
   isDirect?: boolean;
+  /**
+   * The viewer's unread counts in the room, when the list said (a joined room: `/sync`'s
+   * `unread_notifications`, sliding sync's `notification_count` and `highlight_count`).
+   */
+  unreadNotifications?: UnreadNotifications;
 }
 
 /** A room's newest events, and whether they are all of its history the viewer may see. */
@@ -105,6 +110,7 @@ export function roomListFrom(response: SyncResponse): RoomList {
       joinedMemberCount: room.summary.joinedMemberCount,
       invitedMemberCount: room.summary.invitedMemberCount,
       lastActivityTs: newestTs([...room.timeline.events, ...room.state]),
+      unreadNotifications: room.unreadNotifications,
     });
   }
   for (const [roomId, room] of response.leave) {

@@ -245,6 +245,9 @@ export function slidingListing<M extends SlidingMembership>(
     lastActivityTs: newestTs(room.timeline),
     // An invite says for itself whether it is direct (its member event's `is_direct`).
     ...(membership === 'invite' ? {} : { isDirect: room.isDm }),
+    // No `unreadNotifications`: Synapse 1.160 answers `notification_count` and
+    // `highlight_count` with placeholder zeros (its sliding sync handler says so), which cannot be
+    // told from real ones. A list that shows the counts is served by `/sync` (schema/room-list.ts).
   };
 }
 

@@ -59,7 +59,7 @@ export const builder = new SchemaBuilder<{
     // client's request counter never decides what the homeserver sends.
     clientMutationIdInputOptions: {
       description:
-        'Any value the client picks, returned unchanged as the payload’s `clientMutationId` (to match answers to requests). It does nothing else; in particular it does not make a retry safe (`sendMessage` and `redactEvent` take an `idempotencyKey` for that).',
+        'Any value the client picks, returned unchanged as the payload’s `clientMutationId` (to match answers to requests). It does nothing else; in particular it does not make a retry safe (`sendMessage`, `sendEvent` and `redactEvent` take an `idempotencyKey` for that).',
     },
     clientMutationIdFieldOptions: {
       description: 'The input’s `clientMutationId`, unchanged; `null` when none was given.',

@@ -74,14 +74,21 @@ export const FIELD_WEIGHTS: Readonly<Record<string, Weight>> = {
   'Query.user': 1, // profile
   'Query.directRoom': 1, // /sync
   'Query.publicRooms': page(() => 1), // one directory page (more only when the directory's pages are short)
+  'Query.resolveAlias': 1, // directory lookup
   'Room.members': page(() => ROOM_STATE), // the room's state (rooms of a list share one /sync)
   'Room.state': { field: ROOM_STATE, multiplier: UNBOUNDED_LIST_SIZE },
   'Room.stateEvent': ROOM_STATE,
   'Room.event': 1, // /event
+  'Room.aliases': 1, // GET /rooms/{roomId}/aliases
   // Worst case: a page tops up to MESSAGES_CALLS_PER_PAGE times, plus a /context from a cursor.
   'Room.messages': page(
     (args) => MESSAGES_CALLS_PER_PAGE + (args['after'] != null || args['before'] != null ? 1 : 0),
   ),
+  // A listed room reads its counts from the list; any other: one /sync for all such rooms.
+  'Room.unreadNotifications': 1,
+  'Room.readMarker': 1, // m.fully_read room account data
+  'ReadMarker.event': 1, // /event
+  'Room.tags': 1, // GET tags (+ whoami once per request)
   'User.displayName': 1, // profile (one per user, shared with avatarUrl)
   'User.avatarUrl': 1,
   'Subscription.roomUpdated': ROOM_STATE, // per event
@@ -97,12 +104,23 @@ export const FIELD_WEIGHTS: Readonly<Record<string, Weight>> = {
   'Mutation.revokeRoomInvite': calls(2), // the member event, then the kick
   'Mutation.sendMessage': calls(1),
   'Mutation.redactEvent': calls(1),
+  'Mutation.markRead': calls(1), // read_markers
+  'Mutation.setTyping': calls(2), // whoami, typing
+  'Mutation.setRoomTag': calls(2), // whoami, the tag
+  'Mutation.removeRoomTag': calls(2), // whoami, the tag
   'Mutation.setRoomName': calls(1),
   'Mutation.setRoomTopic': calls(1),
   'Mutation.setRoomAvatar': calls(1),
   'Mutation.setRoomDisplayName': calls(4), // whoami, member event, profile, the new event
   'Mutation.setRoomPowerLevel': calls(2), // the power levels, then the new event
   'Mutation.createRoom': calls(1),
+  'Mutation.createRoomAlias': calls(1),
+  'Mutation.deleteRoomAlias': calls(2), // resolve (for the payload's room), then delete
+  'Mutation.setCanonicalAlias': calls(2), // the current event, then the new one
+  'Mutation.setDisplayName': calls(2), // whoami, then the profile PUT (or DELETE)
+  'Mutation.setAvatarUrl': calls(2),
+  'Mutation.sendEvent': calls(1),
+  'Mutation.setRoomState': calls(1),
   'Mutation.createDirectRoom': calls(5), // whoami, /sync, createRoom, m.direct read and write
   // Shut down: whoami, admin check, /state, join rule, directory, aliases, leave, forget, and a
   // kick per member (counted as an unbounded list); an admin purge polls less than that.

@@ -15,6 +15,11 @@ import './membership-mutations.ts';
 import './message-mutations.ts';
 import './session-mutations.ts';
 import './delete-room.ts';
+import './room-aliases.ts';
+import './profile-mutations.ts';
+import './custom-events.ts';
+import './room-reading.ts';
+import './room-tags.ts';
 import './subscriptions.ts';
 
 export const schema = builder.toSchema({ sortSchema: true });

@@ -4,19 +4,17 @@
  * never sends twice.
  */
 import { redactEvent, sendMessageEvent } from '../matrix/room-events.ts';
-import { eventKey } from '../session/request-loaders.ts';
 import { builder } from './builder.ts';
 import { facadeError } from './errors.ts';
-import { RoomEventRef } from './event.ts';
 import { requireEventId, requireRoomId } from './matrix-ids.ts';
 import {
   MAX_BODY_BYTES,
   MAX_IDEMPOTENCY_KEY_LENGTH,
   MAX_REASON_LENGTH,
   optionalReason,
-  type RoomEventPayloadShape,
   requireMaxBytes,
   roomEventPayloadFields,
+  sentEventPayloadFields,
   transactionId,
 } from './mutation-support.ts';
 
@@ -111,15 +109,7 @@ builder.relayMutationField(
     },
   },
   {
-    outputFields: (t) => ({
-      ...roomEventPayloadFields(t),
-      event: t.field({
-        type: RoomEventRef,
-        description: 'The message as the homeserver now has it (one more upstream call).',
-        resolve: (payload: RoomEventPayloadShape, _args, context) =>
-          context.session.loaders.event.load(eventKey(payload.roomId, payload.eventId)),
-      }),
-    }),
+    outputFields: (t) => sentEventPayloadFields(t, 'The message'),
   },
 );
 

@@ -3,8 +3,10 @@
  * of sends, the rule for clearing a value, and the payload that hands the affected room back.
  */
 import { createHash, randomUUID } from 'node:crypto';
+import { eventKey } from '../session/request-loaders.ts';
 import type { builder } from './builder.ts';
 import { facadeError } from './errors.ts';
+import { RoomEventRef } from './event.ts';
 import { RoomRef } from './room.ts';
 
 /** The longest reason (kick, ban, leave, redaction…) the facade forwards, in characters. */
@@ -159,5 +161,24 @@ export function roomEventPayloadFields(
   return {
     room: roomField(t),
     eventId: t.exposeID('eventId', { description: 'The event the mutation sent.' }),
+  };
+}
+
+/**
+ * The payload of a mutation that sent an event: {@link roomEventPayloadFields} and the event
+ * itself as the homeserver now has it, `what` naming it in the description.
+ */
+export function sentEventPayloadFields(
+  t: PothosSchemaTypes.ObjectFieldBuilder<FacadeTypes, RoomEventPayloadShape>,
+  what: string,
+) {
+  return {
+    ...roomEventPayloadFields(t),
+    event: t.field({
+      type: RoomEventRef,
+      description: `${what} as the homeserver now has it (one more upstream call).`,
+      resolve: (payload: RoomEventPayloadShape, _args, context) =>
+        context.session.loaders.event.load(eventKey(payload.roomId, payload.eventId)),
+    }),
   };
 }

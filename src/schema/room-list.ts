@@ -42,9 +42,13 @@ builder.queryFields((t) => ({
         // Page size and cursors are checked before any upstream call.
         const { size, backward } = pageRequest(args);
         const cursors = roomListCursors(context.cursorKey, membership, args);
-        const sliding = isSlidingMembership(membership)
-          ? await context.session.loaders.slidingRoomList(listedRoomNeeds(info))
-          : null;
+        const fields = listedRoomFields(info);
+        // Unread counts come only with /sync (see UNREAD_FIELDS): one call either way.
+        const sliding =
+          isSlidingMembership(membership) &&
+          !fields.some((field) => UNREAD_FIELDS.has(field.name.value))
+            ? await context.session.loaders.slidingRoomList(listedRoomNeeds(info, fields))
+            : null;
         const plan: RoomListPlanName = sliding === null ? 'sync' : 'sliding';
         const rooms: KeyedRoom[] =
           sliding === null
@@ -83,15 +87,10 @@ builder.queryFields((t) => ({
  * `Node`) finds its type missing from the listing and reads the full state instead: a call more,
  * never a wrong answer.
  */
-function listedRoomNeeds(info: GraphQLResolveInfo): SlidingListOptions {
-  const at = (nodes: readonly FieldNode[], name: string, typeName: string) =>
-    nodes.flatMap((node) =>
-      selectedFields(node.selectionSet, info.fragments, typeName).filter(
-        (field) => field.name.value === name,
-      ),
-    );
-  const nodes = at(at(info.fieldNodes, 'edges', 'RoomConnection'), 'node', 'RoomEdge');
-  const fields = nodes.flatMap((node) => selectedFields(node.selectionSet, info.fragments, 'Room'));
+function listedRoomNeeds(
+  info: GraphQLResolveInfo,
+  fields: readonly FieldNode[],
+): SlidingListOptions {
   const stateTypes = new Set(
     fields.flatMap((field) => LISTING_STATE_BY_FIELD[field.name.value] ?? []),
   );
@@ -104,6 +103,25 @@ function listedRoomNeeds(info: GraphQLResolveInfo): SlidingListOptions {
     ),
   };
 }
+
+/** The fields selected on each listed room (`edges { node { … } }`). */
+function listedRoomFields(info: GraphQLResolveInfo): FieldNode[] {
+  const at = (nodes: readonly FieldNode[], name: string, typeName: string) =>
+    nodes.flatMap((node) =>
+      selectedFields(node.selectionSet, info.fragments, typeName).filter(
+        (field) => field.name.value === name,
+      ),
+    );
+  const nodes = at(at(info.fieldNodes, 'edges', 'RoomConnection'), 'node', 'RoomEdge');
+  return nodes.flatMap((node) => selectedFields(node.selectionSet, info.fragments, 'Room'));
+}
+
+/**
+ * Room fields that make the `/sync` plan serve the list: the unread counts come with `/sync`
+ * (`unread_notifications`), while Synapse 1.160's sliding sync answers placeholder zeros. So a
+ * list showing them still costs one call, ordered by the newest event as on the `/sync` plan.
+ */
+const UNREAD_FIELDS = new Set(['unreadNotifications']);
 
 /** The events the largest of the `messages` pages wants from the list (see listedRoomNeeds). */
 function timelineLimit(info: GraphQLResolveInfo, pages: readonly FieldNode[]): number {

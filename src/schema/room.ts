@@ -53,6 +53,7 @@ export const LISTING_STATE_BY_FIELD: Readonly<Record<string, readonly string[]>>
   topic: ['m.room.topic'],
   avatarUrl: ['m.room.avatar'],
   canonicalAlias: ['m.room.canonical_alias'],
+  altAliases: ['m.room.canonical_alias'],
   joinRule: ['m.room.join_rules'],
   joinRuleValue: ['m.room.join_rules'],
   historyVisibility: ['m.room.history_visibility'],
@@ -71,7 +72,7 @@ export const LISTING_STATE_BY_FIELD: Readonly<Record<string, readonly string[]>>
  * holds when it holds them (the `/sync` plan: every type but `m.room.member`; sliding sync: the
  * types the query's fields read; an invite: what the inviter shared), else the full state.
  */
-function summaryStateOf(
+export function summaryStateOf(
   context: Context,
   room: RoomShape,
   field: keyof typeof LISTING_STATE_BY_FIELD,

@@ -8,10 +8,17 @@ import { getAccountData, getProfile, type Profile } from '../matrix/account.ts';
 import { ConnectionError } from '../matrix/errors.ts';
 import type { ClientEvent, RoomEventFilter } from '../matrix/events.ts';
 import type { MatrixClient } from '../matrix/matrix-client.ts';
+import { getFullyRead } from '../matrix/read-markers.ts';
 import { getEvent } from '../matrix/room-events.ts';
 import { getRoomState } from '../matrix/room-state.ts';
 import { slidingSync, slidingSyncOffered, slidingSyncRefused } from '../matrix/sliding-sync.ts';
-import { type SyncFilter, type SyncResponse, sync } from '../matrix/sync.ts';
+import {
+  type SyncFilter,
+  type SyncResponse,
+  sync,
+  type UnreadNotifications,
+} from '../matrix/sync.ts';
+import { getRoomTags, type RoomTag } from '../matrix/tags.ts';
 import { directMapFrom } from '../room/direct-rooms.ts';
 import {
   fullStateFilter,
@@ -40,6 +47,16 @@ export class RequestLoaders {
   readonly profile: DataLoader<string, Profile>;
   /** Single events, keyed by {@link eventKey}. */
   readonly event: DataLoader<string, ClientEvent>;
+  /**
+   * The viewer's unread counts per room, for rooms not read from the room list: one `/sync`
+   * filtered to the rooms asked for together (no state, one timeline event); `null` for a room
+   * the viewer is not joined to (the sync has no counts for it).
+   */
+  readonly unreadNotifications: DataLoader<string, UnreadNotifications | null>;
+  /** The event of the viewer's fully-read marker per room (`m.fully_read`), `null` when unset. */
+  readonly fullyRead: DataLoader<string, string | null>;
+  /** The viewer's tags per room (`GET /user/{userId}/rooms/{roomId}/tags`). */
+  readonly roomTags: DataLoader<string, RoomTag[]>;
   readonly #viewer: Viewer;
   readonly #lists = new Map<boolean, Promise<RoomList>>();
   readonly #slidingLists = new Map<SlidingListOptions, Promise<SlidingRoomList | null>>();
@@ -57,6 +74,16 @@ export class RequestLoaders {
         const [roomId = '', eventId = ''] = key.split('\n');
         return getEvent(client, roomId, eventId);
       }),
+    );
+    this.unreadNotifications = new DataLoader((roomIds) => loadUnreadCounts(client, roomIds), {
+      maxBatchSize: MAX_ROOMS_PER_STATE_SYNC,
+    });
+    const userId = () => viewer.whoami().then((identity) => identity.userId);
+    this.fullyRead = new DataLoader(
+      perKey(async (roomId) => getFullyRead(client, await userId(), roomId)),
+    );
+    this.roomTags = new DataLoader(
+      perKey(async (roomId) => getRoomTags(client, await userId(), roomId)),
     );
   }
 
@@ -212,4 +239,24 @@ async function loadRoomStates(
     (await fromState(missing)).map((state, index) => [missing[index] ?? '', state]),
   );
   return roomIds.map((roomId) => synced.get(roomId) ?? fallback.get(roomId) ?? new Error(roomId));
+}
+
+/**
+ * The unread counts of `roomIds` from one snapshot `/sync` filtered to them: no state, no account
+ * data, one timeline event each (an initial sync lists every joined room it is filtered to, with
+ * its `unread_notifications`). A room it does not list is not joined: `null`.
+ */
+async function loadUnreadCounts(
+  client: MatrixClient,
+  roomIds: readonly string[],
+): Promise<(UnreadNotifications | null | Error)[]> {
+  const synced = await snapshotSync(
+    client,
+    { rooms: [...roomIds], timeline: { limit: 1 }, state: { notTypes: ['*'] } },
+    { notTypes: ['*'] },
+  ).catch(asError);
+  if (synced instanceof Error) {
+    return roomIds.map(() => synced);
+  }
+  return roomIds.map((roomId) => synced.join.get(roomId)?.unreadNotifications ?? null);
 }

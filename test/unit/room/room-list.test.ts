@@ -30,6 +30,7 @@ function scriptedSync(): SyncResponse {
           timeline: { events: [message(OWNER, 'old', 1_000)], limited: false, prevBatch: null },
           ephemeral: [],
           accountData: [],
+          unreadNotifications: { notificationCount: 0, highlightCount: 0 },
         },
       ],
       [
@@ -41,6 +42,7 @@ function scriptedSync(): SyncResponse {
           timeline: { events: [named('Busy', 5_000)], limited: true, prevBatch: 'p1' },
           ephemeral: [],
           accountData: [],
+          unreadNotifications: { notificationCount: 0, highlightCount: 0 },
         },
       ],
     ]),

@@ -1,0 +1,22 @@
+import { describe, expect, it } from 'vitest';
+import { tagsFrom } from '../../../src/matrix/tags.ts';
+
+describe('tagsFrom', () => {
+  it('should read names and orders, sorted by name, dropping orders that are not numbers', () => {
+    expect(
+      tagsFrom({
+        tags: { 'u.work': {}, 'm.favourite': { order: 0.5 }, 'm.lowpriority': { order: 'x' } },
+      }),
+    ).toEqual([
+      { name: 'm.favourite', order: 0.5 },
+      { name: 'm.lowpriority', order: null },
+      { name: 'u.work', order: null },
+    ]);
+  });
+
+  it('should read a missing or malformed content as no tags', () => {
+    expect(tagsFrom(null)).toEqual([]);
+    expect(tagsFrom({})).toEqual([]);
+    expect(tagsFrom({ tags: ['m.favourite'] })).toEqual([]);
+  });
+});
