@@ -57,6 +57,15 @@ export default [
               'MembershipUpdate',
               'RoomEventsUpdate',
               'TimelineGap',
+              // The viewer's devices and third-party identifiers: a device ID is unique only
+              // among one user's devices (clients may pick it), and an email address or phone
+              // number is no Matrix ID; an `id` would have to be made up.
+              'UserDevice',
+              'ThirdPartyIdentifier',
+              // User-interactive authentication's answer (`AuthRequired`) and its flows: a step
+              // of one mutation call, not an object that can be fetched again.
+              'AuthRequired',
+              'AuthFlow',
               // The caller, refetched through `Query.viewer` (Relay's Viewer convention, no
               // `id` needed); an `id` equal to the user ID would collide with that User.
               'Viewer',

@@ -176,3 +176,61 @@ export async function setAccountData(
     options,
   );
 }
+
+/**
+ * The `auth` object of a request under user-interactive authentication (`auth_data.yaml`): the
+ * stage `type`, the `session` the homeserver gave, and the stage's own keys.
+ */
+export interface UiaAuth {
+  type?: string;
+  session?: string;
+  [key: string]: unknown;
+}
+
+/**
+ * `POST /account/password`. Without `auth` (or with an incomplete one) the homeserver answers 401
+ * with the UIA flows. `logoutDevices` (spec default `true`) also revokes the user's other tokens.
+ */
+export async function changePassword(
+  client: MatrixClient,
+  request: { newPassword: string; logoutDevices: boolean; auth: UiaAuth | undefined },
+  options?: CallOptions,
+): Promise<void> {
+  await client.send(
+    {
+      method: 'POST',
+      path: clientPath`/account/password`,
+      body: {
+        new_password: request.newPassword,
+        logout_devices: request.logoutDevices,
+        ...(request.auth === undefined ? {} : { auth: request.auth }),
+      },
+    },
+    options,
+  );
+}
+
+/** A third-party identifier bound to the account (`GET /account/3pid`). */
+export interface Threepid {
+  /** `email` or `msisdn`. */
+  medium: string;
+  address: string;
+  /** Milliseconds since the epoch. */
+  validatedAt: number;
+  addedAt: number;
+}
+
+export async function getThreepids(
+  client: MatrixClient,
+  options?: CallOptions,
+): Promise<Threepid[]> {
+  const body = await client.send<{
+    threepids?: { medium: string; address: string; validated_at: number; added_at: number }[];
+  }>({ method: 'GET', path: clientPath`/account/3pid` }, options);
+  return (body.threepids ?? []).map((threepid) => ({
+    medium: threepid.medium,
+    address: threepid.address,
+    validatedAt: threepid.validated_at,
+    addedAt: threepid.added_at,
+  }));
+}

@@ -64,6 +64,12 @@ export class MatrixHttpError extends Error {
    * for an error response.
    */
   readonly malformed: string | null;
+  /**
+   * The error body when it is a JSON object without `errcode`: user-interactive authentication
+   * answers its first 401 so (`flows`, `session`, `params`; spec `auth_response.yaml`). `null`
+   * otherwise.
+   */
+  readonly body: Readonly<Record<string, unknown>> | null;
 
   constructor(init: {
     status: number;
@@ -71,6 +77,7 @@ export class MatrixHttpError extends Error {
     endpoint: UpstreamEndpoint;
     bodySnippet: string;
     malformed?: string;
+    body?: Record<string, unknown>;
   }) {
     super(
       init.malformed === undefined
@@ -82,6 +89,7 @@ export class MatrixHttpError extends Error {
     this.endpoint = init.endpoint;
     this.bodySnippet = init.bodySnippet;
     this.malformed = init.malformed ?? null;
+    this.body = init.body ?? null;
   }
 }
 
@@ -182,6 +190,7 @@ export function parseErrorResponse(
     retryAfterMs: headerDelay,
     endpoint,
     bodySnippet: bodyText.slice(0, 200),
+    ...(body === null ? {} : { body }),
   });
 }
 

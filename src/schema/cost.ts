@@ -60,6 +60,8 @@ const ROOM_STATE = 1;
  */
 export const FIELD_WEIGHTS: Readonly<Record<string, Weight>> = {
   'Query.viewer': 1, // whoami
+  'Viewer.devices': { field: 1, multiplier: UNBOUNDED_LIST_SIZE }, // GET /devices
+  'Viewer.threepids': { field: 1, multiplier: UNBOUNDED_LIST_SIZE }, // GET /account/3pid
   // One sliding sync or one filtered /sync for the list, whichever the plan (room.ts). Not
   // counted: the /versions probe (once per process), and the /sync a request falls back to when
   // the homeserver stops offering sliding sync (once, then /sync until the next probe).
@@ -94,6 +96,8 @@ export const FIELD_WEIGHTS: Readonly<Record<string, Weight>> = {
   'Subscription.roomUpdated': ROOM_STATE, // per event
   'Mutation.createSession': calls(1),
   'Mutation.deleteSession': calls(1),
+  'Mutation.changePassword': calls(2), // whoami (the m.login.password user), the change
+  'Mutation.deleteDevice': calls(2), // whoami (the m.login.password user), the delete
   'Mutation.joinRoom': calls(1),
   'Mutation.leaveRoom': calls(1),
   'Mutation.forgetRoom': calls(1),

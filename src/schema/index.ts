@@ -14,6 +14,7 @@ import './room-mutations.ts';
 import './membership-mutations.ts';
 import './message-mutations.ts';
 import './session-mutations.ts';
+import './account-mutations.ts';
 import './delete-room.ts';
 import './room-aliases.ts';
 import './profile-mutations.ts';
