@@ -78,3 +78,26 @@ export async function sendText(
   );
   return sent.event_id;
 }
+
+/**
+ * A public room created by the first of `users`, the others joined, and `messages` messages sent
+ * by each user in turn (`message 0`, `message 1`, …); returns its ID.
+ */
+export async function seedRoom(
+  agent: Agent,
+  homeserverUrl: string,
+  users: readonly RegisteredUser[],
+  room: { name: string; topic: string; messages: number },
+): Promise<string> {
+  const [owner, ...others] = users;
+  if (!owner) {
+    throw new Error('seedRoom: no users');
+  }
+  const roomId = await createRoom(agent, homeserverUrl, owner.accessToken, room.name, room.topic);
+  await Promise.all(others.map((user) => joinRoom(agent, homeserverUrl, user.accessToken, roomId)));
+  for (let message = 0; message < room.messages; message++) {
+    const sender = users[message % users.length] ?? owner;
+    await sendText(agent, homeserverUrl, sender.accessToken, roomId, `message ${message}`);
+  }
+  return roomId;
+}

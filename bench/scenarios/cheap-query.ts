@@ -14,13 +14,13 @@
  * token's 64 parallel requests would measure instead.
  */
 import type { Agent } from 'undici';
-import { graphql, matrix, newAgent } from '../lib/client.ts';
+import { graphql, matrix } from '../lib/client.ts';
 import type { BenchContext } from '../lib/context.ts';
-import { type CountingProxy, startCountingProxy } from '../lib/counting-proxy.ts';
-import { startFacadeProcess } from '../lib/facade-process.ts';
+import type { CountingProxy } from '../lib/counting-proxy.ts';
 import { interleave } from '../lib/interleave.ts';
 import { cpuResolutionMs } from '../lib/proc.ts';
 import { registerUsers } from '../lib/seed.ts';
+import { startSideBySide } from '../lib/side-by-side.ts';
 import { round, type Summary, summarize } from '../lib/stats.ts';
 import { lineChart } from '../lib/svg.ts';
 import { contenderTable, formatTable, ms } from '../lib/table.ts';
@@ -51,11 +51,8 @@ export async function cheapQuery(ctx: BenchContext): Promise<void> {
   const users = await registerUsers(homeserverUrl, registrationSharedSecret, tokensNeeded, 'cheap');
   const tokens = users.map((user) => user.accessToken);
 
-  await using facadeProxy = await startCountingProxy(homeserverUrl);
-  await using directProxy = await startCountingProxy(homeserverUrl);
-  await using facade = await startFacadeProcess(facadeProxy.url);
-  const facadeAgent = newAgent();
-  const directAgent = newAgent();
+  await using sides = await startSideBySide(homeserverUrl);
+  const { facade, facadeProxy, directProxy, facadeAgent, directAgent } = sides;
   const viaFacade: LevelContender = {
     name: 'facade',
     proxy: facadeProxy,
@@ -104,8 +101,6 @@ export async function cheapQuery(ctx: BenchContext): Promise<void> {
       })),
     );
   }
-  await facadeAgent.close();
-  await directAgent.close();
 
   const levelRows = levels.map((result) => {
     const baseline = levels.find(

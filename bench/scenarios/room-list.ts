@@ -14,10 +14,9 @@
 import { randomBytes } from 'node:crypto';
 import { graphql, mapLimit, matrix, newAgent } from '../lib/client.ts';
 import type { BenchContext } from '../lib/context.ts';
-import { startCountingProxy } from '../lib/counting-proxy.ts';
-import { startFacadeProcess } from '../lib/facade-process.ts';
 import { type ContenderResult, interleave } from '../lib/interleave.ts';
-import { createRoom, joinRoom, registerUsers, sendText } from '../lib/seed.ts';
+import { registerUsers, seedRoom } from '../lib/seed.ts';
+import { startSideBySide } from '../lib/side-by-side.ts';
 import { contenderTable } from '../lib/table.ts';
 
 const MEMBERS = 6;
@@ -36,7 +35,7 @@ export async function roomList(ctx: BenchContext): Promise<void> {
   }
   ctx.log(`seeding: 1 user in ${rooms} rooms of ${MEMBERS} members and ${MESSAGES} messages`);
   const users = await registerUsers(homeserverUrl, registrationSharedSecret, MEMBERS, 'list');
-  const [owner, ...others] = users;
+  const [owner] = users;
   if (!owner) {
     throw new Error('no users');
   }
@@ -44,30 +43,17 @@ export async function roomList(ctx: BenchContext): Promise<void> {
   await mapLimit(
     Array.from({ length: rooms }, (_, index) => index),
     4,
-    async (index) => {
-      const roomId = await createRoom(
-        seedAgent,
-        homeserverUrl,
-        owner.accessToken,
-        `Room ${index}`,
-        `Topic ${index}`,
-      );
-      await Promise.all(
-        others.map((user) => joinRoom(seedAgent, homeserverUrl, user.accessToken, roomId)),
-      );
-      for (let message = 0; message < MESSAGES; message++) {
-        const sender = users[message % users.length] ?? owner;
-        await sendText(seedAgent, homeserverUrl, sender.accessToken, roomId, `message ${message}`);
-      }
-    },
+    (index) =>
+      seedRoom(seedAgent, homeserverUrl, users, {
+        name: `Room ${index}`,
+        topic: `Topic ${index}`,
+        messages: MESSAGES,
+      }),
   );
   await seedAgent.close();
 
-  await using facadeProxy = await startCountingProxy(homeserverUrl);
-  await using directProxy = await startCountingProxy(homeserverUrl);
-  await using facade = await startFacadeProcess(facadeProxy.url);
-  const facadeAgent = newAgent();
-  const directAgent = newAgent();
+  await using sides = await startSideBySide(homeserverUrl);
+  const { facade, facadeProxy, directProxy, facadeAgent, directAgent } = sides;
   const token = owner.accessToken;
 
   const facadeList = async (extra: 'messages' | 'members' | null): Promise<number> => {
@@ -211,8 +197,6 @@ export async function roomList(ctx: BenchContext): Promise<void> {
     ],
     { runs, warmup },
   );
-  await facadeAgent.close();
-  await directAgent.close();
 
   const targets = [without, withMessages].map((group) => roomListTarget(results, group));
   ctx.log(`\nroom-list: ${rooms} rooms, ${runs} runs\n${contenderTable(results)}`);

@@ -6,10 +6,9 @@
 
 import { graphql, matrix, newAgent } from '../lib/client.ts';
 import type { BenchContext } from '../lib/context.ts';
-import { startCountingProxy } from '../lib/counting-proxy.ts';
-import { startFacadeProcess } from '../lib/facade-process.ts';
 import { interleave } from '../lib/interleave.ts';
-import { createRoom, joinRoom, registerUsers, sendText } from '../lib/seed.ts';
+import { registerUsers, seedRoom } from '../lib/seed.ts';
+import { startSideBySide } from '../lib/side-by-side.ts';
 import { contenderTable } from '../lib/table.ts';
 
 const query = `query ($id: ID!) {
@@ -25,26 +24,20 @@ export async function roomPage(ctx: BenchContext): Promise<void> {
   const { pageMembers, pageEvents, runs, warmup } = ctx.sizes;
   ctx.log(`seeding: 1 room of ${pageMembers} members and ${pageEvents} messages`);
   const users = await registerUsers(homeserverUrl, registrationSharedSecret, pageMembers, 'page');
-  const [owner, ...others] = users;
+  const [owner] = users;
   if (!owner) {
     throw new Error('no users');
   }
   const seedAgent = newAgent();
-  const roomId = await createRoom(seedAgent, homeserverUrl, owner.accessToken, 'Page', 'A page');
-  await Promise.all(
-    others.map((user) => joinRoom(seedAgent, homeserverUrl, user.accessToken, roomId)),
-  );
-  for (let message = 0; message < pageEvents; message++) {
-    const sender = users[message % users.length] ?? owner;
-    await sendText(seedAgent, homeserverUrl, sender.accessToken, roomId, `message ${message}`);
-  }
+  const roomId = await seedRoom(seedAgent, homeserverUrl, users, {
+    name: 'Page',
+    topic: 'A page',
+    messages: pageEvents,
+  });
   await seedAgent.close();
 
-  await using facadeProxy = await startCountingProxy(homeserverUrl);
-  await using directProxy = await startCountingProxy(homeserverUrl);
-  await using facade = await startFacadeProcess(facadeProxy.url);
-  const facadeAgent = newAgent();
-  const directAgent = newAgent();
+  await using sides = await startSideBySide(homeserverUrl);
+  const { facade, facadeProxy, directProxy, facadeAgent, directAgent } = sides;
   const token = owner.accessToken;
   const room = `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}`;
 
@@ -75,8 +68,6 @@ export async function roomPage(ctx: BenchContext): Promise<void> {
     ],
     { runs, warmup },
   );
-  await facadeAgent.close();
-  await directAgent.close();
 
   const [viaFacade, direct] = results;
   if (!viaFacade || !direct) {

@@ -164,6 +164,22 @@ export function getAccountData(
   );
 }
 
+/** Room account data of `type` (e.g. `m.fully_read`); `null` when the user has none there. */
+export function getRoomAccountData(
+  client: MatrixClient,
+  userId: string,
+  roomId: string,
+  type: string,
+  options?: CallOptions,
+): Promise<JsonObject | null> {
+  return absentAsNull(
+    client.send<JsonObject>(
+      { method: 'GET', path: clientPath`/user/${userId}/rooms/${roomId}/account_data/${type}` },
+      options,
+    ),
+  );
+}
+
 export async function setAccountData(
   client: MatrixClient,
   userId: string,

@@ -2,10 +2,9 @@
  * The viewer's place in a room: the fully-read marker and the read receipt
  * (`read_markers.yaml`), and the marker as room account data (`account-data.yaml`).
  */
-import type { JsonObject } from './events.ts';
+import { getRoomAccountData } from './account.ts';
 import type { CallOptions, MatrixClient } from './matrix-client.ts';
 import { clientPath } from './paths.ts';
-import { absentAsNull } from './policy.ts';
 
 /**
  * `POST /rooms/{roomId}/read_markers`: moves the fully-read marker (`m.fully_read`) and the
@@ -31,7 +30,7 @@ export async function setReadMarkers(
 
 /**
  * The event the user's fully-read marker points to in `roomId` (`m.fully_read` room account
- * data, `{"event_id": …}`); `null` when the user never set one (404 `M_NOT_FOUND`).
+ * data, `{"event_id": …}`); `null` when the user never set one.
  */
 export async function getFullyRead(
   client: MatrixClient,
@@ -39,15 +38,7 @@ export async function getFullyRead(
   roomId: string,
   options?: CallOptions,
 ): Promise<string | null> {
-  const content = await absentAsNull(
-    client.send<JsonObject>(
-      {
-        method: 'GET',
-        path: clientPath`/user/${userId}/rooms/${roomId}/account_data/m.fully_read`,
-      },
-      options,
-    ),
-  );
+  const content = await getRoomAccountData(client, userId, roomId, 'm.fully_read', options);
   const eventId = content?.['event_id'];
   return typeof eventId === 'string' ? eventId : null;
 }

@@ -49,8 +49,9 @@ export interface RoomListing {
    */
   isDirect?: boolean;
   /**
-   * The viewer's unread counts in the room, when the list said (a joined room: `/sync`'s
-   * `unread_notifications`, sliding sync's `notification_count` and `highlight_count`).
+   * The viewer's unread counts in the room, when the list said (a joined room on the `/sync` plan:
+   * `unread_notifications`; Synapse 1.160's sliding sync answers placeholder zeros, so its
+   * listings leave this out).
    */
   unreadNotifications?: UnreadNotifications;
 }

@@ -10,6 +10,7 @@ import { facadeError } from './errors.ts';
 import { requireRoomId } from './matrix-ids.ts';
 import {
   MAX_IDEMPOTENCY_KEY_LENGTH,
+  requireMaxBytes,
   roomEventPayloadFields,
   sentEventPayloadFields,
   transactionId,
@@ -55,9 +56,7 @@ export function requireEventType(
   if (value === '') {
     refuse(field, 'must not be empty.');
   }
-  if (Buffer.byteLength(value, 'utf8') > MAX_EVENT_TYPE_BYTES) {
-    refuse(field, `must be at most ${MAX_EVENT_TYPE_BYTES} bytes.`);
-  }
+  requireMaxBytes(value, field, MAX_EVENT_TYPE_BYTES);
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it refuses
   if (/[\s\u0000-\u001f\u007f]/u.test(value) || /\p{Cs}/u.test(value)) {
     refuse(field, 'must not contain whitespace or control characters.');
@@ -71,9 +70,7 @@ export function requireEventType(
 
 /** A state key: any text of at most {@link MAX_STATE_KEY_BYTES} bytes, empty included. */
 export function requireStateKey(value: string, field = 'stateKey'): string {
-  if (Buffer.byteLength(value, 'utf8') > MAX_STATE_KEY_BYTES) {
-    refuse(field, `must be at most ${MAX_STATE_KEY_BYTES} bytes.`);
-  }
+  requireMaxBytes(value, field, MAX_STATE_KEY_BYTES);
   if (/\p{Cs}/u.test(value)) {
     refuse(field, 'must not contain a lone surrogate.');
   }
@@ -99,11 +96,7 @@ export function canonicalJson(value: unknown): string {
 
 /** The content as canonical JSON, at most {@link MAX_CONTENT_BYTES} bytes. */
 export function requireContent(content: Record<string, unknown>, field = 'content'): string {
-  const json = canonicalJson(content);
-  if (Buffer.byteLength(json, 'utf8') > MAX_CONTENT_BYTES) {
-    refuse(field, `must be at most ${MAX_CONTENT_BYTES} bytes of JSON.`);
-  }
-  return json;
+  return requireMaxBytes(canonicalJson(content), field, MAX_CONTENT_BYTES);
 }
 
 builder.relayMutationField(

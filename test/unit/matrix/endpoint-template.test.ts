@@ -1,7 +1,9 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { endpointTemplate, OTHER_ENDPOINT } from '../../../src/matrix/endpoint-template.ts';
-import { clientPath } from '../../../src/matrix/paths.ts';
-import { adminPath } from '../../../src/matrix/synapse-admin.ts';
+import { CLIENT_API_PREFIX, clientPath } from '../../../src/matrix/paths.ts';
+import { adminPath, SYNAPSE_ADMIN_PREFIX } from '../../../src/matrix/synapse-admin.ts';
 
 describe('endpointTemplate', () => {
   it('should blank room IDs, event IDs, user IDs, aliases and transaction IDs', () => {
@@ -84,5 +86,28 @@ describe('endpointTemplate', () => {
       const path = template.replaceAll(/\{[^}]+\}/g, encodeURIComponent('!id:example.org'));
       expect(endpointTemplate(path)).toBe(template);
     }
+  });
+});
+
+describe('the endpoints src/matrix calls', () => {
+  it('should each have a template, so that no call of the facade is counted as other', () => {
+    const dir = resolve(import.meta.dirname, '../../../src/matrix');
+    const paths = readdirSync(dir)
+      .filter((file) => file.endsWith('.ts'))
+      .flatMap((file) =>
+        [...readFileSync(resolve(dir, file), 'utf8').matchAll(/(clientPath|adminPath)`(\/[^`]*)`/g)]
+          .map(([, tag, path = '']) => ({ file, tag, path: path.replace(/\$\{[^}]*\}/g, 'x') }))
+          // rooms.ts completes `/rooms/{roomId}` with the membership action (invite, kick, …),
+          // each listed in the templates and checked above.
+          .filter(({ path }) => path !== '/rooms/x'),
+      );
+    expect(paths.length).toBeGreaterThan(30);
+    const unknown = paths.filter(
+      ({ tag, path }) =>
+        endpointTemplate(
+          `${tag === 'clientPath' ? CLIENT_API_PREFIX : SYNAPSE_ADMIN_PREFIX}${path}`,
+        ) === OTHER_ENDPOINT,
+    );
+    expect(unknown).toEqual([]);
   });
 });
