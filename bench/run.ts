@@ -29,12 +29,12 @@
  * With MATRIX_HOMESERVER_URL and MATRIX_REGISTRATION_SHARED_SECRET set (as for the tests), that
  * homeserver is used instead of a local one.
  */
-import { execFileSync } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { provisionSynapse, startSynapse } from '../scripts/synapse/homeserver.ts';
 import { type BenchContext, createContext, type FanOutSize, type Sizes } from './lib/context.ts';
+import { commit, synapseVersion } from './lib/environment.ts';
 import { cheapQuery } from './scenarios/cheap-query.ts';
 import { fanOut } from './scenarios/fan-out.ts';
 import { roomList } from './scenarios/room-list.ts';
@@ -147,7 +147,7 @@ try {
       cpus: cpus().length,
       cpuModel: cpus()[0]?.model ?? 'unknown',
       loadAverage: loadavg().map((load) => Math.round(load * 100) / 100),
-      commit: commit(),
+      commit: commit(root),
       smoke,
     },
     resultsDir,
@@ -182,30 +182,4 @@ try {
   }
 } finally {
   await local?.[Symbol.asyncDispose]();
-}
-
-async function synapseVersion(url: string): Promise<string> {
-  try {
-    const response = await fetch(`${url}/_synapse/admin/v1/server_version`);
-    const body = (await response.json()) as { server_version?: string };
-    return body.server_version ?? 'unknown';
-  } catch {
-    return 'unknown';
-  }
-}
-
-function commit(): string {
-  try {
-    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
-      cwd: root,
-      encoding: 'utf8',
-    });
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], {
-      cwd: root,
-      encoding: 'utf8',
-    });
-    return `${head.trim()}${dirty.trim() ? ' (modified)' : ''}`;
-  } catch {
-    return 'unknown';
-  }
 }

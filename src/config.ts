@@ -2,6 +2,7 @@
  * The server's configuration, read from the environment once at start-up. The only module that
  * reads `process.env` for the product; it imports nothing from the rest of `src/`.
  */
+import { hostname } from 'node:os';
 import { z } from 'zod';
 
 /** An integer variable in `[min, max]`, with a message that says so whatever is wrong. */
@@ -102,6 +103,19 @@ const environmentSchema = z.object({
   ROOM_LIST_PLAN: z.enum(['auto', 'sliding-sync', 'sync']).default('auto'),
   METRICS: flag.default(true),
   METRICS_PORT: integer(0, 65_535).optional(),
+  REDIS_URL: z
+    .url({
+      protocol: /^rediss?$/,
+      error: 'must be a redis:// or rediss:// URL, e.g. redis://redis.internal:6379/0',
+    })
+    .optional(),
+  INSTANCE_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9._:-]{1,64}$/, {
+      error: 'must be 1 to 64 letters, digits or . _ : -',
+    })
+    .optional(),
+  CLUSTER_LEASE_MS: integer(500, 600_000).default(3000),
 });
 
 // Checks between variables run even when others are invalid (`when`), so that every problem is
@@ -142,6 +156,14 @@ const checkedEnvironmentSchema = environmentSchema
     error:
       'is required when NODE_ENV=production: 32 or more random characters, the same on every instance, so that cursors survive restarts and load balancing (e.g. `openssl rand -base64 48`)',
     when: (payload) => parsedWithoutIssue(payload, ['NODE_ENV', 'CURSOR_SECRET']),
+  })
+  // Behind a load balancer a client's next page may land on any instance; the secret also keys
+  // the hash that names each token in Redis, which every instance must compute alike.
+  .refine((env) => env.REDIS_URL === undefined || env.CURSOR_SECRET !== undefined, {
+    path: ['CURSOR_SECRET'],
+    error:
+      'is required with REDIS_URL (cluster mode): the same 32 or more random characters on every instance, so that cursors work on any of them and all name a token alike in Redis',
+    when: (payload) => parsedWithoutIssue(payload, ['REDIS_URL', 'CURSOR_SECRET']),
   });
 
 /** Whether none of `keys` has an issue yet: a check between them can read their parsed values. */
@@ -258,6 +280,21 @@ export interface Config {
     /** Upstream calls one token may have in flight on the shared pool; more wait their turn. */
     readonly perTokenConcurrency: number;
   };
+  /**
+   * Cluster mode (docs/deploy.md): instances share subscriptions and one sync loop per token
+   * through Redis; `null` without `REDIS_URL` (the facade runs alone).
+   */
+  readonly cluster: {
+    /** Where Redis is; may hold a password, so it is never logged. */
+    readonly redisUrl: string;
+    /** This instance's name in Redis and in log lines: `INSTANCE_ID`, else host name and PID. */
+    readonly instanceId: string;
+    /**
+     * How long a sync loop's lease lasts without renewal: the longest a token goes without a loop
+     * after the instance running it dies, before another takes over.
+     */
+    readonly leaseMs: number;
+  } | null;
   /** Prometheus metrics (docs/operations.md). */
   readonly metrics: {
     /** Whether `/metrics` is served at all. */
@@ -399,6 +436,14 @@ export function loadConfig(
       maxResponseBytes: env.UPSTREAM_MAX_RESPONSE_BYTES,
       perTokenConcurrency: env.UPSTREAM_PER_TOKEN_CONCURRENCY,
     }),
+    cluster:
+      env.REDIS_URL === undefined
+        ? null
+        : Object.freeze({
+            redisUrl: env.REDIS_URL,
+            instanceId: env.INSTANCE_ID ?? `${hostname()}-${process.pid}`,
+            leaseMs: env.CLUSTER_LEASE_MS,
+          }),
     metrics: Object.freeze({ enabled: env.METRICS, port: env.METRICS_PORT ?? null }),
   });
   for (const warning of productionWarnings(config, env.NODE_ENV === 'production')) {

@@ -32,7 +32,14 @@ export interface CountingProxy extends AsyncDisposable {
   readonly longPollsInFlight: number;
   /** The most long-polls in flight at once since the last {@link resetPeak}. */
   readonly peakLongPolls: number;
+  /**
+   * The most long-polls of any one token in flight at once since the last {@link resetPeak}:
+   * 1 when each user's stream has one loop, whichever instance runs it.
+   */
+  readonly peakLongPollsPerToken: number;
   resetPeak(): void;
+  /** Told of each long-poll as it starts, with its bearer token and `performance.now()`. */
+  longPollObserver: ((token: string, startedAt: number) => void) | null;
   /** Forgets the per-endpoint counts (the total keeps counting). */
   resetEndpoints(): void;
   /** Receives `/sync` responses while set; `null` stops it (bodies are then not kept at all). */
@@ -69,7 +76,10 @@ export async function startCountingProxy(targetUrl: string): Promise<CountingPro
   let byEndpoint = new Map<string, number>();
   let longPolls = 0;
   let peak = 0;
+  const perToken = new Map<string, number>();
+  let peakPerToken = 0;
   let observer: SyncObserver | null = null;
+  let longPollObserver: ((token: string, startedAt: number) => void) | null = null;
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     requests += 1;
@@ -80,14 +90,24 @@ export async function startCountingProxy(targetUrl: string): Promise<CountingPro
     if (isSync) {
       syncRequests += 1;
     }
+    const token = (req.headers.authorization ?? '').replace(/^Bearer /, '');
     if (isLongPoll(url)) {
       longPolls += 1;
       peak = Math.max(peak, longPolls);
+      const ofToken = (perToken.get(token) ?? 0) + 1;
+      perToken.set(token, ofToken);
+      peakPerToken = Math.max(peakPerToken, ofToken);
+      longPollObserver?.(token, performance.now());
       res.once('close', () => {
         longPolls -= 1;
+        const left = (perToken.get(token) ?? 1) - 1;
+        if (left === 0) {
+          perToken.delete(token);
+        } else {
+          perToken.set(token, left);
+        }
       });
     }
-    const token = (req.headers.authorization ?? '').replace(/^Bearer /, '');
     const upstream = forwardRequest(
       `${target}${url}`,
       { method: req.method, headers: { ...req.headers, host: targetHost }, agent },
@@ -149,8 +169,18 @@ export async function startCountingProxy(targetUrl: string): Promise<CountingPro
     get peakLongPolls() {
       return peak;
     },
+    get peakLongPollsPerToken() {
+      return peakPerToken;
+    },
     resetPeak() {
       peak = longPolls;
+      peakPerToken = Math.max(0, ...perToken.values());
+    },
+    get longPollObserver() {
+      return longPollObserver;
+    },
+    set longPollObserver(value) {
+      longPollObserver = value;
     },
     resetEndpoints() {
       byEndpoint = new Map();

@@ -22,6 +22,16 @@ export interface FacadeProcess extends AsyncDisposable {
   rssBytes(): number;
   /** Log lines it wrote at warn level or above, so far. */
   readonly warnings: readonly string[];
+  /** Whether it is still running (false once it exited, whether stopped, killed or crashed). */
+  readonly running: boolean;
+  /** Resolves with its exit code once it has exited (null when a signal ended it). */
+  readonly exited: Promise<number | null>;
+  /**
+   * Sends it `signal` and resolves once it has exited: the default SIGKILL is a crash, with no
+   * graceful shutdown (fault tests); nothing happens when it has exited already.
+   */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Stops it gracefully (SIGTERM, then SIGKILL after 10 s) and resolves once it has exited. */
   stop(): Promise<void>;
 }
 
@@ -64,10 +74,11 @@ export async function startFacadeProcess(
   const warnings: string[] = [];
   const lines = createInterface({ input: child.stdout as NonNullable<ChildProcess['stdout']> });
   const url = await new Promise<string>((resolveUrl, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error('the facade did not start within 30 s')),
-      30_000,
-    );
+    const timer = setTimeout(() => {
+      // Not left behind: nobody would hold its PID to stop it.
+      child.kill('SIGKILL');
+      reject(new Error('the facade did not start within 30 s'));
+    }, 30_000);
     lines.on('line', (line) => {
       const listening = /listening on (http:\/\/[^\s"]+)\/graphql/.exec(line);
       if (listening?.[1]) {
@@ -82,8 +93,15 @@ export async function startFacadeProcess(
       reject(new Error(`the facade exited (code ${code}) before listening:\n${stderr}`));
     });
   });
+  const isRunning = () => child.exitCode === null && child.signalCode === null;
+  const kill = async (signal: NodeJS.Signals = 'SIGKILL'): Promise<void> => {
+    if (isRunning()) {
+      child.kill(signal);
+    }
+    await exited;
+  };
   const stop = async (): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) {
+    if (!isRunning()) {
       return;
     }
     child.kill('SIGTERM');
@@ -98,6 +116,11 @@ export async function startFacadeProcess(
     cpuMs: () => cpuMs(pid),
     rssBytes: () => rssBytes(pid),
     warnings,
+    get running() {
+      return isRunning();
+    },
+    exited,
+    kill,
     stop,
     [Symbol.asyncDispose]: stop,
   };

@@ -19,15 +19,16 @@
  *   websocket, which is what the issue's "internal delivery" target names.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type Client, createClient } from 'graphql-ws';
-import WebSocket from 'ws';
+import type { Client } from 'graphql-ws';
 import { mapLimit, newAgent } from '../lib/client.ts';
 import type { BenchContext, FanOutSize } from '../lib/context.ts';
-import { type CountingProxy, startCountingProxy } from '../lib/counting-proxy.ts';
+import { startCountingProxy } from '../lib/counting-proxy.ts';
 import { startFacadeProcess } from '../lib/facade-process.ts';
+import { raisedCaps, subscriptionsPerUser } from '../lib/fan-out-load.ts';
 import { histogramBound, histogramQuantile, readHistogram } from '../lib/prometheus-histogram.ts';
 import { createRoom, joinRoom, type RegisteredUser, registerUsers, sendText } from '../lib/seed.ts';
 import { round, summarize } from '../lib/stats.ts';
+import { connect, describe, steadyLongPolls, waitUntilSubscribed } from '../lib/subscribers.ts';
 import { lineChart } from '../lib/svg.ts';
 import { formatTable, ms } from '../lib/table.ts';
 
@@ -159,19 +160,9 @@ async function runConfiguration(
 ) {
   const { subscribers } = size;
   const userCount = users.length;
-  const perUser = users.map(
-    (_, index) => Math.floor(subscribers / userCount) + (index < subscribers % userCount ? 1 : 0),
-  );
+  const perUser = subscriptionsPerUser(subscribers, userCount);
   const most = Math.max(...perUser);
-  // The facade's defaults cap what one token and one socket may hold, and the connections: raise
-  // them to what this configuration needs, never below the defaults.
-  const facadeEnv = {
-    SYNC_MAX_SUBSCRIPTIONS_PER_TOKEN: String(Math.max(200, most)),
-    WS_MAX_OPERATIONS_PER_SOCKET: String(Math.max(100, most)),
-    WS_MAX_MESSAGES_PER_SECOND: String(Math.max(200, 2 * most)),
-    HTTP_MAX_CONNECTIONS: String(Math.max(1024, userCount + 64)),
-    SYNC_CONNECTIONS: String(Math.max(1024, userCount + 64)),
-  };
+  const facadeEnv = raisedCaps(most, userCount);
   ctx.log(
     `\nfan-out: ${subscribers} subscribers over ${userCount} users (${most} at most per user ` +
       `and socket); facade env ${Object.entries(facadeEnv)
@@ -372,74 +363,4 @@ async function runConfiguration(
     errors: errors.slice(0, 50),
     targets,
   };
-}
-
-/** Opens one graphql-ws socket as `token` and resolves once the server acknowledged it. */
-function connect(url: string, token: string, errors: string[]): Promise<Client> {
-  return new Promise((resolve, reject) => {
-    const client = createClient({
-      url,
-      webSocketImpl: WebSocket,
-      connectionParams: { authorization: `Bearer ${token}` },
-      retryAttempts: 0,
-      lazy: false,
-      onNonLazyError: (error) => {
-        errors.push(`socket: ${describe(error)}`);
-        reject(new Error(`graphql-ws connection failed: ${describe(error)}`));
-      },
-    });
-    client.on('connected', () => resolve(client));
-  });
-}
-
-/**
- * Waits until every user so far has its long-poll in flight and no other upstream request has
- * been made for a second (the subscriptions' room checks are done).
- */
-async function waitUntilSubscribed(
-  proxy: CountingProxy,
-  users: number,
-  errors: readonly string[],
-): Promise<void> {
-  const deadline = Date.now() + 10 * 60_000;
-  let last = -1;
-  let quietSince = Date.now();
-  for (;;) {
-    if (proxy.nonSyncRequests !== last) {
-      last = proxy.nonSyncRequests;
-      quietSince = Date.now();
-    } else if (proxy.longPollsInFlight >= users && Date.now() - quietSince >= 1000) {
-      return;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `subscribers not settled after 10 minutes: ${proxy.longPollsInFlight} long-polls for ${users} users; ${errors.slice(0, 3).join('; ')}`,
-      );
-    }
-    await sleep(100);
-  }
-}
-
-/** The long-polls in flight, the most of ten looks over a second (a poll may be re-issuing). */
-async function steadyLongPolls(proxy: CountingProxy): Promise<number> {
-  let most = 0;
-  for (let look = 0; look < 10; look++) {
-    most = Math.max(most, proxy.longPollsInFlight);
-    await sleep(100);
-  }
-  return most;
-}
-
-function describe(error: unknown): string {
-  if (error instanceof Error) {
-    return error.message;
-  }
-  if (Array.isArray(error)) {
-    return error.map(describe).join(', ');
-  }
-  if (typeof error === 'object' && error !== null && 'code' in error) {
-    const event = error as { code: number; reason?: string };
-    return `closed ${event.code} ${event.reason ?? ''}`;
-  }
-  return JSON.stringify(error);
 }

@@ -2,14 +2,19 @@
  * Runs a real Synapse from the provisioned Debian sid chroot (see provision.sh), for the tests, the
  * demo and the benchmarks: one fresh data directory per instance, loopback only, stopped by PID.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  pollUntilReady,
+  type ServerProcess,
+  spawnWithLog,
+  startOnFreePort,
+  startServer,
+} from '../child-process.ts';
 import { SetupError } from '../setup-error.ts';
 import { ensureDebianPackages } from '../system-packages.ts';
 
@@ -17,6 +22,9 @@ const provisionScript = resolve(import.meta.dirname, 'provision.sh');
 
 /** The server name of every homeserver started here: user IDs look like `@alice:localhost`. */
 export const SERVER_NAME = 'localhost';
+
+/** The server's name in error messages. */
+const NAME = 'Synapse';
 
 export interface SynapseOptions {
   /**
@@ -44,6 +52,15 @@ export interface SynapseOptions {
    * @default false: removed, so that test runs leave nothing behind
    */
   keepDataDir?: boolean;
+  /**
+   * Open registration through `POST /register`: `'token'` asks for a registration token
+   * (`m.login.registration_token`, tokens made with the admin API), `'dummy'` for nothing
+   * (`m.login.dummy`). Either also turns on a password policy (at least 10 characters), so that
+   * weak passwords are refused: Synapse 1.160 answers 400 with its own `M_PASSWORD_TOO_SHORT`,
+   * not the spec's `M_WEAK_PASSWORD`.
+   * @default registration disabled (users come from shared-secret registration only)
+   */
+  registration?: 'token' | 'dummy';
 }
 
 export interface RunningSynapse extends AsyncDisposable {
@@ -150,21 +167,9 @@ export async function startSynapse(options: SynapseOptions = {}): Promise<Runnin
     );
   }
   requireRoot('Running the local Synapse (in a chroot, in a private mount namespace)');
-  // A port picked by listening on 0 can be taken again before Synapse binds it; on that race
-  // Synapse exits at once and we try another port.
-  for (let attempt = 1; ; attempt++) {
-    const port = options.port ?? (await findFreePort());
-    try {
-      return await startOnPort(chrootDir, port, options);
-    } catch (error) {
-      if (!(error instanceof PortInUseError) || options.port !== undefined || attempt >= 5) {
-        throw error;
-      }
-    }
-  }
+  // On a port taken before Synapse binds it, Synapse exits at once and another port is tried.
+  return await startOnFreePort(options.port, (port) => startOnPort(chrootDir, port, options));
 }
-
-class PortInUseError extends Error {}
 
 async function startOnPort(
   chrootDir: string,
@@ -173,78 +178,33 @@ async function startOnPort(
 ): Promise<RunningSynapse> {
   const dataDir = await mkdtemp(join(tmpdir(), 'synapse-'));
   const registrationSharedSecret = randomBytes(24).toString('hex');
-  await writeHomeserverConfig(dataDir, port, registrationSharedSecret, options.stockRateLimits);
+  await writeHomeserverConfig(dataDir, port, registrationSharedSecret, options);
 
   const logFile = join(dataDir, 'synapse.log');
   const url = `http://127.0.0.1:${port}`;
   const readyTimeoutMs = options.readyTimeoutMs ?? 60_000;
-  let running = spawnSynapse(chrootDir, dataDir, logFile);
-  let stopped = false;
-
-  const stop = async (): Promise<void> => {
-    stopped = true;
-    await stopChild(running.child, running.exited);
-    if (!options.keepDataDir) {
-      await rm(dataDir, { recursive: true, force: true });
-    }
-  };
-  const restart = async (): Promise<void> => {
-    if (stopped) {
-      throw new Error('this Synapse was stopped for good');
-    }
-    await stopChild(running.child, running.exited);
-    running = spawnSynapse(chrootDir, dataDir, logFile);
-    try {
-      await waitUntilReady(url, running.exited, readyTimeoutMs);
-    } catch (error) {
-      await stopChild(running.child, running.exited);
-      throw new Error(`${(error as Error).message}\n${lastLogLines(logFile)}`);
-    }
-  };
-  try {
-    await waitUntilReady(url, running.exited, readyTimeoutMs);
-  } catch (error) {
-    await stopChild(running.child, running.exited);
-    const log = readFileSync(logFile, 'utf8');
-    await rm(dataDir, { recursive: true, force: true });
-    if (/Address already in use|Couldn't listen/.test(log)) {
-      throw new PortInUseError(`port ${port} is taken`);
-    }
-    throw new SetupError(`${(error as Error).message}\n${lastLogLines(logFile, log)}`);
-  }
-  return {
-    url,
-    serverName: SERVER_NAME,
-    registrationSharedSecret,
-    get pid() {
-      return running.pid;
-    },
+  const server = await startServer({
+    name: NAME,
+    processName: NAME,
+    port,
     dataDir,
-    restart,
-    stop,
-    [Symbol.asyncDispose]: stop,
-  };
-}
-
-interface SynapseProcess {
-  child: ChildProcess;
-  pid: number;
-  exited: Promise<number | null>;
+    logFile,
+    keepDataDir: options.keepDataDir ?? false,
+    portInUse: /Address already in use|Couldn't listen/,
+    spawn: () => spawnSynapse(chrootDir, dataDir, logFile),
+    waitUntilReady: (synapse) => waitUntilReady(url, synapse, readyTimeoutMs),
+  });
+  return Object.assign(server, { url, serverName: SERVER_NAME, registrationSharedSecret });
 }
 
 /** Starts Synapse over the prepared data directory, appending its output to `logFile`. */
-function spawnSynapse(chrootDir: string, dataDir: string, logFile: string): SynapseProcess {
-  const logFd = openSync(logFile, 'a');
+function spawnSynapse(chrootDir: string, dataDir: string, logFile: string): ServerProcess {
   // exec at every step keeps one PID from setpriv to Synapse's python, so the PID we hold is
   // Synapse's own. The private mount namespace makes /proc and the data directory visible only
-  // to this instance and leaves nothing mounted on the host; --pdeathsig stops Synapse if the
-  // process that started it dies without stopping it.
-  const child = spawn(
-    'setpriv',
+  // to this instance and leaves nothing mounted on the host.
+  return spawnWithLog(
+    NAME,
     [
-      '--pdeathsig',
-      'TERM',
-      '--',
       'unshare',
       '--mount',
       '--propagation',
@@ -257,70 +217,50 @@ function spawnSynapse(chrootDir: string, dataDir: string, logFile: string): Syna
       chrootDir,
       dataDir,
     ],
-    { stdio: ['ignore', logFd, logFd] },
+    logFile,
   );
-  closeSync(logFd);
-  const exited = new Promise<number | null>((resolveExit) => {
-    child.on('exit', (code) => resolveExit(code));
-    child.on('error', () => resolveExit(-1));
-  });
-  if (child.pid === undefined) {
-    throw new Error('could not start Synapse (no PID)');
-  }
-  return { child, pid: child.pid, exited };
-}
-
-function lastLogLines(logFile: string, log = readFileSync(logFile, 'utf8')): string {
-  return `--- last lines of Synapse's log ---\n${log.split('\n').slice(-30).join('\n')}`;
-}
-
-async function stopChild(child: ChildProcess, exited: Promise<number | null>): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) {
-    return;
-  }
-  child.kill('SIGTERM');
-  const killTimer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(killTimer);
 }
 
 async function waitUntilReady(
   url: string,
-  exited: Promise<number | null>,
+  synapse: ServerProcess,
   timeoutMs: number,
 ): Promise<void> {
-  let exitCode: number | null | undefined;
-  void exited.then((code) => {
-    exitCode = code;
-  });
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (exitCode !== undefined) {
-      throw new Error(`Synapse exited during start-up (exit code ${exitCode})`);
-    }
-    try {
-      const response = await fetch(`${url}/_matrix/client/versions`);
-      if (response.ok) {
-        return;
+  await pollUntilReady(
+    synapse,
+    NAME,
+    async () => {
+      try {
+        const response = await fetch(`${url}/_matrix/client/versions`);
+        return response.ok;
+      } catch {
+        return false; // not listening yet
       }
-    } catch {
-      // not listening yet
-    }
-    await sleep(100);
-  }
-  throw new Error(`Synapse did not answer ${url}/_matrix/client/versions within ${timeoutMs} ms`);
+    },
+    {
+      timeoutMs,
+      intervalMs: 100,
+      timeoutMessage: `Synapse did not answer ${url}/_matrix/client/versions within ${timeoutMs} ms`,
+    },
+  );
 }
 
-async function findFreePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolvePort(port));
-    });
-  });
+/** The password policy of a homeserver with open registration: only the length is checked. */
+const MINIMUM_PASSWORD_LENGTH = 10;
+
+/** The configuration keys that open `POST /register` as `registration` says. */
+function registrationConfig(registration: SynapseOptions['registration']): Record<string, unknown> {
+  if (registration === undefined) {
+    return { enable_registration: false };
+  }
+  return {
+    enable_registration: true,
+    ...(registration === 'token'
+      ? { registration_requires_token: true }
+      : // Synapse refuses to start with open registration and no verification unless told so.
+        { enable_registration_without_verification: true }),
+    password_config: { policy: { enabled: true, minimum_length: MINIMUM_PASSWORD_LENGTH } },
+  };
 }
 
 /** Limits high enough that no test run meets them. */
@@ -341,7 +281,7 @@ async function writeHomeserverConfig(
   dataDir: string,
   port: number,
   registrationSharedSecret: string,
-  stockRateLimits = false,
+  options: Pick<SynapseOptions, 'stockRateLimits' | 'registration'>,
 ): Promise<void> {
   await mkdir(join(dataDir, 'media_store'));
   await writeFile(join(dataDir, 'signing.key'), `${generateSigningKey()}\n`);
@@ -378,7 +318,7 @@ async function writeHomeserverConfig(
     registration_shared_secret: registrationSharedSecret,
     macaroon_secret_key: randomBytes(24).toString('hex'),
     form_secret: randomBytes(24).toString('hex'),
-    enable_registration: false,
+    ...registrationConfig(options.registration),
     // Password hashing dominates user registration (about 0.3 s a user at the default 12 rounds);
     // a throwaway test homeserver needs no such strength.
     bcrypt_rounds: 4,
@@ -389,7 +329,7 @@ async function writeHomeserverConfig(
     // Let any user publish rooms and aliases, as the public-room tests do.
     room_list_publication_rules: [{ action: 'allow' }],
     alias_creation_rules: [{ action: 'allow' }],
-    ...(stockRateLimits ? {} : relaxedRateLimits),
+    ...(options.stockRateLimits ? {} : relaxedRateLimits),
   };
   await writeFile(join(dataDir, 'homeserver.yaml'), JSON.stringify(config, null, 2));
 }

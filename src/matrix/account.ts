@@ -69,6 +69,11 @@ export async function login(
     },
     options,
   );
+  return loginResultFrom(body);
+}
+
+/** The new session in a login (or registration) answer. */
+export function loginResultFrom(body: WireLoginResponse): LoginResult {
   return {
     userId: body.user_id,
     accessToken: body.access_token,

@@ -21,6 +21,8 @@ const TEMPLATES = [
   '/_matrix/client/v3/devices/{deviceId}',
   '/_matrix/client/v3/login',
   '/_matrix/client/v3/logout',
+  '/_matrix/client/v3/register',
+  '/_matrix/client/v3/register/available',
   '/_matrix/client/v3/profile/{userId}',
   '/_matrix/client/v3/profile/{userId}/displayname',
   '/_matrix/client/v3/profile/{userId}/avatar_url',

@@ -22,10 +22,14 @@ import type { Upstream } from './http.ts';
 import type { CallOptions, MatrixClient } from './matrix-client.ts';
 import { isTokenRefused } from './policy.ts';
 import { isJsonObject } from './response-body.ts';
+import { type RoomTag, tagsIn } from './tags.ts';
 import type { WireClientEvent, WireStrippedStateEvent } from './wire-types.ts';
 
 /** The `unstable_features` flag of `/versions` that announces MSC4186. */
 export const SLIDING_SYNC_FEATURE = 'org.matrix.simplified_msc3575';
+
+// The room layer may read types of this module only: RoomTag travels with the answer that holds it.
+export type { RoomTag };
 
 const SLIDING_SYNC_PATH = '/_matrix/client/unstable/org.matrix.simplified_msc3575/sync';
 const VERSIONS_PATH = '/_matrix/client/versions';
@@ -47,6 +51,20 @@ export interface SlidingSyncList {
 
 export interface SlidingSyncRequest {
   lists: Record<string, SlidingSyncList>;
+  extensions?: {
+    /**
+     * The account data extension (MSC3959): the user's global account data, and the room account
+     * data (tags included) of the rooms in `lists` (list names, `*` for all) and `rooms` (room
+     * subscriptions by room ID, `*` for all). Absent: not asked for.
+     */
+    accountData?: { lists: string[]; rooms: string[] };
+  };
+}
+
+/** An account data event: its type and content (no sender, no room ID). */
+export interface AccountDataEvent {
+  type: string;
+  content: JsonObject;
 }
 
 /** A list of the response: how many rooms match it, and the IDs in the asked ranges. */
@@ -91,6 +109,14 @@ export interface SlidingSyncResponse {
   pos: string;
   lists: Map<string, SlidingSyncListResult>;
   rooms: Map<string, SlidingSyncRoom>;
+  /**
+   * The user's tags on each room of the account data extension's room account data
+   * (`extensions.account_data.rooms`: per room, a list of `{type, content}` events, the tags as
+   * one `m.tag` event). On a request without `pos`, Synapse 1.160 lists every room the extension
+   * covers, with `[]` for a room without account data, so a room it lists without `m.tag` has no
+   * tags. `null` when the answer has no such extension (not asked for, or not offered).
+   */
+  roomTags: Map<string, RoomTag[]> | null;
 }
 
 /**
@@ -133,7 +159,16 @@ function toWireRequest(request: SlidingSyncRequest): JsonObject {
       ...(Object.keys(filters).length > 0 ? { filters } : {}),
     };
   }
-  return { lists };
+  const accountData = request.extensions?.accountData;
+  if (accountData === undefined) {
+    return { lists };
+  }
+  return {
+    lists,
+    extensions: {
+      account_data: { enabled: true, lists: accountData.lists, rooms: accountData.rooms },
+    },
+  };
 }
 
 /**
@@ -172,7 +207,33 @@ export function toSlidingSyncResponse(wire: unknown): SlidingSyncResponse {
       toRoom(roomId, room, (problem) => malformed(`rooms.${roomId}.${problem}`)),
     );
   }
-  return { pos: wire['pos'], lists, rooms };
+  return { pos: wire['pos'], lists, rooms, roomTags: roomTags(wire, malformed) };
+}
+
+/** The tags in `extensions.account_data.rooms` (see {@link SlidingSyncResponse.roomTags}). */
+function roomTags(
+  wire: Record<string, unknown>,
+  malformed: (problem: string) => Error,
+): Map<string, RoomTag[]> | null {
+  const extension = objectOr(wire['extensions'], 'extensions', malformed)['account_data'];
+  if (extension === undefined) {
+    return null;
+  }
+  const key = 'extensions.account_data';
+  const byRoom = new Map<string, RoomTag[]>();
+  const rooms = objectOr(objectOr(extension, key, malformed)['rooms'], `${key}.rooms`, malformed);
+  for (const [roomId, events] of Object.entries(rooms)) {
+    const list = arrayOr(events, `${key}.rooms.${roomId}`, malformed);
+    if (!list.every((event) => isJsonObject(event) && isAccountDataEvent(event))) {
+      throw malformed(`${key}.rooms.${roomId}[] is not an account data event`);
+    }
+    byRoom.set(roomId, tagsIn(list as AccountDataEvent[]));
+  }
+  return byRoom;
+}
+
+function isAccountDataEvent(event: Record<string, unknown>): boolean {
+  return typeof event['type'] === 'string' && isJsonObject(event['content']);
 }
 
 function toRoom(

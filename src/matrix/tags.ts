@@ -2,6 +2,7 @@
 import type { JsonObject } from './events.ts';
 import type { CallOptions, MatrixClient } from './matrix-client.ts';
 import { clientPath } from './paths.ts';
+import type { SyncResponse } from './sync.ts';
 
 /** One tag on a room: its name and, when set, where the room sorts among rooms of that tag. */
 export interface RoomTag {
@@ -25,6 +26,19 @@ export function tagsFrom(content: JsonObject | null | undefined): RoomTag[] {
       return { name, order: typeof order === 'number' && Number.isFinite(order) ? order : null };
     })
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** The tags of a room's account data events: those of its `m.tag`, none without one. */
+export function tagsIn(accountData: readonly { type: string; content: JsonObject }[]): RoomTag[] {
+  return tagsFrom(accountData.findLast((event) => event.type === 'm.tag')?.content);
+}
+
+/**
+ * Each joined room's tags in a `/sync` response whose filter let the room account data `m.tag`
+ * through (other rooms carry no account data here).
+ */
+export function joinedRoomTags(response: SyncResponse): Map<string, RoomTag[]> {
+  return new Map([...response.join].map(([roomId, room]) => [roomId, tagsIn(room.accountData)]));
 }
 
 /** `GET /user/{userId}/rooms/{roomId}/tags`. */

@@ -5,6 +5,7 @@
  */
 import type { ClientEvent, RoomEventFilter, StrippedStateEvent } from '../matrix/events.ts';
 import type { MembershipState } from '../matrix/room-state.ts';
+import type { RoomTag } from '../matrix/sliding-sync.ts';
 import type { SyncFilter, SyncResponse, UnreadNotifications } from '../matrix/sync.ts';
 import { directMapFrom } from './direct-rooms.ts';
 import { StateIndex } from './state-index.ts';
@@ -54,6 +55,12 @@ export interface RoomListing {
    * listings leave this out).
    */
   unreadNotifications?: UnreadNotifications;
+  /**
+   * The viewer's tags on the room (`m.tag` room account data), sorted by name, when the list
+   * brought them: a joined room on the `/sync` plan, any room a sliding sync asked with `tags`
+   * covered. Absent: unknown (the caller asks `GET …/tags`), not "none".
+   */
+  tags?: RoomTag[];
 }
 
 /** A room's newest events, and whether they are all of its history the viewer may see. */
@@ -79,12 +86,18 @@ export interface SnapshotFilter {
 
 /**
  * The room list's filter: the newest event per room (to order by activity), every state type
- * with members lazy-loaded (so the summary's member counts come along), and `m.direct`. Rooms
- * left only on request: there can be many, and most lists do not show them.
+ * with members lazy-loaded (so the summary's member counts come along), each joined room's
+ * `m.tag` (only tagged rooms have one: a few bytes for the list's `tags` and its tag filter), and
+ * `m.direct`. Rooms left only on request: there can be many, and most lists do not show them.
  */
 export function roomListFilter(includeLeave: boolean): SnapshotFilter {
   return {
-    room: { includeLeave, timeline: { limit: 1 }, state: { lazyLoadMembers: true } },
+    room: {
+      includeLeave,
+      timeline: { limit: 1 },
+      state: { lazyLoadMembers: true },
+      accountData: { types: ['m.tag'] },
+    },
     accountData: { types: ['m.direct'] },
   };
 }
@@ -100,11 +113,17 @@ export function fullStateFilter(roomIds: readonly string[]): SnapshotFilter {
   };
 }
 
-/** The room list from the response to a {@link roomListFilter} sync. */
-export function roomListFrom(response: SyncResponse): RoomList {
+/**
+ * The room list from the response to a {@link roomListFilter} sync, with each joined room's tags
+ * from `tags` (src/matrix/tags.ts `joinedRoomTags` reads them from the response).
+ */
+export function roomListFrom(
+  response: SyncResponse,
+  tags: ReadonlyMap<string, RoomTag[]> = new Map(),
+): RoomList {
   const rooms: RoomListing[] = [];
   for (const [roomId, room] of response.join) {
-    rooms.push({
+    const listing: RoomListing = {
       roomId,
       membership: 'join',
       state: stateOf(room),
@@ -112,7 +131,12 @@ export function roomListFrom(response: SyncResponse): RoomList {
       invitedMemberCount: room.summary.invitedMemberCount,
       lastActivityTs: newestTs([...room.timeline.events, ...room.state]),
       unreadNotifications: room.unreadNotifications,
-    });
+    };
+    const roomTags = tags.get(roomId);
+    if (roomTags !== undefined) {
+      listing.tags = roomTags;
+    }
+    rooms.push(listing);
   }
   for (const [roomId, room] of response.leave) {
     rooms.push({

@@ -93,6 +93,13 @@ export interface SlidingListOptions {
    * @default false
    */
   members?: boolean;
+  /**
+   * Whether to bring the viewer's tags on each listed room (the account data extension, MSC3959,
+   * over both lists: every room account data event of theirs comes along, and their global
+   * account data, which nobody reads here).
+   * @default false
+   */
+  tags?: boolean;
 }
 
 /** The state a member list reads, beyond the member events themselves. */
@@ -120,7 +127,12 @@ export function slidingRoomListRequest(options: SlidingListOptions = {}): Slidin
       filters: { isInvite },
     };
   };
-  return { lists: { [ROOMS_LIST]: list(false), [INVITES_LIST]: list(true) } };
+  return {
+    lists: { [ROOMS_LIST]: list(false), [INVITES_LIST]: list(true) },
+    ...(options.tags === true
+      ? { extensions: { accountData: { lists: [ROOMS_LIST, INVITES_LIST], rooms: [] } } }
+      : {}),
+  };
 }
 
 /** Whether a list fetched with `fetched` holds everything a list with `wanted` would. */
@@ -129,6 +141,7 @@ export function listCovers(fetched: SlidingListOptions, wanted: SlidingListOptio
   return (
     (fetched.timelineLimit ?? 0) >= (wanted.timelineLimit ?? 0) &&
     (fetched.members === true || wanted.members !== true) &&
+    (fetched.tags === true || wanted.tags !== true) &&
     (wanted.stateTypes ?? LISTING_STATE_TYPES).every((type) => types.has(type))
   );
 }
@@ -152,7 +165,8 @@ export interface SlidingRoomList {
  * first. With a `timelineLimit`, each joined room's listing keeps its newest events; with
  * `stateTypes`, each listing of a room the viewer can read says which types it holds; with
  * `members`, each joined room's listing holds its member list, and `viewerId` (required then)
- * says which member event is the viewer's own.
+ * says which member event is the viewer's own; with `tags`, each listing the answer's account
+ * data covers holds the viewer's tags on the room.
  */
 export function slidingRoomListFrom(
   response: SlidingSyncResponse,
@@ -193,6 +207,10 @@ export function slidingRoomListFrom(
         }
         if (stateTypes !== undefined && room.strippedState === null) {
           listing.stateTypes = stateTypes;
+        }
+        const tags = options.tags === true ? response.roomTags?.get(roomId) : undefined;
+        if (tags !== undefined) {
+          listing.tags = tags;
         }
         rooms.push({ listing, bumpStamp: room.bumpStamp ?? 0 });
       }

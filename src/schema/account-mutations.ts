@@ -7,6 +7,7 @@
 import { changePassword } from '../matrix/account.ts';
 import { deleteDevice } from '../matrix/devices.ts';
 import { builder } from './builder.ts';
+import { MAX_DEVICE_ID_BYTES } from './device-input.ts';
 import { facadeError } from './errors.ts';
 import { requireMaxBytes, requireNonBlank } from './mutation-support.ts';
 import { AuthInput, AuthRequiredRef, isAuthRequired, toUiaAuth, withUia } from './uia.ts';
@@ -15,8 +16,6 @@ import { AuthInput, AuthRequiredRef, isAuthRequired, toUiaAuth, withUia } from '
 type FacadeTypes =
   typeof builder extends PothosSchemaTypes.SchemaBuilder<infer Types> ? Types : never;
 
-/** Longest device ID the facade forwards, in bytes (as `createSession`). */
-const MAX_DEVICE_ID_BYTES = 255;
 /** Longest new password, in bytes: far above any real one, well below the request size limit. */
 const MAX_PASSWORD_BYTES = 1024;
 

@@ -60,6 +60,7 @@ const ROOM_STATE = 1;
  */
 export const FIELD_WEIGHTS: Readonly<Record<string, Weight>> = {
   'Query.viewer': 1, // whoami
+  'Query.usernameAvailable': 1, // GET /register/available
   'Viewer.devices': { field: 1, multiplier: UNBOUNDED_LIST_SIZE }, // GET /devices
   'Viewer.threepids': { field: 1, multiplier: UNBOUNDED_LIST_SIZE }, // GET /account/3pid
   // One sliding sync or one filtered /sync for the list, whichever the plan (room.ts). Not
@@ -96,6 +97,7 @@ export const FIELD_WEIGHTS: Readonly<Record<string, Weight>> = {
   'Subscription.roomUpdated': ROOM_STATE, // per event
   'Mutation.createSession': calls(1),
   'Mutation.deleteSession': calls(1),
+  'Mutation.register': calls(1), // POST /register
   'Mutation.changePassword': calls(2), // whoami (the m.login.password user), the change
   'Mutation.deleteDevice': calls(2), // whoami (the m.login.password user), the delete
   'Mutation.joinRoom': calls(1),

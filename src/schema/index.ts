@@ -15,6 +15,7 @@ import './membership-mutations.ts';
 import './message-mutations.ts';
 import './session-mutations.ts';
 import './account-mutations.ts';
+import './registration.ts';
 import './delete-room.ts';
 import './room-aliases.ts';
 import './profile-mutations.ts';

@@ -15,20 +15,21 @@ import {
   recencyKey,
   type SlidingListOptions,
 } from '../room/sliding-room-list.ts';
-import { builder } from './builder.ts';
+import { builder, type Context } from './builder.ts';
 import { badCursor, type ConnectionArgs, pageRequest } from './connection-args.ts';
 import { openCursor, sealCursor, sealedConnection } from './cursor.ts';
 import { MembershipEnum } from './event.ts';
 import { isRoomId } from './matrix-ids.ts';
 import { LISTING_STATE_BY_FIELD, RoomRef } from './room.ts';
 import { roomFieldArgs, selectedFields } from './room-prefetch.ts';
+import { requireTagName } from './room-tags.ts';
 
 builder.queryFields((t) => ({
   rooms: t.connection(
     {
       type: RoomRef,
       description:
-        "The viewer's rooms in one membership state (joined by default), most recently active first (by the newest message-like event when the homeserver offers sliding sync, else by the newest event). Costs one upstream call (a sliding sync, or a filtered /sync) for the whole list; cursors stay valid when rooms move.",
+        "The viewer's rooms in one membership state (joined by default), most recently active first (by the newest message-like event when the homeserver offers sliding sync, else by the newest event), or only those with one tag. Costs one upstream call (a sliding sync, or a filtered /sync) for the whole list, each joined room's `tags` and `unreadNotifications` included (the tags of rooms left, and on the /sync plan of invites and knocks, cost a call per room); cursors stay valid when rooms move.",
       args: {
         membership: t.arg({
           type: MembershipEnum,
@@ -36,21 +37,27 @@ builder.queryFields((t) => ({
           defaultValue: 'join',
           description: 'Which rooms: joined (the default), invited, knocking or left.',
         }),
+        tag: t.arg.string({
+          required: false,
+          description:
+            'Only the rooms the viewer tagged with this tag (`m.favourite`, `m.lowpriority` or a user-defined `u.…` tag), in the same most-recent-first order: `RoomTag.order` is there for clients that sort a tag by it. A cursor works only with the tag it came with.',
+        }),
       },
       resolve: async (_root, args, context, info) => {
         const membership = args.membership ?? 'join';
-        // Page size and cursors are checked before any upstream call.
+        // Page size, cursors and the tag are checked before any upstream call.
         const { size, backward } = pageRequest(args);
-        const cursors = roomListCursors(context.cursorKey, membership, args);
+        const tag = args.tag == null ? null : requireTagName(args.tag);
+        const cursors = roomListCursors(context.cursorKey, { membership, tag }, args);
         const fields = listedRoomFields(info);
         // Unread counts come only with /sync (see UNREAD_FIELDS): one call either way.
         const sliding =
           isSlidingMembership(membership) &&
           !fields.some((field) => UNREAD_FIELDS.has(field.name.value))
-            ? await context.session.loaders.slidingRoomList(listedRoomNeeds(info, fields))
+            ? await context.session.loaders.slidingRoomList(listedRoomNeeds(info, fields, tag))
             : null;
         const plan: RoomListPlanName = sliding === null ? 'sync' : 'sliding';
-        const rooms: KeyedRoom[] =
+        const listed: KeyedRoom[] =
           sliding === null
             ? byActivity(
                 (await context.session.loaders.roomList(membership === 'leave')).rooms,
@@ -61,13 +68,14 @@ builder.queryFields((t) => ({
             : sliding.rooms
                 .filter((room) => room.listing.membership === membership)
                 .map((room) => ({ listing: room.listing, key: recencyKey(room) }));
+        const rooms = tag === null ? listed : await taggedWith(context, tag, listed);
         const page = keyedPage(rooms, (room) => room.key, {
           size,
           backward,
           after: keyIn(cursors.after, plan, rooms),
           before: keyIn(cursors.before, plan, rooms),
         });
-        return keyedConnection(context.cursorKey, membership, plan, page);
+        return keyedConnection(context.cursorKey, { membership, tag }, plan, page);
       },
     },
     {
@@ -82,14 +90,16 @@ builder.queryFields((t) => ({
  * What the selection of each listed room (`edges { node { … } }`) needs from the sliding sync:
  * the state types its fields read (LISTING_STATE_BY_FIELD), and how many newest events its
  * `messages(last: N)` pages want without a cursor (N + 1 for the largest N: one more tells whether
- * older events exist), and whether it lists `members` (each room's member list then comes along:
- * one call where a second one for all their states measured 3.7 times as long, docs/queries.md). A field selected some other way (under a directive, in a fragment on
+ * older events exist), whether it lists `members` (each room's member list then comes along:
+ * one call where a second one for all their states measured 3.7 times as long, docs/queries.md),
+ * and whether it shows `tags` or filters by a tag (the viewer's tags then come along). A field selected some other way (under a directive, in a fragment on
  * `Node`) finds its type missing from the listing and reads the full state instead: a call more,
  * never a wrong answer.
  */
 function listedRoomNeeds(
   info: GraphQLResolveInfo,
   fields: readonly FieldNode[],
+  tag: string | null,
 ): SlidingListOptions {
   const stateTypes = new Set(
     fields.flatMap((field) => LISTING_STATE_BY_FIELD[field.name.value] ?? []),
@@ -97,6 +107,7 @@ function listedRoomNeeds(
   return {
     stateTypes: [...stateTypes].sort(),
     members: fields.some((field) => field.name.value === 'members'),
+    tags: tag !== null || fields.some((field) => field.name.value === 'tags'),
     timelineLimit: timelineLimit(
       info,
       fields.filter((field) => field.name.value === 'messages'),
@@ -145,7 +156,7 @@ function timelineLimit(info: GraphQLResolveInfo, pages: readonly FieldNode[]): n
 
 /**
  * Room list cursors are keys, not offsets: a signed `{ p: plan, b, r: roomId }` of the edge's
- * room, bound to the membership listed, where `b` orders the list (sliding sync: the room's
+ * room, bound to the membership (and tag) listed, where `b` orders the list (sliding sync: the room's
  * `bump_stamp`; `/sync`: when its newest event was sent). A page resumes right after (or before)
  * that room as it stood, however rooms moved since (`keyedPage`). A cursor of the other plan (the
  * homeserver stopped or started offering sliding sync between two pages) resumes from its room's
@@ -163,8 +174,37 @@ interface RoomListCursor {
   key: RecencyKey;
 }
 
-function roomListScope(membership: MembershipState): unknown[] {
-  return ['rooms', membership];
+/** What a list shows: one membership, and only the rooms with `tag` when one is given. */
+interface RoomListFilter {
+  membership: MembershipState;
+  tag: string | null;
+}
+
+/**
+ * A cursor's scope: the list it came from. A cursor of another membership or tag is refused as
+ * malformed (its room may not be in this list: there is no place to resume from); an untagged
+ * list keeps the scope it always had, so its cursors stay valid.
+ */
+function roomListScope({ membership, tag }: RoomListFilter): unknown[] {
+  return tag === null ? ['rooms', membership] : ['rooms', membership, tag];
+}
+
+/**
+ * The rooms of `rooms` the viewer tagged with `tag`, in the same order. The listing says for the
+ * rooms the list brought tags for (all of them, but for left, invited and knocked rooms on the
+ * `/sync` plan); the others are asked one call each (`GET …/tags`), all at once.
+ */
+async function taggedWith(
+  context: Context,
+  tag: string,
+  rooms: readonly KeyedRoom[],
+): Promise<KeyedRoom[]> {
+  const tags = await Promise.all(
+    rooms.map(
+      (room) => room.listing.tags ?? context.session.loaders.roomTags.load(room.listing.roomId),
+    ),
+  );
+  return rooms.filter((_room, index) => tags[index]?.some((held) => held.name === tag));
 }
 
 /** The `/sync` plan's order as a key: newest activity first, then room ID. */
@@ -175,7 +215,7 @@ function activityKey(listing: RoomListing): RecencyKey {
 /** The `after`/`before` cursors; BAD_USER_INPUT (with no upstream call) for any other string. */
 function roomListCursors(
   key: Uint8Array,
-  membership: MembershipState,
+  filter: RoomListFilter,
   args: ConnectionArgs,
 ): { after: RoomListCursor | null; before: RoomListCursor | null } {
   const read = (field: 'after' | 'before'): RoomListCursor | null => {
@@ -183,7 +223,7 @@ function roomListCursors(
     if (cursor == null) {
       return null;
     }
-    const payload = openCursor(key, roomListScope(membership), cursor);
+    const payload = openCursor(key, roomListScope(filter), cursor);
     const fields = typeof payload === 'object' && payload !== null ? payload : {};
     const { p: plan, b: stamp, r: roomId } = fields as Record<string, unknown>;
     if (
@@ -215,11 +255,11 @@ function keyIn(
 
 function keyedConnection(
   key: Uint8Array,
-  membership: MembershipState,
+  filter: RoomListFilter,
   plan: RoomListPlanName,
   page: KeyedPage<KeyedRoom>,
 ) {
-  const scope = roomListScope(membership);
+  const scope = roomListScope(filter);
   return sealedConnection(
     page.items.map((room) => ({
       node: { roomId: room.listing.roomId, listing: room.listing },

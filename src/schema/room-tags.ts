@@ -32,13 +32,17 @@ builder.objectField(RoomRef, 'tags', (t) =>
     type: [RoomTagRef],
     nullable: true,
     description:
-      "The viewer's tags on the room, by name (`GET /user/{userId}/rooms/{roomId}/tags`: one upstream call per room).",
-    resolve: (room, _args, context) => context.session.loaders.roomTags.load(room.roomId),
+      "The viewer's tags on the room, by name. From the room list's own answer when the room came from `rooms` (no call of its own), or from the `roomUpdated` item that pushed it; otherwise `GET /user/{userId}/rooms/{roomId}/tags`, one upstream call per room.",
+    resolve: (room, _args, context) =>
+      room.listing?.tags ?? context.session.loaders.roomTags.load(room.roomId),
   }),
 );
 
-/** A tag name a client may set: BAD_USER_INPUT (no upstream call) for any other. */
-function requireTagName(value: string): string {
+/**
+ * A tag name a client may set (or list rooms by): BAD_USER_INPUT (no upstream call) for any
+ * other, naming the argument `tag`.
+ */
+export function requireTagName(value: string): string {
   const allowed =
     value === 'm.favourite' || value === 'm.lowpriority' || /^u\.[^\s/]+$/u.test(value);
   if (!allowed || Buffer.byteLength(value, 'utf8') > MAX_TAG_BYTES) {

@@ -6,17 +6,11 @@
 import { type LoginResult, login, logout } from '../matrix/account.ts';
 import { MatrixApiError } from '../matrix/errors.ts';
 import { builder } from './builder.ts';
+import { newDeviceFields } from './device-input.ts';
 import { facadeError } from './errors.ts';
 import { requireUserId } from './matrix-ids.ts';
 import { requireMaxBytes, requireNonBlank } from './mutation-support.ts';
 
-/** Longest device ID the facade forwards, in bytes. */
-const MAX_DEVICE_ID_BYTES = 255;
-/**
- * Longest device name, in characters. The spec sets no bound; Synapse 1.160 refuses more than 100
- * characters with 400 `M_TOO_LARGE` ("Device display name is too long (max 100)").
- */
-const MAX_DEVICE_NAME_LENGTH = 100;
 /** User IDs are at most 255 bytes (spec appendix, "User Identifiers"); so then is a localpart. */
 const MAX_USER_BYTES = 255;
 
@@ -75,28 +69,12 @@ builder.relayMutationField(
           extensions: { field: 'password' },
         });
       }
-      const deviceId =
-        input.deviceId == null
-          ? undefined
-          : requireMaxBytes(
-              requireNonBlank(input.deviceId, 'deviceId'),
-              'deviceId',
-              MAX_DEVICE_ID_BYTES,
-            );
-      const deviceName = input.deviceName ?? undefined;
-      if (deviceName !== undefined && deviceName.length > MAX_DEVICE_NAME_LENGTH) {
-        throw facadeError(
-          'BAD_USER_INPUT',
-          `deviceName must be at most ${MAX_DEVICE_NAME_LENGTH} characters.`,
-          { extensions: { field: 'deviceName' } },
-        );
-      }
+      const device = newDeviceFields(input);
       try {
         return await login(context.session.anonymous, {
           user,
           password: input.password,
-          ...(deviceId === undefined ? {} : { deviceId }),
-          ...(deviceName === undefined ? {} : { initialDeviceDisplayName: deviceName }),
+          ...device,
         });
       } catch (error) {
         throw loginFailure(error);

@@ -165,23 +165,48 @@ builder.subscriptionField('roomEvents', (t) =>
   }),
 );
 
+/** What changes a room for `roomUpdated`: its state, or the viewer's unread counts or tags. */
+type RoomUpdatedItem = SyncUpdateOf<'state'> | SyncUpdateOf<'unread'> | SyncUpdateOf<'tags'>;
+
+/**
+ * Makes what the update carries the session's answer for the room: the state fetched once per
+ * update (stateAfter), the unread counts or tags as the update says them (no call). An update of
+ * counts or tags changes no state: the state the previous item read (`carried`, when it read any)
+ * still holds, since a change would have come as a `state` item; a message that notifies the
+ * viewer then costs no `/state` call however the subscription selects the room.
+ */
+async function primeFromUpdate(
+  context: Context,
+  item: RoomUpdatedItem,
+  carried: Promise<StateIndex> | undefined,
+): Promise<void> {
+  const loaders = context.session.loaders;
+  const state = item.kind === 'state' ? stateAfter(item, context) : carried;
+  const known = await state?.catch(() => undefined);
+  if (known !== undefined) {
+    loaders.roomState.prime(item.roomId, known);
+  }
+  if (item.kind === 'unread') {
+    loaders.unreadNotifications.prime(item.roomId, item.counts);
+  } else if (item.kind === 'tags') {
+    loaders.roomTags.prime(item.roomId, item.tags);
+  }
+}
+
 builder.subscriptionField('roomUpdated', (t) =>
   t.field({
     type: RoomRef,
     description:
-      'The room, each time its state changes (name, topic, avatar, power levels, members…), read fresh.',
+      "The room, each time its state changes (name, topic, avatar, power levels, members…), the viewer's unread counts in it change (a new message that notifies them, a read from any of their clients) or their tags on it change, read fresh: `unreadNotifications` or `tags` come with the item that changed them, at no call.",
     args: { roomId: t.arg.id({ required: true, description: 'The room, by ID.' }) },
     subscribe: async (_root, args, context) => {
       const roomId = requireRoomId(String(args.roomId), 'roomId');
-      return viewerUpdates(context, { kinds: ['state'], roomId });
+      return viewerUpdates(context, { kinds: ['state', 'unread', 'tags'], roomId });
     },
-    resolve: async (
-      update: SyncUpdateOf<'state'> | StreamEnd,
-      _args,
-      context,
-    ): Promise<RoomShape> => {
+    resolve: async (update: RoomUpdatedItem | StreamEnd, args, context): Promise<RoomShape> => {
+      const carried = context.session.loaders.cachedRoomState(String(args.roomId));
       const item = fresh(context, update);
-      context.session.loaders.roomState.prime(item.roomId, await stateAfter(item, context));
+      await primeFromUpdate(context, item, carried);
       return { roomId: item.roomId, listing: null };
     },
   }),

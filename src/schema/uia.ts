@@ -171,16 +171,28 @@ export const AuthInput = builder.inputType('AuthInput', {
   }),
 });
 
+/** What `AuthInput` carries, as Pothos hands it to a resolver. */
+export interface AuthInputShape {
+  type: string;
+  session?: string | null | undefined;
+  password?: string | null | undefined;
+  user?: string | null | undefined;
+  token?: string | null | undefined;
+}
+
 /** The `auth` object to send for `input`; the viewer is the `m.login.password` user by default. */
-export async function toUiaAuth(
-  input: {
-    type: string;
-    session?: string | null | undefined;
-    password?: string | null | undefined;
-    user?: string | null | undefined;
-    token?: string | null | undefined;
-  },
-  context: Context,
+export function toUiaAuth(input: AuthInputShape, context: Context): Promise<UiaAuth> {
+  return buildUiaAuth(input, async () => (await context.session.viewer.whoami()).userId);
+}
+
+/**
+ * The `auth` object to send for `input`. `defaultUser` names the `m.login.password` user when
+ * `input.user` is absent; `null` adds no identifier then, for calls made by nobody signed in
+ * (`register`), which must not look up a viewer.
+ */
+export async function buildUiaAuth(
+  input: AuthInputShape,
+  defaultUser: (() => Promise<string>) | null,
 ): Promise<UiaAuth> {
   const auth: UiaAuth = { type: input.type };
   if (input.session != null) {
@@ -193,8 +205,10 @@ export async function toUiaAuth(
     auth['token'] = input.token;
   }
   if (input.type === 'm.login.password') {
-    const user = input.user ?? (await context.session.viewer.whoami()).userId;
-    auth['identifier'] = { type: 'm.id.user', user };
+    const user = input.user ?? (defaultUser === null ? null : await defaultUser());
+    if (user !== null) {
+      auth['identifier'] = { type: 'm.id.user', user };
+    }
   }
   return auth;
 }

@@ -6,6 +6,9 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Dispatcher } from 'undici';
+import { clusterFeeds } from '../cluster/cluster-feed.ts';
+import { ClusterRedis } from '../cluster/cluster-redis.ts';
+import { tokenKey } from '../cluster/token-key.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import { Upstream } from '../matrix/http.ts';
@@ -80,6 +83,8 @@ export function buildApp({ config, logger, dispatcher }: AppOptions): App {
   const cursorKey =
     config.cursorSecret === null ? randomBytes(32) : Buffer.from(config.cursorSecret, 'utf8');
   const shutdown = new AbortController();
+  const redis = config.cluster === null ? null : connectCluster(config.cluster, logger);
+  const syncLogger = logger.child({ component: 'sync' });
   // Made on the first subscription: a server that serves none never starts a loop.
   let hub: SyncHub | undefined;
   const reclaimer = idleMemoryReclaimer(() => hub?.idle ?? true, logger);
@@ -93,7 +98,7 @@ export function buildApp({ config, logger, dispatcher }: AppOptions): App {
         retry: { maxAttempts: 1 },
         connections: config.sync.connections,
       }),
-      logger: logger.child({ component: 'sync' }),
+      logger: syncLogger,
       gracePeriodMs: config.sync.gracePeriodMs,
       pollTimeoutMs: config.sync.pollTimeoutMs,
       maxBackfillEvents: config.sync.maxBackfillEvents,
@@ -101,6 +106,17 @@ export function buildApp({ config, logger, dispatcher }: AppOptions): App {
       maxStreamsPerToken: config.sync.maxSubscriptionsPerToken,
       onIdle: () => reclaimer.idle(),
       ...(metrics ? { metrics: metrics.sync } : {}),
+      ...(redis === null
+        ? {}
+        : {
+            feeds: clusterFeeds({
+              redis,
+              // Required with REDIS_URL (config.ts): every instance names a token alike.
+              tokenKey: tokenKey(config.cursorSecret ?? ''),
+              logger: syncLogger,
+              metrics: metrics?.cluster,
+            }),
+          }),
     });
     return hub;
   };
@@ -126,6 +142,7 @@ export function buildApp({ config, logger, dispatcher }: AppOptions): App {
     // One try: a probe must answer within its bound, not wait out backoffs.
     upstream: upstream.withRetryPolicy({ maxAttempts: 1 }),
     stopping: () => stopping !== undefined,
+    ...(redis === null ? {} : { redis: (timeoutMs: number) => redis.check(timeoutMs) }),
   });
   // On the main listener unless METRICS_PORT gives it one of its own.
   const metricsOnMain = metrics !== null && config.metrics.port === null;
@@ -211,7 +228,9 @@ export function buildApp({ config, logger, dispatcher }: AppOptions): App {
       // Subscriptions (SSE and websocket alike) complete; sockets go with 1001.
       shutdown.abort();
       await websockets.close();
+      // Each feed hands its token's loop over (cluster mode) before Redis goes.
       await hub?.close();
+      await redis?.close();
       reclaimer.cancel();
       server.closeIdleConnections();
       const cut = setTimeout(() => server.closeAllConnections(), DRAIN_TIMEOUT_MS);
@@ -242,6 +261,35 @@ export function buildApp({ config, logger, dispatcher }: AppOptions): App {
     stop,
     [Symbol.asyncDispose]: stop,
   };
+}
+
+/**
+ * Cluster mode's Redis connections. Connection trouble is logged once when it starts and once
+ * when Redis is back (ioredis reports every reconnection attempt), never with the URL, which may
+ * hold a password.
+ */
+function connectCluster(cluster: NonNullable<Config['cluster']>, logger: Logger): ClusterRedis {
+  const log = logger.child({ component: 'cluster', instanceId: cluster.instanceId });
+  let failing = false;
+  const redis = new ClusterRedis({
+    url: cluster.redisUrl,
+    instanceId: cluster.instanceId,
+    leaseMs: cluster.leaseMs,
+    onError: (error) => {
+      if (!failing) {
+        failing = true;
+        log.warn({ error: error.message }, 'Redis unreachable; retrying');
+      }
+    },
+  });
+  redis.onReady(() => {
+    if (failing) {
+      failing = false;
+      log.info('Redis reachable again');
+    }
+  });
+  log.info({ leaseMs: cluster.leaseMs }, 'cluster mode: sharing sync loops through Redis');
+  return redis;
 }
 
 /** Listens on `port` and `host` (0 picks a free port); resolves with the base URL. */

@@ -18,6 +18,11 @@ export interface HealthOptions {
    */
   timeoutMs?: number;
   /**
+   * Cluster mode: checks Redis (`ok`, or what is wrong), which must answer too for the instance
+   * to be ready: without it, its subscribers would miss what other instances' loops deliver.
+   */
+  redis?: (timeoutMs: number) => Promise<string>;
+  /**
    * How long an answer of the homeserver is reused for further probes.
    * @default 1000
    */
@@ -34,6 +39,7 @@ export class Health {
   readonly #stopping: () => boolean;
   readonly #timeoutMs: number;
   readonly #cacheMs: number;
+  readonly #redis: ((timeoutMs: number) => Promise<string>) | undefined;
   #last: { at: number; result: HomeserverCheck } | null = null;
   #inFlight: Promise<HomeserverCheck> | null = null;
 
@@ -42,6 +48,7 @@ export class Health {
     this.#stopping = options.stopping;
     this.#timeoutMs = options.timeoutMs ?? 2000;
     this.#cacheMs = options.cacheMs ?? 1000;
+    this.#redis = options.redis;
   }
 
   /**
@@ -68,8 +75,14 @@ export class Health {
     if (this.#stopping()) {
       return { ready: false, checks: { shutdown: 'in progress' } };
     }
-    const homeserver = await this.#homeserver();
-    return { ready: homeserver === 'ok', checks: { shutdown: 'no', homeserver } };
+    const [homeserver, redis] = await Promise.all([
+      this.#homeserver(),
+      this.#redis?.(this.#timeoutMs) ?? null,
+    ]);
+    return {
+      ready: homeserver === 'ok' && (redis === null || redis === 'ok'),
+      checks: { shutdown: 'no', homeserver, ...(redis === null ? {} : { redis }) },
+    };
   }
 
   #homeserver(): Promise<HomeserverCheck> {

@@ -18,7 +18,13 @@ async function main(): Promise<void> {
   });
   const app = buildApp({ config, logger });
   const url = await app.start();
-  logger.info({ homeserver: config.homeserverUrl }, `GraphQL facade listening on ${url}/graphql`);
+  logger.info(
+    {
+      homeserver: config.homeserverUrl,
+      ...(config.cluster === null ? {} : { instanceId: config.cluster.instanceId }),
+    },
+    `GraphQL facade listening on ${url}/graphql`,
+  );
 
   const shutdown = (signal: string) => {
     logger.info({ signal }, 'shutting down');

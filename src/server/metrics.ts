@@ -8,6 +8,7 @@
  * and hash it on every call, which costs more than the rest of a cheap request's bookkeeping.
  */
 import { collectDefaultMetrics, Gauge, type Metric, Registry } from 'prom-client';
+import type { ClusterFeedMetrics } from '../cluster/cluster-feed.ts';
 import { endpointTemplate } from '../matrix/endpoint-template.ts';
 import { ConnectionError, MatrixApiError, MatrixHttpError } from '../matrix/errors.ts';
 import type { UpstreamObserver } from '../matrix/http.ts';
@@ -125,10 +126,28 @@ export class FacadeMetrics {
     [],
   );
 
+  readonly #clusterLoops = new CounterFamily(
+    `${PREFIX}cluster_loops_taken_total`,
+    'Sync loops this instance started in cluster mode, by how: resumed (from the position another instance stored: a takeover or handover) or fresh.',
+    ['how'],
+  );
+  readonly #clusterPublishFailures = new CounterFamily(
+    `${PREFIX}cluster_publish_failures_total`,
+    'Sync responses this instance could not publish to Redis (the other instances get a gap for their rooms instead).',
+    [],
+  );
+  readonly #clusterMissed = new CounterFamily(
+    `${PREFIX}cluster_messages_missed_total`,
+    'Times this instance found messages from Redis missing (a number skipped, a loop started afresh) and delivered gaps in their place.',
+    [],
+  );
+
   /** Reports the upstream client's tries and retries (`UpstreamOptions.observer`). */
   readonly upstream: UpstreamObserver;
   /** Reports the sync bridge's gaps and lost events (`SyncHubOptions.metrics`). */
   readonly sync: SyncHubMetrics;
+  /** Reports cluster mode's takeovers and losses (src/cluster/cluster-feed.ts). */
+  readonly cluster: ClusterFeedMetrics;
 
   constructor(options: FacadeMetricsOptions = {}) {
     this.#maxOperationNames = options.maxOperationNames ?? 100;
@@ -144,6 +163,9 @@ export class FacadeMetrics {
       this.#deliverySeconds,
       this.#missed,
       this.#gaps,
+      this.#clusterLoops,
+      this.#clusterPublishFailures,
+      this.#clusterMissed,
     ]) {
       // prom-client types `registerMetric` for its own classes; it only calls `get()` (and the
       // name, help and type) of what it renders, which these provide.
@@ -167,6 +189,23 @@ export class FacadeMetrics {
     this.sync = {
       gap: () => gaps.inc(),
       eventsMissed: (events) => missed.inc(events),
+    };
+    const loops = this.#clusterLoops;
+    const publishFailures = this.#clusterPublishFailures.series();
+    const messagesMissed = this.#clusterMissed.series();
+    const held = new Gauge({
+      name: `${PREFIX}cluster_loops_held`,
+      help: 'Sync loops this instance runs for the cluster (it holds their lease); the sum over instances is the long-polls the cluster holds open.',
+      registers: [this.registry],
+    });
+    this.cluster = {
+      loopTaken: (resumed) => {
+        loops.series(resumed ? 'resumed' : 'fresh').inc();
+        held.inc();
+      },
+      loopLeft: () => held.dec(),
+      publishFailed: () => publishFailures.inc(),
+      messagesMissed: () => messagesMissed.inc(),
     };
   }
 

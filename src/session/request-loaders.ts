@@ -18,7 +18,7 @@ import {
   sync,
   type UnreadNotifications,
 } from '../matrix/sync.ts';
-import { getRoomTags, type RoomTag } from '../matrix/tags.ts';
+import { getRoomTags, joinedRoomTags, type RoomTag } from '../matrix/tags.ts';
 import { directMapFrom } from '../room/direct-rooms.ts';
 import {
   fullStateFilter,
@@ -58,6 +58,8 @@ export class RequestLoaders {
   /** The viewer's tags per room (`GET /user/{userId}/rooms/{roomId}/tags`). */
   readonly roomTags: DataLoader<string, RoomTag[]>;
   readonly #viewer: Viewer;
+  /** The roomState loader's cache, for {@link RequestLoaders.cachedRoomState}. */
+  readonly #roomStates = new Map<string, Promise<StateIndex>>();
   readonly #lists = new Map<boolean, Promise<RoomList>>();
   readonly #slidingLists = new Map<SlidingListOptions, Promise<SlidingRoomList | null>>();
   #directFromAccountData: Promise<Map<string, string[]>> | null = null;
@@ -67,6 +69,7 @@ export class RequestLoaders {
     this.#viewer = viewer;
     this.roomState = new DataLoader((roomIds) => loadRoomStates(client, roomIds), {
       maxBatchSize: MAX_ROOMS_PER_STATE_SYNC,
+      cacheMap: this.#roomStates,
     });
     this.profile = new DataLoader(perKey((userId) => getProfile(client, userId)));
     this.event = new DataLoader(
@@ -88,6 +91,14 @@ export class RequestLoaders {
   }
 
   /**
+   * The state of the room these loaders read or were given already, if any, without asking: what
+   * a subscription carries over to its next item when nothing says the state changed.
+   */
+  cachedRoomState(roomId: string): Promise<StateIndex> | undefined {
+    return this.#roomStates.get(roomId);
+  }
+
+  /**
    * The viewer's rooms in every membership, from one filtered `/sync` (left rooms on request). A
    * list with left rooms also answers for one without.
    */
@@ -95,7 +106,9 @@ export class RequestLoaders {
     let list = this.#lists.get(includeLeave) ?? (includeLeave ? undefined : this.#lists.get(true));
     if (list === undefined) {
       const { room, accountData } = roomListFilter(includeLeave);
-      list = snapshotSync(this.#viewer.client, room, accountData).then(roomListFrom);
+      list = snapshotSync(this.#viewer.client, room, accountData).then((response) =>
+        roomListFrom(response, joinedRoomTags(response)),
+      );
       this.#lists.set(includeLeave, list);
     }
     return list;
@@ -107,7 +120,7 @@ export class RequestLoaders {
    * once per upstream, not per request). `null` when `/sync` serves instead: sliding sync not
    * offered, refused by the homeserver now (404/405: forgotten until the next probe), or a list
    * longer than one request reaches. `options` say how many newest events and which state types
-   * each room brings. Asked once per request and options; a list with more also answers for less.
+   * each room brings, and whether the viewer's tags come along. Asked once per request and options; a list with more also answers for less.
    */
   slidingRoomList(options: SlidingListOptions = {}): Promise<SlidingRoomList | null> {
     for (const [fetched, list] of this.#slidingLists) {
@@ -190,7 +203,8 @@ function asError(error: unknown): Error {
 /**
  * A snapshot `/sync`: no waiting, no presence change, never Synapse's cached answer to an earlier
  * identical sync (a snapshot must be current), and none of the parts nobody here reads
- * (presence, receipts and typing, room account data). `room` and `accountData` say what to keep.
+ * (presence, receipts and typing, room account data unless `room` asks for some). `room` and
+ * `accountData` say what to keep.
  */
 function snapshotSync(
   client: MatrixClient,

@@ -35,6 +35,12 @@ export class RecentIds {
     }
   }
 
+  /** The newest `count` IDs remembered, oldest of them first. */
+  newest(count: number): string[] {
+    const ids = [...this.#ids];
+    return ids.slice(Math.max(0, ids.length - count));
+  }
+
   get size(): number {
     return this.#ids.size;
   }

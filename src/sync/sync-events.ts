@@ -3,13 +3,16 @@
  *
  * Order within one `/sync` response: rooms the viewer is joined to, then rooms they left, then
  * invites, each room in the order the homeserver listed it; within a room, `gap` (if any), then
- * `timeline`, `state`, `membership` and `typing`. A subscriber gets what happens after it
+ * `timeline`, `state`, `membership`, `typing`, `unread` and `tags`. Every update is plain JSON
+ * data but `ended`'s error. A subscriber gets what happens after it
  * subscribed: a new loop's initial sync only fixes the position and is never delivered.
  */
 
 import type { UpstreamError } from '../matrix/errors.ts';
 import type { ClientEvent, StrippedStateEvent } from '../matrix/events.ts';
 import type { MembershipState } from '../matrix/room-state.ts';
+import type { UnreadNotifications } from '../matrix/sync.ts';
+import type { RoomTag } from '../matrix/tags.ts';
 
 export type SyncUpdate =
   /**
@@ -48,6 +51,14 @@ export type SyncUpdate =
     }
   /** Who is typing in a room now (the ephemeral part of sync); an empty list: nobody. */
   | { kind: 'typing'; roomId: string; userIds: string[] }
+  /**
+   * The viewer's unread counts in a joined room changed (a message that notifies them, a read
+   * receipt of theirs, from any of their clients): the counts now. A room the stream had not told
+   * counts of before (just joined, or the loop resumed elsewhere) counts as having had none.
+   */
+  | { kind: 'unread'; roomId: string; counts: UnreadNotifications }
+  /** The viewer's tags on a room changed (`m.tag`, from any of their clients): all of them now. */
+  | { kind: 'tags'; roomId: string; tags: RoomTag[] }
   /**
    * Backfill after a `limited` sync stopped at its bound: events of this room between the last
    * delivered one and the first delivered after this update may be missing.

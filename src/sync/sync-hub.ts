@@ -12,7 +12,7 @@ import type {
   SyncUpdateKind,
   SyncUpdateOf,
 } from './sync-events.ts';
-import { SyncLoop, type SyncTransport } from './sync-loop.ts';
+import { SyncLoop, type SyncLoopOptions, type SyncTransport } from './sync-loop.ts';
 import { UpdateStream } from './update-stream.ts';
 
 export interface SyncHubOptions {
@@ -72,7 +72,41 @@ export interface SyncHubOptions {
   transport?: SyncTransport;
   /** Told of gaps and lost events (src/server/metrics.ts); none by default. */
   metrics?: SyncHubMetrics;
+  /**
+   * What feeds a token's listeners (cluster mode: a loop shared with other instances through
+   * Redis, src/cluster/cluster-feed.ts).
+   * @default a sync loop of this process ({@link localFeed})
+   */
+  feeds?: SyncFeedFactory;
 }
+
+/** Where a token's updates come from while it has listeners here: run until stopped. */
+export interface SyncFeed {
+  /** Feeds until {@link SyncFeed.stop} or until the token is rejected; never rejects. */
+  run(): Promise<void>;
+  /** Stops feeding; idempotent. */
+  stop(): void;
+}
+
+/** What a {@link SyncFeedFactory} gets to feed one token's listeners. */
+export interface SyncFeedInit {
+  readonly account: SyncAccount;
+  /** Names the feed in log lines (never the token). */
+  readonly loopId: number;
+  /** Hands updates to the token's listeners, in order (`ended` last, once). */
+  readonly deliver: SyncLoopOptions['onUpdates'];
+  /** The rooms the token's streams here are about, for a feed that must report gaps in them. */
+  readonly listenedRooms: () => Set<string>;
+  /** A sync loop of the token with the hub's settings, from a new or a stored position. */
+  readonly newLoop: (
+    options: Pick<SyncLoopOptions, 'onUpdates' | 'resumeFrom' | 'onEstablished'>,
+  ) => SyncLoop;
+}
+
+export type SyncFeedFactory = (init: SyncFeedInit) => SyncFeed;
+
+/** The default feed: the token's own sync loop in this process, delivering straight away. */
+export const localFeed: SyncFeedFactory = (init) => init.newLoop({ onUpdates: init.deliver });
 
 /** What the hub reports for metrics; called synchronously, must be cheap and must not throw. */
 export interface SyncHubMetrics {
@@ -133,11 +167,13 @@ interface Subscription {
   readonly listener: SyncListener;
   /** Called before each response's updates (streams check there whether their consumer lags). */
   readonly beforeResponse?: () => void;
+  /** The room a stream is about, if only one. */
+  readonly roomId?: string | undefined;
 }
 
 interface LoopEntry {
   readonly loopId: number;
-  readonly loop: SyncLoop;
+  readonly feed: SyncFeed;
   readonly listeners: Set<Subscription>;
   graceTimer: ReturnType<typeof setTimeout> | null;
 }
@@ -159,6 +195,7 @@ export class SyncHub {
   readonly #maxStreamsPerToken: number;
   readonly #onIdle: (() => void) | undefined;
   readonly #metrics: SyncHubMetrics | undefined;
+  readonly #feeds: SyncFeedFactory;
   /**
    * When the response that carried each update was received, while anyone may still take it
    * (only with metrics): shared by every stream the update goes to.
@@ -190,6 +227,7 @@ export class SyncHub {
     this.#maxStreamsPerToken = options.maxStreamsPerToken ?? 200;
     this.#onIdle = options.onIdle;
     this.#metrics = options.metrics;
+    this.#feeds = options.feeds ?? localFeed;
     if (!Number.isInteger(this.#streamQueueLimit) || this.#streamQueueLimit < 2) {
       throw new RangeError('streamQueueLimit must be an integer of at least 2');
     }
@@ -268,6 +306,7 @@ export class SyncHub {
             }
           },
           beforeResponse: () => sink.beforeResponse(),
+          roomId: selector.roomId,
         }),
       onClose: () => {
         signal.removeEventListener('abort', onAbort);
@@ -340,7 +379,7 @@ export class SyncHub {
         entry.graceTimer = null;
       }
       entry.listeners.clear();
-      entry.loop.stop();
+      entry.feed.stop();
     }
     this.#loops.clear();
     await Promise.all(this.#running);
@@ -378,24 +417,39 @@ export class SyncHub {
     };
   }
 
-  #startLoop({ accessToken, userId }: SyncAccount): LoopEntry {
+  #startLoop(account: SyncAccount): LoopEntry {
+    const { accessToken, userId } = account;
     const loopId = this.#nextLoopId++;
     const listeners = new Set<Subscription>();
-    const loop: SyncLoop = new SyncLoop({
-      client: this.#upstream.client(accessToken),
-      userId,
-      pollTimeoutMs: this.#pollTimeoutMs,
-      maxBackfillEvents: this.#maxBackfillEvents,
-      backoff: this.#backoff,
-      ...(this.#transport === undefined ? {} : { transport: this.#transport }),
-      logger: this.#logger,
+    const feed = this.#feeds({
+      account,
       loopId,
-      onUpdates: (updates, receivedAt) => this.#fanOut(accessToken, entry, updates, receivedAt),
+      deliver: (updates, receivedAt) => this.#fanOut(accessToken, entry, updates, receivedAt),
+      listenedRooms: () =>
+        new Set(
+          [...listeners].flatMap((subscription) =>
+            subscription.roomId === undefined ? [] : [subscription.roomId],
+          ),
+        ),
+      newLoop: ({ onUpdates, resumeFrom, onEstablished }) =>
+        new SyncLoop({
+          client: this.#upstream.client(accessToken),
+          userId,
+          pollTimeoutMs: this.#pollTimeoutMs,
+          maxBackfillEvents: this.#maxBackfillEvents,
+          backoff: this.#backoff,
+          ...(this.#transport === undefined ? {} : { transport: this.#transport }),
+          logger: this.#logger,
+          loopId,
+          onUpdates,
+          resumeFrom,
+          onEstablished,
+        }),
     });
-    const entry: LoopEntry = { loopId, loop, listeners, graceTimer: null };
+    const entry: LoopEntry = { loopId, feed, listeners, graceTimer: null };
     this.#loops.set(accessToken, entry);
     // run() never rejects; the catch only keeps a bug in it from going unhandled.
-    const running: Promise<void> = loop
+    const running: Promise<void> = feed
       .run()
       .catch((error: unknown) => {
         this.#logger?.warn({ loopId, error: String(error) }, 'sync loop crashed');
@@ -436,7 +490,7 @@ export class SyncHub {
       this.#loops.delete(accessToken);
     }
     entry.listeners.clear();
-    entry.loop.stop();
+    entry.feed.stop();
   }
 
   #fanOut(

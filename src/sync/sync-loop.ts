@@ -12,7 +12,7 @@ import { type SyncFilter, type SyncOptions, type SyncResponse, sync } from '../m
 import { backfillRoom, isPermanentBackfillFailure } from './backfill.ts';
 import { isTokenRejected, type SyncBackoffPolicy, syncRetryDelayMs } from './sync-backoff.ts';
 import type { SyncUpdate } from './sync-events.ts';
-import { SyncMemory } from './sync-memory.ts';
+import { SyncMemory, type SyncPosition } from './sync-memory.ts';
 import { type BackfillResult, planBackfills, toSyncUpdates } from './sync-updates.ts';
 
 /** The upstream calls a loop makes; tests script them. */
@@ -52,16 +52,22 @@ export const LONG_POLL_TIMELINE_LIMIT = 50;
  * The filter of every long-poll: what the updates need and nothing else. The whole timeline
  * (state events included); the `state` block, not lazy-loaded, so that it holds exactly the state
  * that changed inside a gap (lazy loading would add unchanged member events of new senders);
- * `m.typing`; no presence, account data or receipts. Invites and the rooms the viewer left come
- * regardless of the filter (Synapse lists a room left since `since` without `include_leave`).
+ * `m.typing`; `m.receipt` and the room account data `m.tag`; no presence or global account data.
+ * Invites and the rooms the viewer left come regardless of the filter (Synapse lists a room left
+ * since `since` without `include_leave`).
+ *
+ * Receipts are there for the unread counts: every joined room carries its counts, but Synapse
+ * 1.160 lists a room only when something else of it passes the filter (its `JoinedSyncResult`
+ * ignores the counts), so a read that lowers them (the viewer's receipt, from any client) would go
+ * unseen. Receipts of other members come too, and are read for nothing.
  */
 export const LONG_POLL_FILTER: SyncFilter = Object.freeze({
   presence: nothing,
   accountData: nothing,
   room: {
     timeline: { limit: LONG_POLL_TIMELINE_LIMIT },
-    ephemeral: { types: ['m.typing'] },
-    accountData: nothing,
+    ephemeral: { types: ['m.typing', 'm.receipt'] },
+    accountData: { types: ['m.tag'] },
   },
 });
 
@@ -104,6 +110,16 @@ export interface SyncLoopOptions {
   onUpdates: (updates: readonly SyncUpdate[], receivedAt: number) => void;
   /** @default {@link LONG_POLL_TIMELINE_LIMIT} */
   timelineLimit?: number;
+  /**
+   * Continue from where another loop of the same token stopped (its {@link SyncLoop.position}),
+   * delivering what happened since, instead of establishing a new position.
+   */
+  resumeFrom?: SyncPosition | undefined;
+  /**
+   * Told each time an initial sync has established a new position (nothing is delivered then), so
+   * that an owner sharing the loop can store it before any update.
+   */
+  onEstablished?: (() => void) | undefined;
   /** @default Math.random */
   random?: () => number;
 }
@@ -136,6 +152,11 @@ export class SyncLoop {
     this.#options = options;
     this.#transport = options.transport ?? matrixSyncTransport;
     this.#memory = new SyncMemory(options.userId);
+    if (options.resumeFrom !== undefined) {
+      this.#memory.resume(options.resumeFrom);
+      // Whatever happened while no loop ran comes at once, before long-polling.
+      this.#catchingUp = true;
+    }
     const timelineLimit = options.timelineLimit ?? LONG_POLL_TIMELINE_LIMIT;
     this.#longPollFilter = {
       ...LONG_POLL_FILTER,
@@ -146,6 +167,14 @@ export class SyncLoop {
   /** Where the loop is now, for logs and tests. */
   get state(): SyncLoopState {
     return this.#state;
+  }
+
+  /**
+   * Where the loop stands, for another loop to resume from; `null` before a position is
+   * established. Inside `onUpdates`, it is the position right after the updates handed over.
+   */
+  position(): SyncPosition | null {
+    return this.#memory.position();
   }
 
   /** Consecutive failed requests (0 while all is well). */
@@ -252,6 +281,7 @@ export class SyncLoop {
       memory.establish(initial);
       this.#state = SyncLoopState.Syncing;
       this.#catchingUp = false;
+      this.#options.onEstablished?.();
       this.#options.logger?.debug(
         { loopId: this.#options.loopId, rooms: memory.joined.size },
         'sync position established',

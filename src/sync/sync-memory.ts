@@ -1,5 +1,5 @@
 /** What one sync loop remembers between responses. */
-import type { SyncResponse } from '../matrix/sync.ts';
+import type { SyncResponse, UnreadNotifications } from '../matrix/sync.ts';
 import { RecentIds } from './recent-ids.ts';
 
 /**
@@ -9,6 +9,24 @@ import { RecentIds } from './recent-ids.ts';
  * room suffices while keeping a user with thousands of rooms at a few hundred kilobytes.
  */
 export const RECENT_EVENTS_PER_ROOM = 256;
+
+/**
+ * How many of each room's newest delivered event IDs a {@link SyncPosition} carries: enough for a
+ * loop resuming elsewhere to stop backfill at what was delivered, and to drop a repeated event.
+ */
+export const POSITION_EVENTS_PER_ROOM = 4;
+
+/**
+ * Where a loop stands, as plain data another loop of the same token can resume from (another
+ * instance taking over in cluster mode): what the next sync continues from and what was delivered.
+ */
+export interface SyncPosition {
+  since: string;
+  joined: string[];
+  invited: string[];
+  /** Per room, its newest delivered event IDs, oldest first. */
+  recent: Record<string, string[]>;
+}
 
 /**
  * One user's position in their sync stream, and what has been delivered from it.
@@ -28,6 +46,16 @@ export class SyncMemory {
   readonly joined = new Set<string>();
   /** Rooms the viewer is invited to, as far as the stream has told. */
   readonly invited = new Set<string>();
+  /**
+   * Per joined room, the viewer's unread counts as the stream last told them (the initial sync
+   * included), so that only a change is delivered.
+   */
+  readonly unreadCounts = new Map<string, UnreadNotifications>();
+  /**
+   * Per room, the viewer's tags as the stream last delivered them (JSON of the sorted tags), so
+   * that a repeated `m.tag` is not delivered twice.
+   */
+  readonly tags = new Map<string, string>();
   readonly #recent = new Map<string, RecentIds>();
   readonly #capacity: number;
 
@@ -45,7 +73,8 @@ export class SyncMemory {
    *   sync of that room comes back `limited`, backfill pages back until it reaches that event
    *   (or any other delivered one) and no further;
    * - which rooms the viewer is joined to and invited to, so that later syncs tell a new join or
-   *   invite from one that was already there.
+   *   invite from one that was already there;
+   * - each joined room's unread counts, so that later syncs tell when they change.
    *
    * Calling it again (after the homeserver refused `since`) replaces the room sets and keeps the
    * delivered IDs.
@@ -54,14 +83,48 @@ export class SyncMemory {
     this.since = initial.nextBatch;
     this.joined.clear();
     this.invited.clear();
+    this.unreadCounts.clear();
     for (const [roomId, room] of initial.join) {
       this.joined.add(roomId);
+      this.unreadCounts.set(roomId, room.unreadNotifications);
       for (const event of room.timeline.events) {
         this.recent(roomId).remember(event.eventId);
       }
     }
     for (const roomId of initial.invite.keys()) {
       this.invited.add(roomId);
+    }
+  }
+
+  /** The position as plain data; `null` until one is established. */
+  position(): SyncPosition | null {
+    if (this.since === null) {
+      return null;
+    }
+    const recent: Record<string, string[]> = {};
+    for (const [roomId, ids] of this.#recent) {
+      if (ids.size > 0) {
+        recent[roomId] = ids.newest(POSITION_EVENTS_PER_ROOM);
+      }
+    }
+    return { since: this.since, joined: [...this.joined], invited: [...this.invited], recent };
+  }
+
+  /** Takes over a position another loop of the same token stored: its next sync continues it. */
+  resume(position: SyncPosition): void {
+    this.since = position.since;
+    this.joined.clear();
+    this.invited.clear();
+    for (const roomId of position.joined) {
+      this.joined.add(roomId);
+    }
+    for (const roomId of position.invited) {
+      this.invited.add(roomId);
+    }
+    for (const [roomId, ids] of Object.entries(position.recent)) {
+      for (const id of ids) {
+        this.recent(roomId).remember(id);
+      }
     }
   }
 

@@ -4,7 +4,8 @@
  * loop's {@link SyncMemory}, so that it can be tested with scripted responses.
  */
 import type { ClientEvent } from '../matrix/events.ts';
-import type { SyncResponse, Timeline } from '../matrix/sync.ts';
+import type { JoinedRoomSync, SyncResponse, Timeline } from '../matrix/sync.ts';
+import { tagsFrom } from '../matrix/tags.ts';
 import { stringArray } from '../room/content.ts';
 import { isOwnMembershipChange, lastOwnMemberEvent, membershipIn } from '../room/membership.ts';
 import type { SyncUpdate } from './sync-events.ts';
@@ -87,7 +88,8 @@ function backfillBoundary(
  * Per room, in response order: joined rooms, then rooms left, then invites. Within a room: a
  * `gap` if backfill stopped at its bound; each new timeline event, oldest first (backfilled ones
  * before the response's own); one `state` update if state changed (state events among those
- * delivered, or in the response's `state` block); the viewer's membership changes; `typing`.
+ * delivered, or in the response's `state` block); the viewer's membership changes; `typing`;
+ * `unread` and `tags` when the viewer's counts or tags differ from what was told before.
  *
  * Timeline events are delivered from the last event delivered before (exclusive) or, in a room
  * the viewer just joined, from their join (inclusive): the history a join reveals is not news.
@@ -128,6 +130,7 @@ export function toSyncUpdates(
     if (typing !== undefined) {
       updates.push({ kind: 'typing', roomId, userIds: stringArray(typing.content['user_ids']) });
     }
+    pushReadingChanges(updates, memory, roomId, room);
     memory.joined.add(roomId);
     memory.invited.delete(roomId);
   }
@@ -167,6 +170,8 @@ export function toSyncUpdates(
     }
     memory.joined.delete(roomId);
     memory.invited.delete(roomId);
+    memory.unreadCounts.delete(roomId);
+    memory.tags.delete(roomId);
   }
 
   for (const [roomId, room] of response.invite) {
@@ -238,6 +243,41 @@ function deliverTimeline(
     updates.push({ kind: 'state', roomId, events: changed });
   }
   return delivered;
+}
+
+/** What a room the stream has not told counts of is taken to have had. */
+const NO_UNREAD = { notificationCount: 0, highlightCount: 0 };
+
+/**
+ * Appends a joined room's `unread` update when its counts differ from the last told (every joined
+ * room of a response carries them), and `tags` when it brings an `m.tag` other than the last
+ * delivered one (Synapse sends room account data only when it changed, but a retried sync may
+ * send it again).
+ */
+function pushReadingChanges(
+  updates: SyncUpdate[],
+  memory: SyncMemory,
+  roomId: string,
+  room: JoinedRoomSync,
+): void {
+  const counts = room.unreadNotifications;
+  const before = memory.unreadCounts.get(roomId) ?? NO_UNREAD;
+  if (
+    counts.notificationCount !== before.notificationCount ||
+    counts.highlightCount !== before.highlightCount
+  ) {
+    updates.push({ kind: 'unread', roomId, counts: { ...counts } });
+  }
+  memory.unreadCounts.set(roomId, counts);
+  const tagEvent = room.accountData.findLast((event) => event.type === 'm.tag');
+  if (tagEvent !== undefined) {
+    const tags = tagsFrom(tagEvent.content);
+    const told = JSON.stringify(tags);
+    if (memory.tags.get(roomId) !== told) {
+      updates.push({ kind: 'tags', roomId, tags });
+    }
+    memory.tags.set(roomId, told);
+  }
 }
 
 function membershipUpdate(roomId: string, event: ClientEvent): SyncUpdate {

@@ -271,13 +271,16 @@ function inRoom(item: Item<SyncUpdate>, roomId: string): boolean {
   return 'roomId' in item && item.roomId === roomId;
 }
 
+/** Updates that say how something is now: a newer one of the same room makes an older one moot. */
+const SNAPSHOT_KINDS: ReadonlySet<string> = new Set(['state', 'typing', 'unread', 'tags']);
+
 /** The index of the oldest queued snapshot a newer one of its kind and room supersedes, or -1. */
 function oldestSuperseded(queue: readonly Item<SyncUpdate>[]): number {
   const newer = new Set<string>();
   let oldest = -1;
   for (let index = queue.length - 1; index >= 0; index--) {
     const item = queue[index];
-    if (item?.kind !== 'state' && item?.kind !== 'typing') {
+    if (item === undefined || !SNAPSHOT_KINDS.has(item.kind) || !('roomId' in item)) {
       continue;
     }
     const key = `${item.kind} ${item.roomId}`;

@@ -158,6 +158,78 @@ describe('changePassword', () => {
   });
 });
 
+const ViewerDevice = graphql(`
+  query ViewerDevice {
+    viewer {
+      deviceId
+    }
+  }
+`);
+
+describe('changePassword and the other sessions', () => {
+  it.each([
+    { logoutDevices: undefined, othersKept: false },
+    { logoutDevices: true, othersKept: false },
+    { logoutDevices: false, othersKept: true },
+  ])(
+    'should keep the caller’s token, and the others’ only when asked (logoutDevices: $logoutDevices)',
+    async ({ logoutDevices, othersKept }) => {
+      await using facade = startFacade();
+      await using upstream = newUpstream();
+      const frank = await newUser('frank');
+      const other = await login(upstream.client(null), {
+        user: frank.userId,
+        password: frank.password,
+      });
+      // Used once before: a token the facade saw accepted a moment ago must still be checked.
+      const before = await facade.graphql(ViewerDevice, { token: other.accessToken });
+      expect(before.data?.viewer.deviceId).toBe(other.deviceId);
+      const input = {
+        newPassword: 'rotated-secret',
+        ...(logoutDevices === undefined ? {} : { logoutDevices }),
+      };
+      const first = await facade.graphql(ChangePassword, {
+        token: frank.accessToken,
+        variables: { input },
+      });
+      const challenge = first.data?.changePassword;
+      if (challenge?.__typename !== 'AuthRequired') {
+        throw new Error('expected AuthRequired');
+      }
+      const changed = await facade.graphql(ChangePassword, {
+        token: frank.accessToken,
+        variables: {
+          input: {
+            ...input,
+            auth: {
+              type: 'm.login.password',
+              session: challenge.session,
+              password: frank.password,
+            },
+          },
+        },
+      });
+      expect(changed.errors).toBeUndefined();
+      expect(changed.data?.changePassword).toMatchObject({ changed: true });
+
+      const own = await facade.graphql(ViewerDevice, { token: frank.accessToken });
+      expect(own.errors).toBeUndefined();
+      expect(own.data?.viewer.deviceId).toBe(frank.deviceId);
+      const others = await facade.graphql(ViewerDevice, { token: other.accessToken });
+      if (othersKept) {
+        expect(others.errors).toBeUndefined();
+        expect(others.data?.viewer.deviceId).toBe(other.deviceId);
+      } else {
+        expect(others.data?.viewer ?? null).toBeNull();
+        expect(others.errors?.[0]?.extensions).toMatchObject({
+          code: 'UNAUTHENTICATED',
+          matrix: { errcode: 'M_UNKNOWN_TOKEN' },
+        });
+      }
+    },
+  );
+});
+
 describe('viewer.devices and viewer.threepids', () => {
   it('should list the devices of the account and no threepids', async () => {
     await using facade = startFacade();

@@ -11,6 +11,7 @@ import {
   leaveRoom,
 } from '../../src/matrix/rooms.ts';
 import type { RoomListPlan } from '../../src/matrix/sliding-sync.ts';
+import { putRoomTag } from '../../src/matrix/tags.ts';
 import { graphql } from '../generated/gql.ts';
 import { startFacade } from '../support/facade.ts';
 import { startFaultProxy } from '../support/fault-proxy.ts';
@@ -867,6 +868,44 @@ describe('the state a sliding room list asks for', () => {
     expect(facade.upstream.requests).toEqual([
       SLIDING_SYNC,
       `GET /_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state`,
+    ]);
+  });
+});
+
+describe('the tags a sliding room list asks for', () => {
+  it('should let a list asked with tags answer a list without, and read tags hidden from it per room', async () => {
+    await using upstream = newUpstream();
+    const alice = await newUserClient(upstream, 'list-tags');
+    const { roomId } = await createRoom(alice.client, { name: 'Starred' });
+    await putRoomTag(alice.client, alice.user.userId, roomId, 'm.favourite', null);
+    await using facade = facadeWithPlan('sliding-sync');
+    const token = alice.user.accessToken;
+
+    // The tag filter asks for tags; the plain list (resolved after it) takes the same answer.
+    const both = await facade.graphql(
+      `{ starred: rooms(tag: "m.favourite") { edges { node { id name } } }
+         all: rooms(first: 5) { edges { node { id name } } } }`,
+      { token },
+    );
+    expect(both.data).toEqual({
+      starred: { edges: [{ node: { id: roomId, name: 'Starred' } }] },
+      all: { edges: [{ node: { id: roomId, name: 'Starred' } }] },
+    });
+    expect(facade.upstream.requests).toEqual([SLIDING_SYNC]);
+
+    // `tags` behind a fragment on Node is not what the list planned for: its listing has no tags
+    // (unknown, not none), so the room's own call answers it.
+    facade.upstream.reset();
+    const hidden = await facade.graphql(
+      '{ rooms(first: 5) { edges { node { ... on Node { ... on Room { tags { name } } } } } } }',
+      { token },
+    );
+    expect(hidden.data).toEqual({
+      rooms: { edges: [{ node: { tags: [{ name: 'm.favourite' }] } }] },
+    });
+    expect(facade.upstream.requests.filter((call) => !call.endsWith('/whoami'))).toEqual([
+      SLIDING_SYNC,
+      `GET /_matrix/client/v3/user/${encodeURIComponent(alice.user.userId)}/rooms/${encodeURIComponent(roomId)}/tags`,
     ]);
   });
 });

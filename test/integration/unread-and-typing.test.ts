@@ -1,9 +1,17 @@
+import { createClient } from 'graphql-ws';
+import { Agent } from 'undici';
 import { describe, expect, it, vi } from 'vitest';
+import WebSocket from 'ws';
+import { loadConfig } from '../../src/config.ts';
+import { createLogger } from '../../src/logger.ts';
+import { setReadMarkers } from '../../src/matrix/read-markers.ts';
 import { sendMessageEvent } from '../../src/matrix/room-events.ts';
 import { createRoom, joinRoom } from '../../src/matrix/rooms.ts';
+import { type SyncFilter, sync } from '../../src/matrix/sync.ts';
+import { buildApp } from '../../src/server/app.ts';
 import { graphql } from '../generated/gql.ts';
 import { startFacade } from '../support/facade.ts';
-import { newUpstream, newUserClient } from '../support/homeserver.ts';
+import { homeserver, newUpstream, newUserClient } from '../support/homeserver.ts';
 import { startServer, subscribe } from '../support/server.ts';
 
 const SLIDING_SYNC = 'POST /_matrix/client/unstable/org.matrix.simplified_msc3575/sync';
@@ -265,5 +273,234 @@ describe('markRead and setTyping', () => {
     expect(stopped.errors).toBeUndefined();
     await vi.waitFor(() => expect(seen.values.at(-1)?.data?.typing).toEqual([]), POLL);
     seen.unsubscribe();
+  });
+});
+
+const RoomUpdatedReading = graphql(`
+  subscription RoomUpdatedReading($roomId: ID!) {
+    roomUpdated(roomId: $roomId) {
+      id
+      name
+      unreadNotifications {
+        notificationCount
+        highlightCount
+      }
+    }
+  }
+`);
+
+const RoomUpdatedTags = graphql(`
+  subscription RoomUpdatedTags($roomId: ID!) {
+    roomUpdated(roomId: $roomId) {
+      id
+      tags {
+        name
+        order
+      }
+    }
+  }
+`);
+
+const SetRoomTagForFeed = graphql(`
+  mutation SetRoomTagForFeed($input: SetRoomTagInput!) {
+    setRoomTag(input: $input) {
+      clientMutationId
+    }
+  }
+`);
+
+const RemoveRoomTagForFeed = graphql(`
+  mutation RemoveRoomTagForFeed($input: RemoveRoomTagInput!) {
+    removeRoomTag(input: $input) {
+      clientMutationId
+    }
+  }
+`);
+
+/**
+ * The facade on a port, its upstream calls recorded with their query strings: the loop's
+ * long-polls carry `since`, where a resolver's snapshot `/sync` does not.
+ */
+async function startRecordingServer() {
+  const calls: string[] = [];
+  const agent = new Agent();
+  const dispatcher = agent.compose((dispatch) => (options, handler) => {
+    calls.push(`${options.method} ${options.path}`);
+    return dispatch(options, handler);
+  });
+  const config = loadConfig({
+    MATRIX_HOMESERVER_URL: homeserver().url,
+    PORT: '0',
+    SYNC_GRACE_PERIOD_MS: '200',
+    SYNC_POLL_TIMEOUT_MS: '2000',
+  });
+  const app = buildApp({ config, logger: createLogger('silent'), dispatcher });
+  const url = await app.start();
+  const client = (token: string) =>
+    createClient({
+      url: `${url.replace(/^http/, 'ws')}/graphql`,
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+      connectionParams: { authorization: `Bearer ${token}` },
+    });
+  /** The calls but the loop's own syncs (with `since`: the initial one is made before a reset). */
+  const resolverCalls = () =>
+    calls.filter((call) => !/\/sync\?.*since=/.test(call)).map((call) => call.replace(/\?.*$/, ''));
+  return {
+    app,
+    client,
+    resolverCalls,
+    reset: () => {
+      calls.length = 0;
+    },
+    async [Symbol.asyncDispose]() {
+      await app.stop();
+      await agent.close();
+    },
+  };
+}
+
+describe('roomUpdated with the viewer’s unread counts and tags', () => {
+  it('should push each change of the counts once, at no call for them or the state', async () => {
+    const { upstream, alice, bob, roomId } = await roomWithUnread('pushed-unread', 0);
+    await using _upstream = upstream;
+    await using server = await startRecordingServer();
+    const client = server.client(alice.user.accessToken);
+    const feed = subscribe(client, RoomUpdatedReading, { roomId });
+    await vi.waitFor(() => expect(server.app.syncStats.listeners).toBe(1), POLL);
+    // The long-poll must be running (its initial sync done) before bob writes.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    server.reset();
+
+    const message = async (body: string) =>
+      sendMessageEvent(bob.client, roomId, 'm.room.message', crypto.randomUUID(), {
+        msgtype: 'm.text',
+        body,
+      });
+    await message('one');
+    await feed.next(1);
+    const { eventId } = await message('two');
+    await feed.next(2);
+    await using facade = startFacade();
+    const marked = await facade.graphql(MarkRead, {
+      token: alice.user.accessToken,
+      variables: { input: { roomId, eventId } },
+    });
+    expect(marked.errors).toBeUndefined();
+    await feed.next(3);
+    // Alice's own message notifies nobody, and changes no count of hers: nothing to push.
+    await sendMessageEvent(alice.client, roomId, 'm.room.message', 'mine', {
+      msgtype: 'm.text',
+      body: 'mine',
+    });
+    await message('three');
+    await feed.next(4);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+
+    const room = (notificationCount: number) => ({
+      roomUpdated: {
+        id: roomId,
+        name: 'Chatty',
+        unreadNotifications: { notificationCount, highlightCount: 0 },
+      },
+    });
+    expect(feed.values.map((value) => value.data)).toEqual([room(1), room(2), room(0), room(1)]);
+    // The counts from the updates (no snapshot /sync), the name from the state read when
+    // subscribing (the check that alice may see the room), carried over: not one call.
+    expect(server.resolverCalls()).toEqual([]);
+    feed.unsubscribe();
+    await client.dispose();
+  });
+
+  it('should push each change of the tags once, from any client, at no call for them', async () => {
+    const { upstream, alice, roomId } = await roomWithUnread('pushed-tags', 0);
+    await using _upstream = upstream;
+    await using server = await startRecordingServer();
+    const client = server.client(alice.user.accessToken);
+    const feed = subscribe(client, RoomUpdatedTags, { roomId });
+    await vi.waitFor(() => expect(server.app.syncStats.listeners).toBe(1), POLL);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await using facade = startFacade();
+    const token = alice.user.accessToken;
+    server.reset();
+
+    await facade.graphql(SetRoomTagForFeed, {
+      token,
+      variables: { input: { roomId, tag: 'm.favourite', order: 0.25 } },
+    });
+    await feed.next(1);
+    await facade.graphql(SetRoomTagForFeed, {
+      token,
+      variables: { input: { roomId, tag: 'u.work' } },
+    });
+    await feed.next(2);
+    await facade.graphql(RemoveRoomTagForFeed, {
+      token,
+      variables: { input: { roomId, tag: 'm.favourite' } },
+    });
+    await feed.next(3);
+    // Removing a tag the room does not have changes nothing.
+    await facade.graphql(RemoveRoomTagForFeed, {
+      token,
+      variables: { input: { roomId, tag: 'm.lowpriority' } },
+    });
+    await facade.graphql(RemoveRoomTagForFeed, {
+      token,
+      variables: { input: { roomId, tag: 'u.work' } },
+    });
+    await feed.next(4);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+
+    expect(feed.values.map((value) => value.data?.roomUpdated.tags)).toEqual([
+      [{ name: 'm.favourite', order: 0.25 }],
+      [
+        { name: 'm.favourite', order: 0.25 },
+        { name: 'u.work', order: null },
+      ],
+      [{ name: 'u.work', order: null }],
+      [],
+    ]);
+    expect(server.resolverCalls()).toEqual([]);
+    feed.unsubscribe();
+    await client.dispose();
+  });
+});
+
+describe("Synapse's incremental /sync and the unread counts", () => {
+  it('should list a room whose counts alone changed only when something else of it passes the filter', async () => {
+    const { upstream, alice, bob, roomId } = await roomWithUnread('incremental', 0);
+    await using _upstream = upstream;
+    const nothing = { notTypes: ['*'] };
+    const filter = (ephemeral: SyncFilter['room']) => ({
+      presence: nothing,
+      accountData: nothing,
+      room: { timeline: { limit: 5 }, ephemeral: nothing, accountData: nothing, ...ephemeral },
+    });
+    const quiet = filter({});
+    const withReceipts = filter({ ephemeral: { types: ['m.receipt'] } });
+    const start = await sync(alice.client, { filter: quiet, fresh: true });
+
+    // Bob's message: the room comes with its timeline, counted.
+    const { eventId } = await sendMessageEvent(bob.client, roomId, 'm.room.message', 'u1', {
+      msgtype: 'm.text',
+      body: 'hello',
+    });
+    let since = start.nextBatch;
+    await vi.waitFor(async () => {
+      const next = await sync(alice.client, { filter: quiet, since });
+      expect(next.join.get(roomId)?.unreadNotifications.notificationCount).toBe(1);
+      since = next.nextBatch;
+    }, POLL);
+
+    // Alice's read: her receipt, in the ephemeral part. Filtered out, the room is not listed,
+    // though its count dropped to 0; with receipts, it is, with the new count.
+    await setReadMarkers(alice.client, roomId, eventId);
+    const without = await sync(alice.client, { filter: quiet, since });
+    expect(without.join.has(roomId)).toBe(false);
+    const withReceipt = await sync(alice.client, { filter: withReceipts, since });
+    expect(withReceipt.join.get(roomId)?.unreadNotifications).toEqual({
+      notificationCount: 0,
+      highlightCount: 0,
+    });
   });
 });

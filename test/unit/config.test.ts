@@ -15,6 +15,7 @@ describe('loadConfig', () => {
       introspection: true,
       graphiql: true,
       corsOrigins: [],
+      cluster: null,
       metrics: { enabled: true, port: null },
       limits: {
         maxBodyBytes: 262_144,
@@ -57,6 +58,38 @@ describe('loadConfig', () => {
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.limits)).toBe(true);
     expect(Object.isFrozen(config.corsOrigins)).toBe(true);
+  });
+
+  it('should turn cluster mode on with REDIS_URL, which requires a cursor secret', () => {
+    const base = { MATRIX_HOMESERVER_URL: 'https://matrix.example.org' };
+    expect(loadConfig(base).cluster).toBeNull();
+    expect(() => loadConfig({ ...base, REDIS_URL: 'redis://127.0.0.1:6379' })).toThrow(
+      /CURSOR_SECRET: is required with REDIS_URL/,
+    );
+    expect(() =>
+      loadConfig({ ...base, REDIS_URL: 'http://127.0.0.1:6379', CURSOR_SECRET: SECRET }),
+    ).toThrow(/REDIS_URL: must be a redis:\/\/ or rediss:\/\/ URL/);
+    expect(() =>
+      loadConfig({
+        ...base,
+        REDIS_URL: 'redis://127.0.0.1:6379',
+        CURSOR_SECRET: SECRET,
+        INSTANCE_ID: 'has space',
+      }),
+    ).toThrow(/INSTANCE_ID/);
+    const cluster = loadConfig({
+      ...base,
+      REDIS_URL: 'rediss://:pw@redis.internal:6380/1',
+      CURSOR_SECRET: SECRET,
+      INSTANCE_ID: 'facade-a',
+    }).cluster;
+    expect(cluster).toEqual({
+      redisUrl: 'rediss://:pw@redis.internal:6380/1',
+      instanceId: 'facade-a',
+      leaseMs: 3000,
+    });
+    const named = loadConfig({ ...base, REDIS_URL: 'redis://r:6379', CURSOR_SECRET: SECRET });
+    expect(named.cluster?.instanceId).toMatch(new RegExp(`-${process.pid}$`));
   });
 
   it('should turn introspection and GraphiQL off by default in production', () => {

@@ -67,6 +67,38 @@ describe('toSlidingSyncResponse', () => {
     });
   });
 
+  it("should read each room's tags from the account data extension, and say when there is none", () => {
+    const base = { pos: 'p', lists: {}, rooms: {} };
+    expect(toSlidingSyncResponse({ ...base, extensions: {} }).roomTags).toBeNull();
+    const response = toSlidingSyncResponse({
+      ...base,
+      extensions: {
+        account_data: {
+          global: [{ type: 'm.direct', content: {} }],
+          rooms: {
+            '!a:hs': [
+              { type: 'm.fully_read', content: { event_id: '$e' } },
+              { type: 'm.tag', content: { tags: { 'u.x': { order: 0.5 }, 'm.favourite': {} } } },
+            ],
+            '!b:hs': [],
+          },
+        },
+      },
+    });
+    expect(response.roomTags).toEqual(
+      new Map([
+        [
+          '!a:hs',
+          [
+            { name: 'm.favourite', order: null },
+            { name: 'u.x', order: 0.5 },
+          ],
+        ],
+        ['!b:hs', []],
+      ]),
+    );
+  });
+
   it('should fail as malformed on any other shape', () => {
     for (const wire of [
       {},
@@ -77,6 +109,8 @@ describe('toSlidingSyncResponse', () => {
       { pos: 'p', rooms: { '!a:hs': { bump_stamp: 'late' } } },
       { pos: 'p', rooms: { '!a:hs': { required_state: [{ content: {} }] } } },
       { pos: 'p', rooms: { '!a:hs': { invite_state: {} } } },
+      { pos: 'p', extensions: { account_data: { rooms: { '!a:hs': {} } } } },
+      { pos: 'p', extensions: { account_data: { rooms: { '!a:hs': [{ type: 'm.tag' }] } } } },
     ]) {
       expect(() => toSlidingSyncResponse(wire), JSON.stringify(wire)).toThrow(MatrixHttpError);
     }

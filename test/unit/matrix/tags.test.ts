@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { tagsFrom } from '../../../src/matrix/tags.ts';
+import { tagsFrom, tagsIn } from '../../../src/matrix/tags.ts';
 
 describe('tagsFrom', () => {
   it('should read names and orders, sorted by name, dropping orders that are not numbers', () => {
@@ -18,5 +18,18 @@ describe('tagsFrom', () => {
     expect(tagsFrom(null)).toEqual([]);
     expect(tagsFrom({})).toEqual([]);
     expect(tagsFrom({ tags: ['m.favourite'] })).toEqual([]);
+  });
+});
+
+describe('tagsIn', () => {
+  it('should read the last m.tag among a room’s account data, none without one', () => {
+    expect(
+      tagsIn([
+        { type: 'm.tag', content: { tags: { 'u.old': {} } } },
+        { type: 'm.fully_read', content: { event_id: '$e' } },
+        { type: 'm.tag', content: { tags: { 'm.lowpriority': { order: 1 } } } },
+      ]),
+    ).toEqual([{ name: 'm.lowpriority', order: 1 }]);
+    expect(tagsIn([{ type: 'm.fully_read', content: {} }])).toEqual([]);
   });
 });

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { SyncResponse } from '../../../src/matrix/sync.ts';
+import { joinedRoomTags } from '../../../src/matrix/tags.ts';
 import {
   byActivity,
   fullStateFilter,
@@ -29,7 +30,9 @@ function scriptedSync(): SyncResponse {
           state: [named('Quiet', 100), member(ME, 'join')],
           timeline: { events: [message(OWNER, 'old', 1_000)], limited: false, prevBatch: null },
           ephemeral: [],
-          accountData: [],
+          accountData: [
+            { type: 'm.tag', content: { tags: { 'u.work': {}, 'm.favourite': { order: 0.5 } } } },
+          ],
           unreadNotifications: { notificationCount: 0, highlightCount: 0 },
         },
       ],
@@ -83,9 +86,14 @@ function scriptedSync(): SyncResponse {
 }
 
 describe('room list filters', () => {
-  it('should ask for the newest event, lazy-loaded members and m.direct', () => {
+  it('should ask for the newest event, lazy-loaded members, m.tag and m.direct', () => {
     expect(roomListFilter(false)).toEqual({
-      room: { includeLeave: false, timeline: { limit: 1 }, state: { lazyLoadMembers: true } },
+      room: {
+        includeLeave: false,
+        timeline: { limit: 1 },
+        state: { lazyLoadMembers: true },
+        accountData: { types: ['m.tag'] },
+      },
       accountData: { types: ['m.direct'] },
     });
     expect(roomListFilter(true).room.includeLeave).toBe(true);
@@ -136,6 +144,22 @@ describe('roomListFrom', () => {
 
   it('should date each room by its newest event, invites and knocks at 0', () => {
     expect(list.rooms.map((room) => room.lastActivityTs)).toEqual([1_000, 5_000, 300, 0, 0]);
+  });
+
+  it('should give joined rooms their tags (none without m.tag), and leave the others’ unknown', () => {
+    const synced = scriptedSync();
+    const tagged = roomListFrom(synced, joinedRoomTags(synced));
+    expect(list.rooms.every((room) => room.tags === undefined)).toBe(true);
+    expect(tagged.rooms.map((room) => room.tags)).toEqual([
+      [
+        { name: 'm.favourite', order: 0.5 },
+        { name: 'u.work', order: null },
+      ],
+      [],
+      undefined,
+      undefined,
+      undefined,
+    ]);
   });
 
   it('should read m.direct from the account data', () => {

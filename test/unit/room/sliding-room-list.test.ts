@@ -62,6 +62,7 @@ function response(
       ],
     ]),
     rooms: new Map(Object.entries({ ...rooms, ...invites })),
+    roomTags: null,
   };
 }
 
@@ -203,6 +204,54 @@ describe("a room list with its rooms' member lists", () => {
   });
 });
 
+describe("a room list with the viewer's tags", () => {
+  it('should ask the account data extension for both lists, and nothing without tags', () => {
+    expect(slidingRoomListRequest({ tags: true }).extensions).toEqual({
+      accountData: { lists: [ROOMS_LIST, INVITES_LIST], rooms: [] },
+    });
+    expect(slidingRoomListRequest({}).extensions).toBeUndefined();
+  });
+
+  it('should give each covered room its tags, and leave a room not covered unknown', () => {
+    const answer: SlidingSyncResponse = {
+      ...response(
+        { '!tagged:hs.test': joined('T', 3), '!plain:hs.test': joined('P', 2) },
+        { '!invite:hs.test': room({ strippedState: [], requiredState: [] }) },
+      ),
+      roomTags: new Map([
+        [
+          '!tagged:hs.test',
+          [
+            { name: 'm.favourite', order: 0.1 },
+            { name: 'u.b', order: null },
+          ],
+        ],
+        ['!plain:hs.test', []],
+      ]),
+    };
+    const tagsOf = (list: SlidingRoomList) =>
+      list.rooms.map((listed) => [listed.listing.roomId, listed.listing.tags]);
+    expect(tagsOf(slidingRoomListFrom(answer, { tags: true }))).toEqual([
+      [
+        '!tagged:hs.test',
+        [
+          { name: 'm.favourite', order: 0.1 },
+          { name: 'u.b', order: null },
+        ],
+      ],
+      ['!plain:hs.test', []],
+      ['!invite:hs.test', undefined],
+    ]);
+    // Not asked for: the listing says nothing of tags, whatever the answer holds.
+    expect(tagsOf(slidingRoomListFrom(answer)).every(([, tags]) => tags === undefined)).toBe(true);
+  });
+
+  it('should let a list with tags answer for one without, never the other way', () => {
+    expect(listCovers({ tags: true }, {})).toBe(true);
+    expect(listCovers({}, { tags: true })).toBe(false);
+  });
+});
+
 describe('slidingRoomListFrom', () => {
   it('should order by bump_stamp, most recent first, then by room ID, whatever order the server gave', () => {
     const list = slidingRoomListFrom(
@@ -301,9 +350,14 @@ describe('slidingRoomListFrom', () => {
     expect(
       slidingRoomListFrom(response({ '!a:hs.test': joined('A', 1) }, {}, { rooms: 2 })).complete,
     ).toBe(false);
-    expect(slidingRoomListFrom({ pos: 'p', lists: new Map(), rooms: new Map() }).complete).toBe(
-      false,
-    );
+    expect(
+      slidingRoomListFrom({
+        pos: 'p',
+        lists: new Map(),
+        rooms: new Map(),
+        roomTags: null,
+      }).complete,
+    ).toBe(false);
   });
 });
 

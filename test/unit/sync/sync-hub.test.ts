@@ -677,6 +677,10 @@ describe('SyncHub', () => {
           return `state ${label(update.roomId)} ${update.events.map((event) => event.content['name']).join(',')}`;
         case 'membership':
           return `membership ${label(update.roomId)} ${update.membership}`;
+        case 'unread':
+          return `unread ${label(update.roomId)} ${update.counts.notificationCount}`;
+        case 'tags':
+          return `tags ${label(update.roomId)} ${update.tags.map((tag) => tag.name).join(',')}`;
         case 'ended':
           return 'ended';
         case 'overflow':

@@ -119,6 +119,32 @@ describe('SyncLoop', () => {
     expect(transport.inFlight).toBe(1);
   });
 
+  it('should resume from a position another loop stored: no initial sync, nothing twice', async () => {
+    const first = startLoop();
+    const anchor = establish(first.transport);
+    const seen = message('seen');
+    first.transport.answerSync(syncResponse('s2', { join: { [ROOM]: joined([seen]) } }));
+    await settlePromises();
+    const position = first.loop.position();
+    expect(position).toMatchObject({ since: 's2', joined: [ROOM], invited: [] });
+    expect(position?.recent[ROOM]).toEqual([anchor.event_id, seen.event_id]);
+
+    let established = 0;
+    const second = startLoop({
+      resumeFrom: position ?? undefined,
+      onEstablished: () => established++,
+    });
+    // The same event again (a repeated response), then a new one.
+    second.transport.answerSync(
+      syncResponse('s3', { join: { [ROOM]: joined([seen, message('new')]) } }),
+    );
+    await settlePromises();
+    expect(second.transport.initialSyncs).toBe(0);
+    expect(established).toBe(0);
+    expect(second.transport.syncs[0]).toMatchObject({ since: 's2', timeoutMs: 0 });
+    expect(timelineBodies(second.updates)).toEqual(['new']);
+  });
+
   it('should move on to the next token even when delivering throws', async () => {
     const { transport, loop } = startLoop({
       onUpdates: () => {

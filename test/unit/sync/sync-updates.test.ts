@@ -187,6 +187,76 @@ describe('toSyncUpdates', () => {
     expect(updates).toEqual([{ kind: 'typing', roomId: ROOM, userIds: [BOB] }]);
   });
 
+  describe('the viewer’s unread counts and tags', () => {
+    const counted = (notification_count: number, highlight_count = 0) => ({
+      ...joined([]),
+      unread_notifications: { notification_count, highlight_count },
+    });
+    const tagged = (tags: Record<string, { order?: number }>) => ({
+      ...joined([]),
+      account_data: { events: [{ type: 'm.tag', content: { tags } }] },
+    });
+
+    it('should deliver the counts when they change, after the room’s other updates, once', () => {
+      const event = message('notifying');
+      const response = syncResponse('s2', {
+        join: { [ROOM]: { ...counted(2, 1), timeline: { events: [event], limited: false } } },
+      });
+      expect(translate(memory, response)).toEqual([
+        { kind: 'timeline', roomId: ROOM, event: converted([event])[0] },
+        { kind: 'unread', roomId: ROOM, counts: { notificationCount: 2, highlightCount: 1 } },
+      ]);
+      expect(translate(memory, response)).toEqual([]);
+      expect(translate(memory, syncResponse('s3', { join: { [ROOM]: counted(0) } }))).toEqual([
+        { kind: 'unread', roomId: ROOM, counts: { notificationCount: 0, highlightCount: 0 } },
+      ]);
+    });
+
+    it('should compare with the initial sync’s counts, and take an unknown room as having had none', () => {
+      const fresh = new SyncMemory(ALICE);
+      fresh.establish(toSyncResponse(syncResponse('s1', { join: { [ROOM]: counted(3) } })));
+      expect(translate(fresh, syncResponse('s2', { join: { [ROOM]: counted(3) } }))).toEqual([]);
+      // Joined since: no counts to tell while they are none.
+      expect(
+        summary(translate(fresh, syncResponse('s3', { join: { [OTHER]: counted(0) } }))),
+      ).toEqual([`membership ${OTHER} join null`]);
+      expect(
+        summary(translate(fresh, syncResponse('s4', { join: { [OTHER]: counted(1) } }))),
+      ).toEqual(['unread']);
+    });
+
+    it('should deliver the tags an m.tag brings, sorted, and not the same ones again', () => {
+      const updates = translate(
+        memory,
+        syncResponse('s2', {
+          join: { [ROOM]: tagged({ 'u.b': {}, 'm.favourite': { order: 0.5 } }) },
+        }),
+      );
+      expect(updates).toEqual([
+        {
+          kind: 'tags',
+          roomId: ROOM,
+          tags: [
+            { name: 'm.favourite', order: 0.5 },
+            { name: 'u.b', order: null },
+          ],
+        },
+      ]);
+      expect(JSON.parse(JSON.stringify(updates))).toEqual(updates);
+      expect(
+        translate(
+          memory,
+          syncResponse('s3', {
+            join: { [ROOM]: tagged({ 'm.favourite': { order: 0.5 }, 'u.b': {} }) },
+          }),
+        ),
+      ).toEqual([]);
+      expect(translate(memory, syncResponse('s4', { join: { [ROOM]: tagged({}) } }))).toEqual([
+        { kind: 'tags', roomId: ROOM, tags: [] },
+      ]);
+    });
+  });
+
   describe('the viewer’s membership', () => {
     it('should announce an invite once, with its stripped state and no event', () => {
       const inviteState = [
