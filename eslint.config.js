@@ -57,6 +57,7 @@ export default [
               'MembershipUpdate',
               'RoomEventsUpdate',
               'TimelineGap',
+              'RoomListPage',
               // The viewer's devices and third-party identifiers: a device ID is unique only
               // among one user's devices (clients may pick it), and an email address or phone
               // number is no Matrix ID; an `id` would have to be made up.

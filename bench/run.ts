@@ -10,7 +10,8 @@
  *   npm run bench -- --smoke               every scenario tiny (CI: test/integration/bench-smoke)
  *   npm run bench -- --only room-list      one scenario (repeat, or comma-separate, for more)
  *
- * Scenarios: room-list, room-page, cheap-query, fan-out. Sizes (flag, or environment variable):
+ * Scenarios: room-list, room-page, cheap-query, fan-out, room-list-live. Sizes (flag, or
+ * environment variable):
  *
  *   --rooms N          BENCH_ROOMS        rooms in the room list (50; smoke 3)
  *   --page-members N   BENCH_PAGE_MEMBERS members of the room page (20; smoke 3)
@@ -23,6 +24,8 @@
  *                                         (1000x100,10000x1000; smoke 5x2)
  *   --rounds N         BENCH_ROUNDS       fan-out: message rounds for delivery latency (3; smoke 2)
  *   --settle-ms N      BENCH_SETTLE_MS    fan-out: wait after disconnecting before the RSS (15000; smoke 500)
+ *   --live-rooms N     BENCH_LIVE_ROOMS   room-list-live: rooms of the viewer (50; smoke 5)
+ *   --live-rounds N    BENCH_LIVE_ROUNDS  room-list-live: message rounds, one push each (30; smoke 3)
  *   --results-dir DIR                     where the JSON goes (bench/results; smoke bench/results/smoke)
  *   --plots-dir DIR                       where the SVGs go (docs/benchmarks; smoke: the results dir)
  *
@@ -38,6 +41,7 @@ import { commit, synapseVersion } from './lib/environment.ts';
 import { cheapQuery } from './scenarios/cheap-query.ts';
 import { fanOut } from './scenarios/fan-out.ts';
 import { roomList } from './scenarios/room-list.ts';
+import { type RoomListLiveSizes, roomListLive } from './scenarios/room-list-live.ts';
 import { roomPage } from './scenarios/room-page.ts';
 
 const scenarios: Record<string, (ctx: BenchContext) => Promise<void>> = {
@@ -45,6 +49,7 @@ const scenarios: Record<string, (ctx: BenchContext) => Promise<void>> = {
   'room-page': roomPage,
   'cheap-query': cheapQuery,
   'fan-out': fanOut,
+  'room-list-live': (ctx) => roomListLive(ctx, liveSizes),
 };
 
 const { values } = parseArgs({
@@ -61,6 +66,8 @@ const { values } = parseArgs({
     'fan-out': { type: 'string' },
     rounds: { type: 'string' },
     'settle-ms': { type: 'string' },
+    'live-rooms': { type: 'string' },
+    'live-rounds': { type: 'string' },
     'results-dir': { type: 'string' },
     'plots-dir': { type: 'string' },
   },
@@ -105,6 +112,10 @@ const sizes: Sizes = {
   fanOut: fanOutSizes,
   rounds: count('rounds', 'BENCH_ROUNDS', 3, 2),
   settleMs: count('settle-ms', 'BENCH_SETTLE_MS', 15_000, 500),
+};
+const liveSizes: RoomListLiveSizes = {
+  rooms: count('live-rooms', 'BENCH_LIVE_ROOMS', 50, 5),
+  rounds: count('live-rounds', 'BENCH_LIVE_ROUNDS', 30, 3),
 };
 const selected = (values.only ?? Object.keys(scenarios)).flatMap((name) => name.split(','));
 for (const name of selected) {

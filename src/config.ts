@@ -116,6 +116,11 @@ const environmentSchema = z.object({
     })
     .optional(),
   CLUSTER_LEASE_MS: integer(500, 600_000).default(3000),
+  WARM_VIEW_IDLE_MS: integer(0, 86_400_000).default(60_000),
+  WARM_VIEW_MAX_BYTES: integer(0, 2 ** 40).default(256 * 1024 * 1024),
+  WARM_VIEW_MAX_BYTES_PER_USER: integer(1024, 2 ** 40).default(8 * 1024 * 1024),
+  WARM_VIEW_READ_YOUR_WRITES_MS: integer(0, 60_000).default(1000),
+  WARM_VIEW_MAX_VIEWS: integer(1, 1_000_000).default(500),
 });
 
 // Checks between variables run even when others are invalid (`when`), so that every problem is
@@ -295,6 +300,23 @@ export interface Config {
      */
     readonly leaseMs: number;
   } | null;
+  /**
+   * Warm room views (docs/queries.md): each token's room list kept in memory from its sync stream
+   * while it is read or streams; `null` when off (`WARM_VIEW_IDLE_MS=0`, or cluster mode, where
+   * another instance may run the token's loop).
+   */
+  readonly warmViews: {
+    /** How long a view outlives its last read when its token does not stream. */
+    readonly idleMs: number;
+    /** What all views may hold, in estimated bytes. */
+    readonly maxBytes: number;
+    /** What one view may hold. */
+    readonly maxBytesPerUser: number;
+    /** The most views at once (each keeps its token's long-poll open). */
+    readonly maxViews: number;
+    /** How long a read after a write waits for the stream to pass it before going cold. */
+    readonly readYourWritesMs: number;
+  } | null;
   /** Prometheus metrics (docs/operations.md). */
   readonly metrics: {
     /** Whether `/metrics` is served at all. */
@@ -443,6 +465,16 @@ export function loadConfig(
             redisUrl: env.REDIS_URL,
             instanceId: env.INSTANCE_ID ?? `${hostname()}-${process.pid}`,
             leaseMs: env.CLUSTER_LEASE_MS,
+          }),
+    warmViews:
+      env.WARM_VIEW_IDLE_MS === 0 || env.REDIS_URL !== undefined
+        ? null
+        : Object.freeze({
+            idleMs: env.WARM_VIEW_IDLE_MS,
+            maxBytes: env.WARM_VIEW_MAX_BYTES,
+            maxBytesPerUser: env.WARM_VIEW_MAX_BYTES_PER_USER,
+            maxViews: env.WARM_VIEW_MAX_VIEWS,
+            readYourWritesMs: env.WARM_VIEW_READ_YOUR_WRITES_MS,
           }),
     metrics: Object.freeze({ enabled: env.METRICS, port: env.METRICS_PORT ?? null }),
   });

@@ -49,6 +49,8 @@ export async function startFacadeProcess(
     HOST: '127.0.0.1',
     PORT: '0',
     LOG_LEVEL: 'info',
+    // The cold plans, measured against calling Synapse directly; a scenario turns views on.
+    WARM_VIEW_IDLE_MS: '0',
     // Profiling the facade under a scenario: BENCH_FACADE_NODE_OPTIONS='--cpu-prof --cpu-prof-dir=…'.
     ...(process.env['BENCH_FACADE_NODE_OPTIONS']
       ? { NODE_OPTIONS: process.env['BENCH_FACADE_NODE_OPTIONS'] }

@@ -39,3 +39,28 @@ export async function startSideBySide(homeserverUrl: string): Promise<SideBySide
     [Symbol.asyncDispose]: () => owned.disposeAsync(),
   };
 }
+
+/** One more facade child, behind a counting proxy of its own, with its own client agent. */
+export interface ExtraFacade extends AsyncDisposable {
+  readonly facade: FacadeProcess;
+  /** Its homeserver: its upstream calls are counted here. */
+  readonly proxy: CountingProxy;
+  readonly agent: Agent;
+}
+
+/**
+ * Starts another facade against `homeserverUrl` through its own counting proxy, with `env` on top
+ * of the bench's defaults (`{ WARM_VIEW_IDLE_MS: '60000' }` for a facade with warm room views).
+ */
+export async function startExtraFacade(
+  homeserverUrl: string,
+  env: Record<string, string>,
+): Promise<ExtraFacade> {
+  await using stack = new AsyncDisposableStack();
+  const proxy = stack.use(await startCountingProxy(homeserverUrl));
+  const facade = stack.use(await startFacadeProcess(proxy.url, env));
+  const agent = newAgent();
+  stack.defer(() => agent.close());
+  const owned = stack.move();
+  return { facade, proxy, agent, [Symbol.asyncDispose]: () => owned.disposeAsync() };
+}

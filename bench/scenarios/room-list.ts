@@ -10,14 +10,22 @@
  * - direct Simplified Sliding Sync (MSC4186), one `POST …/sync?timeout=0` with one list of N rooms,
  *   `timeline_limit` 0 (1), or every member event and the power levels: the baseline, one call.
  *   Each call gets a fresh `conn_id` so Synapse cannot answer from an earlier connection.
+ * - without messages and with the latest message, the facade again, warm: a second child with
+ *   warm room views (`WARM_VIEW_IDLE_MS=60000`, src/sync/warm-views.ts) behind its own counting
+ *   proxy, read until its view answers before timing, and checked to answer exactly as the cold
+ *   facade does. Its view's sync loop long-polls through that proxy: its calls per run are the
+ *   proxy's requests but that loop's `GET /sync` ones (bench/lib/warm-view.ts). Not in the group
+ *   with members (not measured warm yet).
  */
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { graphql, mapLimit, matrix, newAgent } from '../lib/client.ts';
 import type { BenchContext } from '../lib/context.ts';
 import { type ContenderResult, interleave } from '../lib/interleave.ts';
 import { registerUsers, seedRoom } from '../lib/seed.ts';
-import { startSideBySide } from '../lib/side-by-side.ts';
+import { startExtraFacade, startSideBySide } from '../lib/side-by-side.ts';
 import { contenderTable } from '../lib/table.ts';
+import { warmViewReads, withoutSyncLoop } from '../lib/warm-view.ts';
 
 const MEMBERS = 6;
 const MESSAGES = 10;
@@ -26,6 +34,10 @@ const summaryFields = 'id name topic avatarUrl canonicalAlias joinedMemberCount'
 const fiveMembers = 'members(first: 5) { edges { node { displayName powerLevel } } }';
 const latestMessage =
   'messages(last: 1) { edges { node { id type originServerTs sender { id } ... on MessageEvent { body } } } }';
+/** The warm contender's name; the cold facade's is `facade`. */
+const WARM = 'facade, warm view';
+/** Reads of the warm facade before timing, at most, until its view answers one with no call. */
+const WARMING_READS = 50;
 
 export async function roomList(ctx: BenchContext): Promise<void> {
   const { url: homeserverUrl, registrationSharedSecret } = ctx.homeserver;
@@ -54,23 +66,74 @@ export async function roomList(ctx: BenchContext): Promise<void> {
 
   await using sides = await startSideBySide(homeserverUrl);
   const { facade, facadeProxy, directProxy, facadeAgent, directAgent } = sides;
+  await using warmSide = await startExtraFacade(homeserverUrl, { WARM_VIEW_IDLE_MS: '60000' });
+  const warmFacade = warmSide.facade;
+  // Every request but its view's sync loop: what one warm read costs upstream.
+  const warmProxy = withoutSyncLoop(warmSide.proxy);
   const token = owner.accessToken;
 
-  const facadeList = async (extra: 'messages' | 'members' | null): Promise<number> => {
+  const listFrom = async (
+    target: { url: string; agent: typeof facadeAgent },
+    extra: 'messages' | 'members' | null,
+  ): Promise<{ bytes: number; body: { rooms: { edges: unknown[] } } }> => {
     const fields =
       extra === 'messages' ? ` ${latestMessage}` : extra === 'members' ? ` ${fiveMembers}` : '';
     const query = `{ rooms(first: ${rooms}) { edges { node { ${summaryFields}${fields} } } } }`;
     const { bytes, body } = await graphql<{ rooms: { edges: unknown[] } }>(
-      facadeAgent,
-      facade.url,
+      target.agent,
+      target.url,
       token,
       query,
     );
     if (body.rooms.edges.length !== rooms) {
-      throw new Error(`facade listed ${body.rooms.edges.length} rooms, not ${rooms}`);
+      throw new Error(
+        `facade at ${target.url} listed ${body.rooms.edges.length} rooms, not ${rooms}`,
+      );
     }
-    return bytes;
+    return { bytes, body };
   };
+  const coldTarget = { url: facade.url, agent: facadeAgent };
+  const warmTarget = { url: warmFacade.url, agent: warmSide.agent };
+  const facadeList = async (extra: 'messages' | 'members' | null): Promise<number> =>
+    (await listFrom(coldTarget, extra)).bytes;
+  const warmList = async (extra: 'messages' | null): Promise<number> =>
+    (await listFrom(warmTarget, extra)).bytes;
+
+  // Warm it up: read until a read costs no upstream call (its first one starts the view).
+  ctx.log('warming: the warm facade reads the list until its view answers');
+  let warmingReads = 0;
+  for (;;) {
+    warmingReads += 1;
+    const before = warmProxy.requests;
+    await warmList('messages');
+    if (warmProxy.requests === before) {
+      break;
+    }
+    if (warmingReads >= WARMING_READS) {
+      throw new Error(`room-list: the warm facade's view did not answer in ${WARMING_READS} reads`);
+    }
+    await sleep(100);
+  }
+  // The same answers as the cold facade's, and both warm lists with no upstream call.
+  for (const extra of [null, 'messages'] as const) {
+    const cold = JSON.stringify((await listFrom(coldTarget, extra)).body);
+    const before = warmProxy.requests;
+    const warm = JSON.stringify((await listFrom(warmTarget, extra)).body);
+    const calls = warmProxy.requests - before;
+    if (warm !== cold) {
+      throw new Error(
+        `room-list: the warm facade's list (${extra ?? 'summary'}) differs from the cold one's:\n` +
+          `cold: ${cold.slice(0, 2000)}\nwarm: ${warm.slice(0, 2000)}`,
+      );
+    }
+    if (calls !== 0) {
+      throw new Error(
+        `room-list: a warm read (${extra ?? 'summary'}) made ${calls} upstream calls`,
+      );
+    }
+  }
+  ctx.log(`warm after ${warmingReads} reads; its answers equal the cold facade's`);
+  const warmReadsBefore = await warmViewReads(warmFacade.url);
   const rest = async (withMessages: boolean): Promise<number> => {
     const joined = await matrix<{ joined_rooms: string[] }>(
       directAgent,
@@ -132,6 +195,7 @@ export async function roomList(ctx: BenchContext): Promise<void> {
   };
 
   const facadeCpu = () => facade.cpuMs();
+  const warmCpu = () => warmFacade.cpuMs();
   const without = 'without messages';
   const withMessages = 'with latest message';
   // Not one of the issue's targets: how the member lists the list brings along compare.
@@ -146,6 +210,7 @@ export async function roomList(ctx: BenchContext): Promise<void> {
         cpuMs: facadeCpu,
         run: () => facadeList(null),
       },
+      { name: WARM, group: without, proxy: warmProxy, cpuMs: warmCpu, run: () => warmList(null) },
       { name: 'joined_rooms + /state', group: without, proxy: directProxy, run: () => rest(false) },
       {
         name: 'sliding sync, timeline 0',
@@ -160,6 +225,13 @@ export async function roomList(ctx: BenchContext): Promise<void> {
         proxy: facadeProxy,
         cpuMs: facadeCpu,
         run: () => facadeList('messages'),
+      },
+      {
+        name: WARM,
+        group: withMessages,
+        proxy: warmProxy,
+        cpuMs: warmCpu,
+        run: () => warmList('messages'),
       },
       {
         name: 'joined_rooms + /state + /messages',
@@ -198,17 +270,43 @@ export async function roomList(ctx: BenchContext): Promise<void> {
     { runs, warmup },
   );
 
+  // Every timed read of the warm facade was a hit: none went cold (a sliding sync would count as
+  // a call anyway, but a miss is named here).
+  const warmReadsAfter = await warmViewReads(warmFacade.url);
+  const warmReads = Object.fromEntries(
+    Object.entries(warmReadsAfter).map(([outcome, count]) => [
+      outcome,
+      count - (warmReadsBefore[outcome] ?? 0),
+    ]),
+  );
+  const expectedHits = 2 * (warmup + runs);
+  const warmMisses = Object.entries(warmReads).filter(
+    ([outcome, count]) => outcome !== 'hit' && count !== 0,
+  );
+  if (warmReads['hit'] !== expectedHits || warmMisses.length > 0) {
+    throw new Error(
+      `room-list: the warm facade's timed reads were not all hits (${expectedHits} expected): ` +
+        JSON.stringify(warmReads),
+    );
+  }
+
   const targets = [without, withMessages].map((group) => roomListTarget(results, group));
+  const warmGoal = warmListTarget(results, withMessages, rooms);
   ctx.log(`\nroom-list: ${rooms} rooms, ${runs} runs\n${contenderTable(results)}`);
   for (const target of targets) {
     ctx.log(`target (${target.group}): ${target.text}: ${target.met ? 'met' : 'NOT met'}`);
   }
+  ctx.log(`target (${withMessages}): ${warmGoal.text}: ${warmGoal.met ? 'met' : 'NOT met'}`);
   const path = await ctx.writeResult('room-list', {
     parameters: { rooms, membersPerRoom: MEMBERS, messagesPerRoom: MESSAGES, runs, warmup },
     facadeEnvironment: facade.env,
     facadeWarnings: facade.warnings,
+    warmFacadeEnvironment: warmFacade.env,
+    warmFacadeWarnings: warmFacade.warnings,
+    warmFacade: { warmingReads, timedReads: warmReads },
     contenders: results,
     targets,
+    warmTarget: warmGoal,
   });
   ctx.log(`wrote ${path}`);
 }
@@ -221,7 +319,9 @@ function roomListTarget(results: readonly ContenderResult[], group: string) {
   const inGroup = results.filter((result) => result.group === group);
   const facade = inGroup.find((result) => result.name === 'facade');
   const sliding = inGroup.find((result) => result.baseline);
-  const rest = inGroup.find((result) => !result.baseline && result.name !== 'facade');
+  const rest = inGroup.find(
+    (result) => !result.baseline && result.name !== 'facade' && result.name !== WARM,
+  );
   if (!facade || !sliding || !rest) {
     throw new Error(`room-list: contenders of ${group} missing`);
   }
@@ -238,5 +338,24 @@ function roomListTarget(results: readonly ContenderResult[], group: string) {
     nearSliding,
     underRest,
     met: calls && nearSliding && underRest,
+  };
+}
+
+/** The warm list's target: with the latest messages, p50 ≤ 2 ms and no upstream call. */
+function warmListTarget(results: readonly ContenderResult[], group: string, rooms: number) {
+  const warm = results.find((result) => result.group === group && result.name === WARM);
+  if (!warm) {
+    throw new Error(`room-list: the warm contender of ${group} missing`);
+  }
+  const calls = warm.upstreamCalls.max === 0;
+  const fast = warm.latencyMs.p50 <= 2;
+  return {
+    group,
+    text:
+      `warm ${rooms}-room list with latest messages: p50 ≤ 2 ms ` +
+      `(${warm.latencyMs.p50.toFixed(2)}), 0 upstream calls (${warm.upstreamCalls.max})`,
+    calls,
+    fast,
+    met: calls && fast,
   };
 }

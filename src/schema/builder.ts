@@ -5,6 +5,7 @@ import RelayPlugin from '@pothos/plugin-relay';
 import { DateTimeResolver, JSONObjectResolver } from 'graphql-scalars';
 import type { RequestSession } from '../session/request-session.ts';
 import type { SyncHub } from '../sync/sync-hub.ts';
+import type { WarmViews } from '../sync/warm-views.ts';
 import { fieldCost } from './cost.ts';
 import { nodeIdType } from './node-id.ts';
 
@@ -27,6 +28,11 @@ export interface Context {
   readonly shutdownSignal: AbortSignal;
   /** Whether `deleteRoom` may purge through Synapse's Admin API (`DELETE_ROOM_ADMIN_PURGE`). */
   readonly adminPurge: boolean;
+  /**
+   * Room views kept warm from the viewers' sync streams (src/sync/warm-views.ts), which answer
+   * the room list with no upstream call; `null` when off.
+   */
+  readonly warmViews: WarmViews | null;
 }
 
 export const builder = new SchemaBuilder<{

@@ -95,6 +95,9 @@ export const FIELD_WEIGHTS: Readonly<Record<string, Weight>> = {
   'User.displayName': 1, // profile (one per user, shared with avatarUrl)
   'User.avatarUrl': 1,
   'Subscription.roomUpdated': ROOM_STATE, // per event
+  // Per push: the page's rooms come from the warm view (no call); their fields weigh per room.
+  'Subscription.roomList': page(() => 0),
+  'RoomListPage.rooms': { field: 0, multiplier: 1 },
   'Mutation.createSession': calls(1),
   'Mutation.deleteSession': calls(1),
   'Mutation.register': calls(1), // POST /register

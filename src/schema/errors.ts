@@ -35,7 +35,9 @@ export type ErrorCode =
   /** The token already has as many live subscriptions (every connection) as it may. */
   | 'TOO_MANY_SUBSCRIPTIONS'
   /** A subscription's client fell a whole queue behind on updates it may not lose; it ended. */
-  | 'SUBSCRIPTION_OVERFLOW';
+  | 'SUBSCRIPTION_OVERFLOW'
+  /** `roomList`: the server keeps no warm room view for the viewer (budget, cluster mode). */
+  | 'ROOM_LIST_UNAVAILABLE';
 
 /**
  * The codes of refusals made before execution, as yoga names them (the request's document, body

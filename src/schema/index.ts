@@ -23,5 +23,6 @@ import './custom-events.ts';
 import './room-reading.ts';
 import './room-tags.ts';
 import './subscriptions.ts';
+import './room-list-subscription.ts';
 
 export const schema = builder.toSchema({ sortSchema: true });

@@ -6,6 +6,7 @@
 import type { FieldNode, GraphQLResolveInfo } from 'graphql';
 import type { MembershipState } from '../matrix/room-state.ts';
 import { byActivity, type RoomListing } from '../room/room-list.ts';
+import { VIEW_TIMELINE_LIMIT } from '../room/room-view.ts';
 import {
   byRecency,
   isSlidingMembership,
@@ -29,7 +30,7 @@ builder.queryFields((t) => ({
     {
       type: RoomRef,
       description:
-        "The viewer's rooms in one membership state (joined by default), most recently active first (by the newest message-like event when the homeserver offers sliding sync, else by the newest event), or only those with one tag. Costs one upstream call (a sliding sync, or a filtered /sync) for the whole list, each joined room's `tags` and `unreadNotifications` included (the tags of rooms left, and on the /sync plan of invites and knocks, cost a call per room); cursors stay valid when rooms move.",
+        "The viewer's rooms in one membership state (joined by default), most recently active first (by the newest message-like event when the homeserver offers sliding sync, else by the newest event), or only those with one tag. Costs one upstream call (a sliding sync, or a filtered /sync) for the whole list, or none once the viewer's room list is warm (docs/queries.md, Warm room views), each joined room's `tags` and `unreadNotifications` included (the tags of rooms left, and on the /sync plan of invites and knocks, cost a call per room); cursors stay valid when rooms move.",
       args: {
         membership: t.arg({
           type: MembershipEnum,
@@ -50,24 +51,30 @@ builder.queryFields((t) => ({
         const tag = args.tag == null ? null : requireTagName(args.tag);
         const cursors = roomListCursors(context.cursorKey, { membership, tag }, args);
         const fields = listedRoomFields(info);
+        const needs = listedRoomNeeds(info, fields, tag);
+        const { rooms: warm, warming } = await warmRoomList(context, membership, needs);
         // Unread counts come only with /sync (see UNREAD_FIELDS): one call either way.
         const sliding =
+          warm === null &&
           isSlidingMembership(membership) &&
           !fields.some((field) => UNREAD_FIELDS.has(field.name.value))
-            ? await context.session.loaders.slidingRoomList(listedRoomNeeds(info, fields, tag))
+            ? await context.session.loaders.slidingRoomList(needs)
             : null;
-        const plan: RoomListPlanName = sliding === null ? 'sync' : 'sliding';
+        const plan: RoomListPlanName =
+          warm !== null ? 'warm' : sliding === null ? 'sync' : 'sliding';
         const listed: KeyedRoom[] =
-          sliding === null
-            ? byActivity(
-                (await context.session.loaders.roomList(membership === 'leave')).rooms,
-                membership,
-              )
-                .map((listing) => ({ listing, key: activityKey(listing) }))
-                .sort((a, b) => byRecency(a.key, b.key))
-            : sliding.rooms
-                .filter((room) => room.listing.membership === membership)
-                .map((room) => ({ listing: room.listing, key: recencyKey(room) }));
+          warm !== null
+            ? warm
+            : sliding === null
+              ? byActivity(
+                  (await context.session.loaders.roomList(membership === 'leave')).rooms,
+                  membership,
+                )
+                  .map((listing) => ({ listing, key: activityKey(listing) }))
+                  .sort((a, b) => byRecency(a.key, b.key))
+              : sliding.rooms
+                  .filter((room) => room.listing.membership === membership)
+                  .map((room) => ({ listing: room.listing, key: recencyKey(room) }));
         const rooms = tag === null ? listed : await taggedWith(context, tag, listed);
         const page = keyedPage(rooms, (room) => room.key, {
           size,
@@ -75,6 +82,8 @@ builder.queryFields((t) => ({
           after: keyIn(cursors.after, plan, rooms),
           before: keyIn(cursors.before, plan, rooms),
         });
+        // Within the request: its client (and so the whoami that names the view) ends with it.
+        await warming;
         return keyedConnection(context.cursorKey, { membership, tag }, plan, page);
       },
     },
@@ -162,7 +171,7 @@ function timelineLimit(info: GraphQLResolveInfo, pages: readonly FieldNode[]): n
  * homeserver stopped or started offering sliding sync between two pages) resumes from its room's
  * place in the list at hand, or from the top when the room is gone.
  */
-type RoomListPlanName = 'sliding' | 'sync';
+type RoomListPlanName = 'sliding' | 'sync' | 'warm';
 
 interface KeyedRoom {
   listing: RoomListing;
@@ -207,6 +216,38 @@ async function taggedWith(
   return rooms.filter((_room, index) => tags[index]?.some((held) => held.name === tag));
 }
 
+/**
+ * The list from the viewer's warm room view (src/sync/warm-views.ts), when there is one that can
+ * answer it: no upstream call. Not for rooms left (the view keeps joined rooms, invites and
+ * knocks), nor for a list that wants more of each room's newest events than the view keeps.
+ * Otherwise `null`, and the view starts warming for the next read.
+ */
+async function warmRoomList(
+  context: Context,
+  membership: MembershipState,
+  needs: SlidingListOptions,
+): Promise<{ rooms: KeyedRoom[] | null; warming: Promise<void> | null }> {
+  const views = context.warmViews;
+  if (
+    views === null ||
+    !isSlidingMembership(membership) ||
+    (needs.timelineLimit ?? 0) > VIEW_TIMELINE_LIMIT
+  ) {
+    return { rooms: null, warming: null };
+  }
+  const viewer = context.session.viewer;
+  const view = await views.read(viewer.accessToken);
+  if (view !== null) {
+    return { rooms: view.rooms(membership), warming: null };
+  }
+  // Alongside the cold plan's call: the user ID the view needs (one whoami, unless known).
+  const warming = viewer.account().then(
+    (account) => views.warm(account),
+    () => {},
+  );
+  return { rooms: null, warming };
+}
+
 /** The `/sync` plan's order as a key: newest activity first, then room ID. */
 function activityKey(listing: RoomListing): RecencyKey {
   return { bumpStamp: listing.lastActivityTs, roomId: listing.roomId };
@@ -227,7 +268,7 @@ function roomListCursors(
     const fields = typeof payload === 'object' && payload !== null ? payload : {};
     const { p: plan, b: stamp, r: roomId } = fields as Record<string, unknown>;
     if (
-      (plan !== 'sliding' && plan !== 'sync') ||
+      (plan !== 'sliding' && plan !== 'sync' && plan !== 'warm') ||
       typeof stamp !== 'number' ||
       !Number.isSafeInteger(stamp) ||
       stamp < 0 ||

@@ -14,6 +14,7 @@ import type { Logger } from '../logger.ts';
 import { Upstream } from '../matrix/http.ts';
 import { setRoomListPlan } from '../matrix/sliding-sync.ts';
 import { SyncHub } from '../sync/sync-hub.ts';
+import { WarmViews } from '../sync/warm-views.ts';
 import { Health } from './health.ts';
 import { idleMemoryReclaimer } from './idle-memory.ts';
 import { FacadeMetrics } from './metrics.ts';
@@ -120,11 +121,24 @@ export function buildApp({ config, logger, dispatcher }: AppOptions): App {
     });
     return hub;
   };
+  const warmViews =
+    config.warmViews === null
+      ? null
+      : new WarmViews({
+          hub: syncHub,
+          idleMs: config.warmViews.idleMs,
+          maxBytes: config.warmViews.maxBytes,
+          maxBytesPerView: config.warmViews.maxBytesPerUser,
+          maxViews: config.warmViews.maxViews,
+          readYourWritesMs: config.warmViews.readYourWritesMs,
+          metrics: metrics?.warmViews,
+        });
   const yoga = createFacadeYoga({
     shared: {
       upstream,
       cursorKey,
       syncHub,
+      warmViews,
       shutdownSignal: shutdown.signal,
       adminPurge: config.deleteRoomAdminPurge,
     },
@@ -193,6 +207,8 @@ export function buildApp({ config, logger, dispatcher }: AppOptions): App {
       syncLoops: stats?.loops ?? 0,
       subscriptions: stats?.listeners ?? 0,
       websockets: websockets.server.clients.size,
+      warmViews: warmViews?.stats.views ?? 0,
+      warmViewBytes: warmViews?.stats.bytes ?? 0,
     };
   });
   // METRICS_PORT: a listener of its own, serving /metrics only.
@@ -228,6 +244,7 @@ export function buildApp({ config, logger, dispatcher }: AppOptions): App {
       // Subscriptions (SSE and websocket alike) complete; sockets go with 1001.
       shutdown.abort();
       await websockets.close();
+      warmViews?.close();
       // Each feed hands its token's loop over (cluster mode) before Redis goes.
       await hub?.close();
       await redis?.close();

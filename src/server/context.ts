@@ -5,6 +5,7 @@ import type { Upstream } from '../matrix/http.ts';
 import type { Context } from '../schema/builder.ts';
 import { RequestSession } from '../session/request-session.ts';
 import type { SyncHub } from '../sync/sync-hub.ts';
+import type { WarmViews } from '../sync/warm-views.ts';
 import type { OperationCarrier } from './operations.ts';
 
 /**
@@ -28,6 +29,8 @@ export interface SharedContext {
   syncHub: () => SyncHub;
   shutdownSignal: AbortSignal;
   adminPurge: boolean;
+  /** Warm room views (`null`: off, or cluster mode). */
+  warmViews: WarmViews | null;
 }
 
 /**
@@ -58,6 +61,9 @@ export function createContextFactory(shared: SharedContext): (initial: InitialCo
       knownViewer: knownViewer ?? null,
       // The operation's request ID goes upstream with each of its calls (operations.ts).
       trace: facadeOperation,
+      ...(shared.warmViews === null
+        ? {}
+        : { onWrite: (token: string) => shared.warmViews?.written(token) }),
     });
     if (facadeOperation !== undefined) {
       facadeOperation.session = session;
@@ -68,6 +74,7 @@ export function createContextFactory(shared: SharedContext): (initial: InitialCo
       syncHub: shared.syncHub,
       shutdownSignal: shared.shutdownSignal,
       adminPurge: shared.adminPurge,
+      warmViews: shared.warmViews,
     };
   };
 }

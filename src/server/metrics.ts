@@ -14,6 +14,7 @@ import { ConnectionError, MatrixApiError, MatrixHttpError } from '../matrix/erro
 import type { UpstreamObserver } from '../matrix/http.ts';
 import { isRateLimited } from '../matrix/policy.ts';
 import type { SyncHubMetrics } from '../sync/sync-hub.ts';
+import type { WarmViewMetrics } from '../sync/warm-views.ts';
 
 /** The prefix of every metric of the facade's own. */
 const PREFIX = 'matrix_facade_';
@@ -61,6 +62,9 @@ export interface LiveState {
   subscriptions: number;
   /** Open graphql-ws connections. */
   websockets: number;
+  /** Warm room views held, and what they hold (estimated bytes). */
+  warmViews: number;
+  warmViewBytes: number;
 }
 
 /** The longest operation name used as a label. */
@@ -142,10 +146,23 @@ export class FacadeMetrics {
     [],
   );
 
+  readonly #warmReads = new CounterFamily(
+    `${PREFIX}warm_view_reads_total`,
+    "Room list reads by how they were answered: hit (from a warm view, no upstream call), or the miss that sent them cold: cold (no view yet: one starts), warming (its snapshot not in yet), writing (the stream did not pass the token's last write in time).",
+    ['outcome'],
+  );
+  readonly #warmEvictions = new CounterFamily(
+    `${PREFIX}warm_view_evictions_total`,
+    'Warm room views dropped, by why: idle (unread for WARM_VIEW_IDLE_MS, not streaming), budget (past WARM_VIEW_MAX_BYTES_PER_USER, or the least recently read past WARM_VIEW_MAX_BYTES), ended (token revoked), failed (snapshot failed).',
+    ['reason'],
+  );
+
   /** Reports the upstream client's tries and retries (`UpstreamOptions.observer`). */
   readonly upstream: UpstreamObserver;
   /** Reports the sync bridge's gaps and lost events (`SyncHubOptions.metrics`). */
   readonly sync: SyncHubMetrics;
+  /** Reports warm room views' hits, misses and evictions (src/sync/warm-views.ts). */
+  readonly warmViews: WarmViewMetrics;
   /** Reports cluster mode's takeovers and losses (src/cluster/cluster-feed.ts). */
   readonly cluster: ClusterFeedMetrics;
 
@@ -166,6 +183,8 @@ export class FacadeMetrics {
       this.#clusterLoops,
       this.#clusterPublishFailures,
       this.#clusterMissed,
+      this.#warmReads,
+      this.#warmEvictions,
     ]) {
       // prom-client types `registerMetric` for its own classes; it only calls `get()` (and the
       // name, help and type) of what it renders, which these provide.
@@ -189,6 +208,13 @@ export class FacadeMetrics {
     this.sync = {
       gap: () => gaps.inc(),
       eventsMissed: (events) => missed.inc(events),
+    };
+    const reads = this.#warmReads;
+    const evictions = this.#warmEvictions;
+    this.warmViews = {
+      hit: () => reads.series('hit').inc(),
+      miss: (reason) => reads.series(reason).inc(),
+      evicted: (reason) => evictions.series(reason).inc(),
     };
     const loops = this.#clusterLoops;
     const publishFailures = this.#clusterPublishFailures.series();
@@ -279,6 +305,16 @@ export class FacadeMetrics {
       (s) => s.subscriptions,
     );
     gauge('websockets', 'Open graphql-ws connections.', (s) => s.websockets);
+    gauge(
+      'warm_views',
+      'Warm room views held: tokens whose room list is kept in memory from their sync stream.',
+      (s) => s.warmViews,
+    );
+    gauge(
+      'warm_view_bytes',
+      'What the warm room views hold, in estimated bytes (the JSON size of their events).',
+      (s) => s.warmViewBytes,
+    );
   }
 
   /** Everything, in Prometheus's text format. */

@@ -77,20 +77,31 @@ export interface RequestTrace extends DeliveryTrace {
  */
 class BudgetedClient extends MatrixClient {
   readonly #budget: UpstreamBudget;
+  readonly #onWrite: (() => void) | undefined;
 
   constructor(
     upstream: Upstream,
     accessToken: string | null,
     options: ClientOptions,
     budget: UpstreamBudget,
+    onWrite?: () => void,
   ) {
     super(upstream, accessToken, options);
     this.#budget = budget;
+    this.#onWrite = onWrite;
   }
 
   override async send<T>(request: MatrixRequest, options?: CallOptions): Promise<T> {
     this.#budget.take();
-    return super.send<T>(request, options);
+    if (this.#onWrite === undefined || request.method === 'GET') {
+      return super.send<T>(request, options);
+    }
+    try {
+      return await super.send<T>(request, options);
+    } finally {
+      // Failed or not, the write may have happened (a timeout after the homeserver acted).
+      this.#onWrite();
+    }
   }
 }
 
@@ -107,6 +118,11 @@ export interface RequestSessionOptions {
   knownViewer?: Whoami | null;
   /** The operation the session serves (request ID, delivery metrics); none in unit tests. */
   trace?: RequestTrace | undefined;
+  /**
+   * Told after each call of the token's that is not a GET (a write) ends, with the token: a warm
+   * room view (src/sync/warm-views.ts) then waits for its stream to pass the write.
+   */
+  onWrite?: ((accessToken: string) => void) | undefined;
 }
 
 export class RequestSession {
@@ -157,6 +173,9 @@ export class RequestSession {
                   !options.upstream.acceptedTokens.isRecentlyAccepted(options.accessToken),
               },
               this.#budget,
+              options.onWrite === undefined
+                ? undefined
+                : () => options.onWrite?.(options.accessToken as string),
             ),
             options.accessToken,
             knownViewer,

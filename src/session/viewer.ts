@@ -27,6 +27,11 @@ export class Viewer {
     this.#trace = trace;
   }
 
+  /** The token, to key what is kept for it (warm room views); never logged, never shown. */
+  get accessToken(): string {
+    return this.#accessToken;
+  }
+
   /** `GET /account/whoami`, once per viewer. */
   whoami(): Promise<Whoami> {
     this.#whoami ??= whoami(this.client);

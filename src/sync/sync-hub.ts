@@ -4,6 +4,7 @@
  * typed streams of one kind of update (and one room).
  */
 import type { Upstream, UpstreamLogger } from '../matrix/http.ts';
+import type { SyncFilter, SyncResponse } from '../matrix/sync.ts';
 import { defaultSyncBackoff, type SyncBackoffPolicy } from './sync-backoff.ts';
 import type {
   StreamEnd,
@@ -86,6 +87,31 @@ export interface SyncFeed {
   run(): Promise<void>;
   /** Stops feeding; idempotent. */
   stop(): void;
+  /** A feed with its own sync loop here: a snapshot between two of its syncs (SyncLoop). */
+  snapshot?(filter: SyncFilter): Promise<SyncResponse>;
+  /** A feed with its own sync loop here: sync again now (SyncLoop). */
+  nudge?(): void;
+}
+
+/** What {@link SyncHub.observe} hands a token's raw responses to. */
+export interface ResponseObserver {
+  /**
+   * Each incremental response of the token's loop, in order (after the snapshot asked for), and
+   * when its request was sent (`performance.now()`).
+   */
+  onResponse(response: SyncResponse, requestedAt: number): void;
+  /** The loop ended for good (the token was rejected); nothing follows. */
+  onEnded(): void;
+}
+
+/** An observation of a token's loop ({@link SyncHub.observe}). */
+export interface LoopObservation {
+  /** The snapshot asked for, taken between two syncs of the loop. */
+  readonly snapshot: Promise<SyncResponse>;
+  /** Makes the loop sync again now (after a write of the token's, to see it at once). */
+  nudge(): void;
+  /** Stops observing; the loop stops after the grace period if nothing else listens. */
+  close(): void;
 }
 
 /** What a {@link SyncFeedFactory} gets to feed one token's listeners. */
@@ -169,6 +195,8 @@ interface Subscription {
   readonly beforeResponse?: () => void;
   /** The room a stream is about, if only one. */
   readonly roomId?: string | undefined;
+  /** Raw responses, for an observer ({@link SyncHub.observe}). */
+  readonly onResponse?: ((response: SyncResponse, requestedAt: number) => void) | undefined;
 }
 
 interface LoopEntry {
@@ -324,6 +352,41 @@ export class SyncHub {
   }
 
   /**
+   * Observes the account's loop (starting it when it has none, and keeping it running like a
+   * listener): a snapshot made with `filter` between two of its syncs, then every response after
+   * it, for state kept from the stream (src/sync/warm-views.ts). `null` when the token's feed has
+   * no loop of its own here (cluster mode: another instance may run it).
+   */
+  observe(
+    account: SyncAccount,
+    filter: SyncFilter,
+    observer: ResponseObserver,
+  ): LoopObservation | null {
+    const existing = this.#loops.get(account.accessToken);
+    if (existing !== undefined && existing.feed.snapshot === undefined) {
+      return null;
+    }
+    const unsubscribe = this.#subscribe(account, {
+      listener: (update) => {
+        if (update.kind === 'ended') {
+          observer.onEnded();
+        }
+      },
+      onResponse: (response, requestedAt) => observer.onResponse(response, requestedAt),
+    });
+    const { feed } = this.#loops.get(account.accessToken) as LoopEntry;
+    if (feed.snapshot === undefined) {
+      unsubscribe();
+      return null;
+    }
+    return {
+      snapshot: feed.snapshot(filter),
+      nudge: () => feed.nudge?.(),
+      close: unsubscribe,
+    };
+  }
+
+  /**
    * Runs `check` (may the account stream `roomId`? it rejects if not) once for all of the token's
    * streams of that room: a stream asking while an earlier check of the same token and room is
    * running or has passed shares its outcome, so that a client opening many subscriptions of one
@@ -351,6 +414,11 @@ export class SyncHub {
       });
     }
     return admission;
+  }
+
+  /** How many listeners the token has here (streams, observers). */
+  listenerCount(accessToken: string): number {
+    return this.#loops.get(accessToken)?.listeners.size ?? 0;
   }
 
   /** Whether no loop runs, nor is winding down. */
@@ -444,6 +512,11 @@ export class SyncHub {
           onUpdates,
           resumeFrom,
           onEstablished,
+          onResponse: (response, requestedAt) => {
+            for (const subscription of [...listeners]) {
+              subscription.onResponse?.(response, requestedAt);
+            }
+          },
         }),
     });
     const entry: LoopEntry = { loopId, feed, listeners, graceTimer: null };

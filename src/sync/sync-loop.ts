@@ -52,7 +52,8 @@ export const LONG_POLL_TIMELINE_LIMIT = 50;
  * The filter of every long-poll: what the updates need and nothing else. The whole timeline
  * (state events included); the `state` block, not lazy-loaded, so that it holds exactly the state
  * that changed inside a gap (lazy loading would add unchanged member events of new senders);
- * `m.typing`; `m.receipt` and the room account data `m.tag`; no presence or global account data.
+ * `m.typing`; `m.receipt` and the room account data `m.tag`; of global account data only
+ * `m.direct` (a warm room view's `isDirect`, src/sync/warm-views.ts); no presence.
  * Invites and the rooms the viewer left come regardless of the filter (Synapse lists a room left
  * since `since` without `include_leave`).
  *
@@ -63,13 +64,20 @@ export const LONG_POLL_TIMELINE_LIMIT = 50;
  */
 export const LONG_POLL_FILTER: SyncFilter = Object.freeze({
   presence: nothing,
-  accountData: nothing,
+  accountData: { types: ['m.direct'] },
   room: {
     timeline: { limit: LONG_POLL_TIMELINE_LIMIT },
     ephemeral: { types: ['m.typing', 'm.receipt'] },
     accountData: { types: ['m.tag'] },
   },
 });
+
+/** A {@link SyncLoop.snapshot} waiting for the loop's next turn. */
+interface SnapshotRequest {
+  filter: SyncFilter;
+  resolve: (snapshot: SyncResponse) => void;
+  reject: (error: unknown) => void;
+}
 
 /** Where a loop is; `as const` members rather than an enum (type stripping). */
 export const SyncLoopState = {
@@ -120,6 +128,13 @@ export interface SyncLoopOptions {
    * that an owner sharing the loop can store it before any update.
    */
   onEstablished?: (() => void) | undefined;
+  /**
+   * Told of every incremental response after its position is stored, in order, before its
+   * updates go out: what a warm room view (src/sync/warm-views.ts) applies to its snapshot.
+   * `requestedAt`: when its request was sent (`performance.now()`), so that a write finished
+   * before then is known to be in it.
+   */
+  onResponse?: ((response: SyncResponse, requestedAt: number) => void) | undefined;
   /** @default Math.random */
   random?: () => number;
 }
@@ -144,6 +159,12 @@ export class SyncLoop {
   #catchingUp = false;
   /** The homeserver refused `since`: the next initial sync re-establishes and reports gaps. */
   #reestablishing = false;
+  /** Snapshots asked for ({@link SyncLoop.snapshot}), taken at the loop's next turn. */
+  readonly #snapshots: SnapshotRequest[] = [];
+  /** Ends the long-poll in flight early (not the loop): see {@link SyncLoop.nudge}. */
+  #interrupt: AbortController | null = null;
+  /** Nudged since the last sync was sent: the next one uses `timeout=0`. */
+  #nudged = false;
   /** Which request is (or was last) in flight: only a sync from `since` can refuse `since`. */
   #lastRequest: 'initial' | 'sync' | 'backfill' = 'initial';
 
@@ -202,6 +223,36 @@ export class SyncLoop {
   /** Stops the loop: aborts the request in flight and the backoff wait. Idempotent. */
   stop(): void {
     this.#abort.abort(new DOMException('sync loop stopped', 'AbortError'));
+    for (const waiting of this.#snapshots.splice(0)) {
+      waiting.reject(new DOMException('sync loop stopped', 'AbortError'));
+    }
+  }
+
+  /**
+   * Ends the long-poll in flight early (what it would have brought comes with the next sync) so
+   * that the loop syncs again now, with `timeout=0`: after a write, the stream catches up with it
+   * in one round trip rather than at the long-poll's next wake-up.
+   */
+  nudge(): void {
+    this.#nudged = true;
+    this.#interrupt?.abort();
+  }
+
+  /**
+   * An initial sync (no `since`) made with `filter` at the loop's next turn, between two of its
+   * syncs: every response the loop processes after it is newer, so whoever keeps state from the
+   * snapshot and then applies `onResponse` stays exact. A loop without a position yet takes the
+   * snapshot as its initial sync. Rejects when the loop stops first or the request fails (the
+   * loop itself goes on).
+   */
+  snapshot(filter: SyncFilter): Promise<SyncResponse> {
+    if (this.#abort.signal.aborted) {
+      return Promise.reject(new DOMException('sync loop stopped', 'AbortError'));
+    }
+    return new Promise((resolve, reject) => {
+      this.#snapshots.push({ filter, resolve, reject });
+      this.nudge();
+    });
   }
 
   async #loop(): Promise<void> {
@@ -217,6 +268,11 @@ export class SyncLoop {
       } catch (error) {
         if (signal.aborted) {
           return;
+        }
+        if (this.#interrupt?.signal.aborted) {
+          // Nudged: no failure, the next turn starts now.
+          this.#interrupt = null;
+          continue;
         }
         if (isTokenRejected(error)) {
           this.#state = SyncLoopState.Ended;
@@ -264,6 +320,16 @@ export class SyncLoop {
     const transport = this.#transport;
     const client = this.#client;
     const memory = this.#memory;
+    const snapshots = this.#snapshots.splice(0);
+    if (snapshots.length > 0) {
+      const snapshot = await this.#takeSnapshot(snapshots, signal);
+      if (snapshot === null || memory.since !== null) {
+        return;
+      }
+      // No position yet: the snapshot is the initial sync.
+      this.#establish(snapshot);
+      return;
+    }
     if (memory.since === null) {
       this.#lastRequest = 'initial';
       const initial = await transport.sync(client, {
@@ -276,35 +342,88 @@ export class SyncLoop {
         fresh: true,
         signal,
       });
-      const receivedAt = performance.now();
-      const before = [...memory.joined];
-      memory.establish(initial);
-      this.#state = SyncLoopState.Syncing;
-      this.#catchingUp = false;
-      this.#options.onEstablished?.();
-      this.#options.logger?.debug(
-        { loopId: this.#options.loopId, rooms: memory.joined.size },
-        'sync position established',
-      );
-      if (this.#reestablishing) {
-        this.#reestablishing = false;
-        const rooms = new Set([...before, ...memory.joined]);
-        this.#deliver(
-          [...rooms].map((roomId): SyncUpdate => ({ kind: 'gap', roomId })),
-          receivedAt,
-        );
-      }
+      this.#establish(initial);
       return;
     }
 
     this.#lastRequest = 'sync';
+    const catchUp = this.#catchingUp || this.#nudged;
+    this.#nudged = false;
+    this.#interrupt = new AbortController();
+    const requestedAt = performance.now();
     const response = await transport.sync(client, {
       filter: this.#longPollFilter,
       since: memory.since,
-      timeoutMs: this.#catchingUp ? 0 : this.#options.pollTimeoutMs,
+      timeoutMs: catchUp ? 0 : this.#options.pollTimeoutMs,
       setPresence: 'offline',
-      signal,
+      signal: AbortSignal.any([signal, this.#interrupt.signal]),
     });
+    this.#interrupt = null;
+    await this.#respond(response, requestedAt, signal);
+  }
+
+  /**
+   * Takes one snapshot for everyone who asked with the same filter (the others wait for the next
+   * turn); `null` when it failed, which only they hear of, unless the token was rejected, which
+   * ends the loop as any sync would.
+   */
+  async #takeSnapshot(
+    waiting: SnapshotRequest[],
+    signal: AbortSignal,
+  ): Promise<SyncResponse | null> {
+    const filter = waiting[0]?.filter;
+    const now = waiting.filter((entry) => entry.filter === filter);
+    this.#snapshots.unshift(...waiting.filter((entry) => entry.filter !== filter));
+    this.#lastRequest = 'initial';
+    try {
+      const snapshot = await this.#transport.sync(this.#client, {
+        ...(filter === undefined ? {} : { filter }),
+        timeoutMs: 0,
+        setPresence: 'offline',
+        fresh: true,
+        signal,
+      });
+      for (const entry of now) {
+        entry.resolve(snapshot);
+      }
+      return snapshot;
+    } catch (error) {
+      for (const entry of now) {
+        entry.reject(error);
+      }
+      if (isTokenRejected(error) || signal.aborted) {
+        throw error;
+      }
+      return null;
+    }
+  }
+
+  /** Takes the position from an initial sync (or a snapshot taken as one). */
+  #establish(initial: SyncResponse): void {
+    const memory = this.#memory;
+    const receivedAt = performance.now();
+    const before = [...memory.joined];
+    memory.establish(initial);
+    this.#state = SyncLoopState.Syncing;
+    this.#catchingUp = false;
+    this.#options.onEstablished?.();
+    this.#options.logger?.debug(
+      { loopId: this.#options.loopId, rooms: memory.joined.size },
+      'sync position established',
+    );
+    if (this.#reestablishing) {
+      this.#reestablishing = false;
+      const rooms = new Set([...before, ...memory.joined]);
+      this.#deliver(
+        [...rooms].map((roomId): SyncUpdate => ({ kind: 'gap', roomId })),
+        receivedAt,
+      );
+    }
+  }
+
+  /** Handles one incremental response: backfill, updates, position, then delivery. */
+  async #respond(response: SyncResponse, requestedAt: number, signal: AbortSignal): Promise<void> {
+    const memory = this.#memory;
     // Delivery latency starts here: the response is in and parsed (backfill counts as delivery).
     const receivedAt = performance.now();
     this.#lastRequest = 'backfill';
@@ -328,6 +447,14 @@ export class SyncLoop {
     memory.since = response.nextBatch;
     this.#catchingUp = false;
     this.#state = SyncLoopState.Syncing;
+    try {
+      this.#options.onResponse?.(response, requestedAt);
+    } catch (error) {
+      this.#options.logger?.warn(
+        { loopId: this.#options.loopId, error: describe(error) },
+        'a sync response observer threw',
+      );
+    }
     this.#deliver(updates, receivedAt);
   }
 

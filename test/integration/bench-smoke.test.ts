@@ -86,6 +86,13 @@ describe('bench/run.ts --smoke', () => {
     expect(calls(list, 'with 5 members', 'facade')).toBe(1);
     expect(calls(list, 'with 5 members', 'joined_rooms + /state')).toBe(1 + rooms);
     expect(calls(list, 'with 5 members', 'sliding sync, all members')).toBe(1);
+    // Warm (a second facade with warm room views, read until its view answers): no upstream call
+    // per read beyond its view's own sync loop, which is not counted.
+    expect(calls(list, 'without messages', 'facade, warm view')).toBe(0);
+    expect(calls(list, 'with latest message', 'facade, warm view')).toBe(0);
+    expect(list.some((item) => item.group === 'with 5 members' && item.name.includes('warm'))).toBe(
+      false,
+    );
 
     // Room page: the two direct calls; the facade's /state and its messages page (the smoke
     // room's history is short, so the page reaches its start: one more /messages to be sure).
@@ -131,6 +138,22 @@ describe('bench/run.ts --smoke', () => {
       expect(configuration.delivery.unmatched).toBe(0);
       expect(configuration.delivery.gaps).toBe(0);
     }
+
+    // Live room list: every round's push arrived, each matched to the viewer's /sync answer that
+    // carried its message, and the pushes cost no upstream call besides that sync loop.
+    const live = await readResult<{
+      delivery: { rounds: number; pushes: number; unmatched: number; latencyMs: { n: number } };
+      upstreamCallsDuringRounds: Record<string, number>;
+    }>(dir, 'room-list-live');
+    expect(live.delivery.rounds).toBeGreaterThan(0);
+    expect(live.delivery.pushes).toBe(live.delivery.rounds);
+    expect(live.delivery.unmatched).toBe(0);
+    expect(live.delivery.latencyMs.n).toBe(live.delivery.rounds);
+    expect(
+      Object.keys(live.upstreamCallsDuringRounds).filter(
+        (endpoint) => endpoint !== 'GET /_matrix/client/v3/sync',
+      ),
+    ).toEqual([]);
 
     expect(existsSync(join(dir, 'cheap-query-latency.svg'))).toBe(true);
     expect(existsSync(join(dir, 'fan-out-rss.svg'))).toBe(true);

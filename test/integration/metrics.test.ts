@@ -50,6 +50,8 @@ interface Running extends AsyncDisposable {
 async function run(environment: Record<string, string> = {}): Promise<Running> {
   const config = loadConfig({
     MATRIX_HOMESERVER_URL: homeserver().url,
+    // Exact counts of the session's own requests: no warm view's sync loop going on beside them.
+    WARM_VIEW_IDLE_MS: '0',
     PORT: '0',
     ...environment,
   });

@@ -19,7 +19,7 @@ export interface TestFacade extends AsyncDisposable {
    */
   graphql<TResult = Record<string, unknown>, TVariables = Record<string, unknown>>(
     operation: TypedDocumentNode<TResult, TVariables> | string,
-    options?: { token?: string; variables?: TVariables },
+    options?: { token?: string; variables?: TVariables; requestId?: string },
   ): Promise<ExecutionResult<TResult> & { status: number }>;
 }
 
@@ -32,7 +32,12 @@ export function startFacade(
   environment: Record<string, string> = {},
   options: FacadeOptions = {},
 ): TestFacade {
-  const config = loadConfig({ MATRIX_HOMESERVER_URL: homeserver().url, ...environment });
+  const config = loadConfig({
+    MATRIX_HOMESERVER_URL: homeserver().url,
+    // The cold plans, whose upstream calls the tests count; warm-views.test.ts turns views on.
+    WARM_VIEW_IDLE_MS: '0',
+    ...environment,
+  });
   const upstream = countingDispatcher();
   const app = buildApp({
     config,
@@ -46,6 +51,9 @@ export function startFacade(
       const headers: Record<string, string> = { 'content-type': 'application/json' };
       if (options.token !== undefined) {
         headers['authorization'] = `Bearer ${options.token}`;
+      }
+      if (options.requestId !== undefined) {
+        headers['x-request-id'] = options.requestId;
       }
       const response = await app.yoga.fetch('http://facade.test/graphql', {
         method: 'POST',

@@ -34,6 +34,8 @@ export async function startServer(options: TestServerOptions = {}): Promise<Test
     PORT: '0',
     SYNC_GRACE_PERIOD_MS: String(options.syncGracePeriodMs ?? 200),
     SYNC_POLL_TIMEOUT_MS: String(options.syncPollTimeoutMs ?? 2000),
+    // The cold plans, whose upstream calls the tests count; warm-views.test.ts turns views on.
+    WARM_VIEW_IDLE_MS: '0',
     ...(options.syncMaxBackfillEvents === undefined
       ? {}
       : { SYNC_MAX_BACKFILL_EVENTS: String(options.syncMaxBackfillEvents) }),

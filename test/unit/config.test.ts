@@ -16,6 +16,13 @@ describe('loadConfig', () => {
       graphiql: true,
       corsOrigins: [],
       cluster: null,
+      warmViews: {
+        idleMs: 60_000,
+        maxBytes: 256 * 1024 * 1024,
+        maxBytesPerUser: 8 * 1024 * 1024,
+        maxViews: 500,
+        readYourWritesMs: 1000,
+      },
       metrics: { enabled: true, port: null },
       limits: {
         maxBodyBytes: 262_144,

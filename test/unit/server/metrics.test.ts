@@ -99,11 +99,19 @@ describe('FacadeMetrics', () => {
   it('should read the gauges when scraped', async () => {
     const metrics = new FacadeMetrics();
     let websockets = 1;
-    metrics.watch(() => ({ syncLoops: 2, subscriptions: 3, websockets }));
+    metrics.watch(() => ({
+      syncLoops: 2,
+      subscriptions: 3,
+      websockets,
+      warmViews: 5,
+      warmViewBytes: 6000,
+    }));
     websockets = 4;
     const text = await metrics.render();
     expect(text).toContain('matrix_facade_sync_loops 2');
     expect(text).toContain('matrix_facade_subscriptions 3');
+    expect(text).toContain('matrix_facade_warm_views 5');
+    expect(text).toContain('matrix_facade_warm_view_bytes 6000');
     expect(text).toContain('matrix_facade_websockets 4');
   });
 });

@@ -145,6 +145,49 @@ describe('SyncLoop', () => {
     expect(timelineBodies(second.updates)).toEqual(['new']);
   });
 
+  it('should take a snapshot between two syncs, then go on from its own position at once', async () => {
+    const responses: string[] = [];
+    const { transport, loop, updates } = startLoop({
+      onResponse: (response) => responses.push(response.nextBatch),
+    });
+    establish(transport);
+    await settlePromises();
+    expect(transport.inFlight).toBe(1); // the long-poll from s1
+
+    const snapshot = loop.snapshot(INITIAL_SYNC_FILTER);
+    await settlePromises();
+    // The long-poll gave way; the snapshot is an initial sync of its own.
+    transport.answerSync(syncResponse('snap', { join: { [ROOM]: joined([message('old')]) } }));
+    expect((await snapshot).nextBatch).toBe('snap');
+    await settlePromises();
+    transport.answerSync(syncResponse('s2', { join: { [ROOM]: joined([message('new')]) } }));
+    await settlePromises();
+
+    expect(transport.syncs.map(({ since, timeoutMs }) => ({ since, timeoutMs }))).toEqual([
+      { since: undefined, timeoutMs: 0 },
+      { since: 's1', timeoutMs: POLL_MS },
+      { since: undefined, timeoutMs: 0 },
+      { since: 's1', timeoutMs: 0 },
+      { since: 's2', timeoutMs: POLL_MS },
+    ]);
+    // Subscribers get what follows their position, never the snapshot's content.
+    expect(timelineBodies(updates)).toEqual(['new']);
+    expect(responses).toEqual(['s2']);
+  });
+
+  it('should give up the long-poll when nudged and sync again at once, without counting a failure', async () => {
+    const { transport, loop } = startLoop();
+    establish(transport);
+    await settlePromises();
+    loop.nudge();
+    await settlePromises();
+    expect(loop.failures).toBe(0);
+    expect(transport.syncs.slice(1).map(({ since, timeoutMs }) => ({ since, timeoutMs }))).toEqual([
+      { since: 's1', timeoutMs: POLL_MS },
+      { since: 's1', timeoutMs: 0 },
+    ]);
+  });
+
   it('should move on to the next token even when delivering throws', async () => {
     const { transport, loop } = startLoop({
       onUpdates: () => {

@@ -1,0 +1,319 @@
+/**
+ * Warm room views: for each access token read recently (or streaming), a {@link RoomView} kept in
+ * memory from the token's one sync loop, so that its room list is answered with no upstream call.
+ *
+ * A view starts with a snapshot the loop takes between two of its syncs, then applies every
+ * response after it, in order: it is exactly as fresh as the token's own stream. A write of the
+ * token (any upstream call but a GET) makes the loop sync again at once, and the view answers again
+ * only from a response requested after the write ended (read-your-writes; a read waits for it a
+ * bounded time, then goes cold). Views are keyed by token, never by user: one token's view never
+ * answers another's request.
+ *
+ * Memory is bounded: a view past its own budget is dropped, and past the overall budget the views
+ * read longest ago go first; a view unread for the idle time goes unless its token still streams.
+ */
+import type { SyncFilter, SyncResponse } from '../matrix/sync.ts';
+import { RoomView, VIEW_SNAPSHOT_FILTER } from '../room/room-view.ts';
+import type { LoopObservation, SyncAccount, SyncHub } from './sync-hub.ts';
+
+export interface WarmViewsOptions {
+  /** The hub whose loops feed the views. */
+  hub: () => SyncHub;
+  /** How long a view outlives its last read when its token does not stream. */
+  idleMs: number;
+  /** The most one view may hold (estimated bytes); a larger one is dropped. */
+  maxBytesPerView: number;
+  /** The most all views may hold together; past it the least recently read go. */
+  maxBytes: number;
+  /**
+   * The most views at once; past it the least recently read go. Each keeps a long-poll open, so
+   * this stays well below the long-poll pool (`SYNC_CONNECTIONS`), which subscriptions share.
+   */
+  maxViews: number;
+  /** How long a read waits for the stream to catch up with the token's last write. */
+  readYourWritesMs: number;
+  metrics?: WarmViewMetrics | undefined;
+}
+
+/** Why a read was not answered warm. */
+export type WarmMiss = 'cold' | 'warming' | 'writing';
+/** Why a view was dropped. */
+export type WarmEviction = 'idle' | 'budget' | 'ended' | 'failed';
+
+/** What the views report (src/server/metrics.ts); each call must be cheap. */
+export interface WarmViewMetrics {
+  hit(): void;
+  miss(reason: WarmMiss): void;
+  evicted(reason: WarmEviction): void;
+}
+
+interface Entry {
+  readonly accessToken: string;
+  readonly observation: LoopObservation;
+  /** `null` until the snapshot is in. */
+  view: RoomView | null;
+  lastReadAt: number;
+  /** When the token's last write ended. */
+  writtenAt: number;
+  /** When the request of the last response applied was sent (the snapshot's: when asked). */
+  appliedRequestedAt: number;
+  /** Reads waiting for the stream to pass a write, and followers waiting for a change. */
+  readonly waiters: Set<() => void>;
+  /** Live followers ({@link WarmViews.follow}): the view is not dropped for being idle. */
+  followers: number;
+  /** Why the view was dropped, once it was. */
+  dropped: WarmEviction | null;
+}
+
+/** A followed view was dropped ({@link WarmViews.follow}): over its budget, or its token ended. */
+export class WarmViewDroppedError extends Error {
+  override readonly name = 'WarmViewDroppedError';
+  readonly reason: WarmEviction;
+  constructor(reason: WarmEviction) {
+    super(`the warm room view was dropped (${reason})`);
+    this.reason = reason;
+  }
+}
+
+export class WarmViews {
+  readonly #options: WarmViewsOptions;
+  /** By token; in order of last read (a read moves its entry to the end). */
+  readonly #entries = new Map<string, Entry>();
+  readonly #sweep: ReturnType<typeof setInterval>;
+  #bytes = 0;
+
+  constructor(options: WarmViewsOptions) {
+    this.#options = options;
+    this.#sweep = setInterval(
+      () => this.#dropIdle(),
+      Math.max(1000, Math.min(options.idleMs / 2, 10_000)),
+    );
+    this.#sweep.unref();
+  }
+
+  /**
+   * The token's view, ready to answer: caught up with the token's last write (waiting for that at
+   * most `readYourWritesMs`). `null` when there is none yet or it could not catch up in time; then
+   * {@link WarmViews.warm} starts one for the next read.
+   */
+  async read(accessToken: string): Promise<RoomView | null> {
+    const entry = this.#entries.get(accessToken);
+    if (entry === undefined) {
+      this.#options.metrics?.miss('cold');
+      return null;
+    }
+    entry.lastReadAt = performance.now();
+    this.#entries.delete(accessToken);
+    this.#entries.set(accessToken, entry);
+    if (entry.view === null) {
+      this.#options.metrics?.miss('warming');
+      return null;
+    }
+    if (!(await this.#caughtUp(entry))) {
+      this.#options.metrics?.miss('writing');
+      return null;
+    }
+    this.#options.metrics?.hit();
+    return entry.view;
+  }
+
+  /** Starts a view of the account's rooms, if it has none (its loop takes a snapshot). */
+  warm(account: SyncAccount): void {
+    if (this.#entries.has(account.accessToken)) {
+      return;
+    }
+    const askedAt = performance.now();
+    let entry: Entry | undefined;
+    const observation = this.#options.hub().observe(account, VIEW_SNAPSHOT_FILTER as SyncFilter, {
+      onResponse: (response, requestedAt) => {
+        if (entry !== undefined) {
+          this.#apply(entry, response, requestedAt);
+        }
+      },
+      onEnded: () => {
+        if (entry !== undefined) {
+          this.#drop(entry, 'ended');
+        }
+      },
+    });
+    if (observation === null) {
+      return;
+    }
+    const created: Entry = {
+      accessToken: account.accessToken,
+      observation,
+      view: null,
+      lastReadAt: askedAt,
+      writtenAt: 0,
+      appliedRequestedAt: askedAt,
+      waiters: new Set(),
+      followers: 0,
+      dropped: null,
+    };
+    entry = created;
+    this.#entries.set(account.accessToken, created);
+    this.#enforceBudgets(created);
+    observation.snapshot.then(
+      (snapshot) => {
+        if (this.#entries.get(created.accessToken) !== created) {
+          return;
+        }
+        const view = new RoomView(account.userId);
+        view.reset(snapshot);
+        created.view = view;
+        this.#bytes += view.bytes;
+        this.#enforceBudgets(created);
+        this.#wakeWaiters(created);
+      },
+      () => this.#drop(created, 'failed'),
+    );
+  }
+
+  /**
+   * A write of the token ended (a mutation's upstream call): the view answers again once the
+   * stream has a response requested after it, which the loop is asked for at once.
+   */
+  written(accessToken: string): void {
+    const entry = this.#entries.get(accessToken);
+    if (entry === undefined) {
+      return;
+    }
+    entry.writtenAt = performance.now();
+    entry.observation.nudge();
+  }
+
+  /**
+   * The account's view once its snapshot is in, then again after each response it applies (a
+   * consumer that takes its time gets the newest, not every one), until `signal` aborts. The view
+   * is kept while followed, however long since it was read; throws {@link WarmViewDroppedError}
+   * when it is dropped all the same (its budget, its token revoked).
+   */
+  async *follow(account: SyncAccount, signal: AbortSignal): AsyncGenerator<RoomView> {
+    this.warm(account);
+    const entry = this.#entries.get(account.accessToken);
+    if (entry === undefined) {
+      // No loop of its own here (cluster mode) or dropped at once: nothing to follow.
+      throw new WarmViewDroppedError('failed');
+    }
+    entry.followers += 1;
+    let seen = -1;
+    try {
+      while (!signal.aborted) {
+        const view = entry.view;
+        if (entry.dropped !== null) {
+          throw new WarmViewDroppedError(entry.dropped);
+        }
+        if (view !== null && view.version !== seen) {
+          seen = view.version;
+          entry.lastReadAt = performance.now();
+          yield view;
+          continue;
+        }
+        await new Promise<void>((resolve) => {
+          const wake = () => {
+            entry.waiters.delete(wake);
+            signal.removeEventListener('abort', wake);
+            resolve();
+          };
+          entry.waiters.add(wake);
+          signal.addEventListener('abort', wake, { once: true });
+        });
+      }
+    } finally {
+      entry.followers -= 1;
+    }
+  }
+
+  /** How many views there are, and what they hold in all (estimated bytes). */
+  get stats(): { views: number; bytes: number } {
+    return { views: this.#entries.size, bytes: this.#bytes };
+  }
+
+  /** Drops every view (the loops stop after their grace period unless streams hold them). */
+  close(): void {
+    clearInterval(this.#sweep);
+    for (const entry of [...this.#entries.values()]) {
+      this.#drop(entry, 'idle');
+    }
+  }
+
+  #apply(entry: Entry, response: SyncResponse, requestedAt: number): void {
+    const view = entry.view;
+    if (view === null || this.#entries.get(entry.accessToken) !== entry) {
+      // Responses before the snapshot is in are in it already.
+      return;
+    }
+    const before = view.bytes;
+    view.apply(response);
+    this.#bytes += view.bytes - before;
+    entry.appliedRequestedAt = requestedAt;
+    this.#enforceBudgets(entry);
+    this.#wakeWaiters(entry);
+  }
+
+  /** Whether the view has passed the token's last write, waiting for it a bounded time. */
+  #caughtUp(entry: Entry): Promise<boolean> {
+    const passed = () => entry.appliedRequestedAt > entry.writtenAt;
+    if (passed()) {
+      return Promise.resolve(true);
+    }
+    return new Promise((resolve) => {
+      const check = () => {
+        if (passed() || this.#entries.get(entry.accessToken) !== entry) {
+          settle(passed() && entry.view !== null);
+        }
+      };
+      const timer = setTimeout(() => settle(false), this.#options.readYourWritesMs);
+      const settle = (ok: boolean) => {
+        clearTimeout(timer);
+        entry.waiters.delete(check);
+        resolve(ok);
+      };
+      entry.waiters.add(check);
+    });
+  }
+
+  #wakeWaiters(entry: Entry): void {
+    for (const waiter of [...entry.waiters]) {
+      waiter();
+    }
+  }
+
+  #enforceBudgets(entry: Entry): void {
+    if ((entry.view?.bytes ?? 0) > this.#options.maxBytesPerView) {
+      this.#drop(entry, 'budget');
+    }
+    // The least recently read first: the map keeps that order.
+    for (const oldest of this.#entries.values()) {
+      if (this.#bytes <= this.#options.maxBytes && this.#entries.size <= this.#options.maxViews) {
+        break;
+      }
+      this.#drop(oldest, 'budget');
+    }
+  }
+
+  #dropIdle(): void {
+    const now = performance.now();
+    const hub = this.#options.hub();
+    for (const entry of [...this.#entries.values()]) {
+      // Besides the view's own observation, anything listening means the token streams.
+      const streaming = hub.listenerCount(entry.accessToken) > 1 || entry.followers > 0;
+      if (!streaming && now - entry.lastReadAt > this.#options.idleMs) {
+        this.#drop(entry, 'idle');
+      }
+    }
+  }
+
+  #drop(entry: Entry, reason: WarmEviction): void {
+    if (this.#entries.get(entry.accessToken) !== entry) {
+      return;
+    }
+    this.#entries.delete(entry.accessToken);
+    this.#bytes -= entry.view?.bytes ?? 0;
+    entry.view = null;
+    entry.dropped = reason;
+    entry.observation.close();
+    this.#wakeWaiters(entry);
+    this.#options.metrics?.evicted(reason);
+  }
+}
