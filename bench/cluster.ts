@@ -44,7 +44,6 @@ import { parseArgs } from 'node:util';
 import type { Client } from 'graphql-ws';
 import { Redis } from 'ioredis';
 import { startRedis } from '../scripts/redis/redis-server.ts';
-import { provisionSynapse, startSynapse } from '../scripts/synapse/homeserver.ts';
 import { tokenKeys } from '../src/cluster/cluster-redis.ts';
 import { tokenKey } from '../src/cluster/token-key.ts';
 import { mapLimit, newAgent } from './lib/client.ts';
@@ -52,6 +51,7 @@ import { type CountingProxy, startCountingProxy } from './lib/counting-proxy.ts'
 import { commit, redisVersion, synapseVersion } from './lib/environment.ts';
 import { type FacadeProcess, startFacadeProcess } from './lib/facade-process.ts';
 import { raisedCaps, subscriptionsPerUser } from './lib/fan-out-load.ts';
+import { benchHomeserver } from './lib/homeserver.ts';
 import {
   type HistogramReading,
   histogramBound,
@@ -139,16 +139,9 @@ interface Contender {
 
 // --- homeserver, Redis ---------------------------------------------------------------------------
 
-let homeserverUrl = env['MATRIX_HOMESERVER_URL'];
-let sharedSecret = env['MATRIX_REGISTRATION_SHARED_SECRET'];
 await using stack = new AsyncDisposableStack();
-if (!homeserverUrl || !sharedSecret) {
-  progress('starting Synapse');
-  await provisionSynapse();
-  const synapse = stack.use(await startSynapse());
-  homeserverUrl = synapse.url;
-  sharedSecret = synapse.registrationSharedSecret;
-}
+progress('the homeserver');
+const { url: homeserverUrl, sharedSecret } = stack.use(await benchHomeserver(env));
 progress('starting Redis');
 const redis = await startRedis();
 stack.defer(() => redis.stop());

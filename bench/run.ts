@@ -35,9 +35,9 @@
 import { cpus, loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { provisionSynapse, startSynapse } from '../scripts/synapse/homeserver.ts';
 import { type BenchContext, createContext, type FanOutSize, type Sizes } from './lib/context.ts';
 import { commit, synapseVersion } from './lib/environment.ts';
+import { benchHomeserver } from './lib/homeserver.ts';
 import { cheapQuery } from './scenarios/cheap-query.ts';
 import { fanOut } from './scenarios/fan-out.ts';
 import { roomList } from './scenarios/room-list.ts';
@@ -132,16 +132,8 @@ const plotsDir = resolve(
 );
 
 // The homeserver: the one named in the environment, else a fresh local Synapse.
-let homeserverUrl = env['MATRIX_HOMESERVER_URL'];
-let sharedSecret = env['MATRIX_REGISTRATION_SHARED_SECRET'];
-let local: AsyncDisposable | undefined;
-if (!homeserverUrl || !sharedSecret) {
-  await provisionSynapse();
-  const synapse = await startSynapse();
-  local = synapse;
-  homeserverUrl = synapse.url;
-  sharedSecret = synapse.registrationSharedSecret;
-}
+const local = await benchHomeserver(env);
+const { url: homeserverUrl, sharedSecret } = local;
 try {
   const ctx = createContext({
     homeserver: {
@@ -192,5 +184,5 @@ try {
     process.exitCode = 1;
   }
 } finally {
-  await local?.[Symbol.asyncDispose]();
+  await local[Symbol.asyncDispose]();
 }

@@ -21,11 +21,11 @@ import { cpus, loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { request } from 'undici';
-import { provisionSynapse, startSynapse } from '../scripts/synapse/homeserver.ts';
 import { graphql, mapLimit, newAgent } from './lib/client.ts';
 import { startCountingProxy } from './lib/counting-proxy.ts';
 import { commit, synapseVersion } from './lib/environment.ts';
 import { startFacadeProcess } from './lib/facade-process.ts';
+import { benchHomeserver } from './lib/homeserver.ts';
 import { type RegisteredUser, registerUsers, seedRoom } from './lib/seed.ts';
 import { formatTable } from './lib/table.ts';
 import { warmViewReads, withoutSyncLoop } from './lib/warm-view.ts';
@@ -156,16 +156,8 @@ if (import.meta.main) {
   const resultsDir = resolve(
     values['results-dir'] ?? resolve(root, smoke ? 'bench/results/smoke' : 'bench/results'),
   );
-  let homeserverUrl = process.env['MATRIX_HOMESERVER_URL'];
-  let sharedSecret = process.env['MATRIX_REGISTRATION_SHARED_SECRET'];
-  let local: AsyncDisposable | undefined;
-  if (!homeserverUrl || !sharedSecret) {
-    await provisionSynapse();
-    const synapse = await startSynapse();
-    local = synapse;
-    homeserverUrl = synapse.url;
-    sharedSecret = synapse.registrationSharedSecret;
-  }
+  const local = await benchHomeserver();
+  const { url: homeserverUrl, sharedSecret } = local;
   const agent = newAgent();
   const cleanups: (() => Promise<unknown>)[] = [];
   try {
@@ -350,6 +342,6 @@ if (import.meta.main) {
       await cleanup().catch((error: unknown) => console.error(error));
     }
     await agent.close();
-    await local?.[Symbol.asyncDispose]();
+    await local[Symbol.asyncDispose]();
   }
 }

@@ -29,12 +29,12 @@ import { cpus, loadavg } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { type Agent, request } from 'undici';
-import { provisionSynapse, startSynapse } from '../scripts/synapse/homeserver.ts';
 import { registerUser } from '../scripts/synapse/register.ts';
 import { matrix, newAgent } from './lib/client.ts';
 import { synapseVersion } from './lib/environment.ts';
 import { startFacadeProcess } from './lib/facade-process.ts';
 import { graphqlBody, graphqlHeaders } from './lib/graphql-http.ts';
+import { benchHomeserver } from './lib/homeserver.ts';
 import { startRequestIdProxy } from './lib/request-id-proxy.ts';
 import { createRoom, joinRoom, type RegisteredUser, registerUsers, sendText } from './lib/seed.ts';
 import {
@@ -753,16 +753,8 @@ if (import.meta.main) {
   const resultsDir = resolve(
     values['results-dir'] ?? resolve(root, smoke ? 'bench/results/smoke' : 'bench/results'),
   );
-  let homeserverUrl = process.env['MATRIX_HOMESERVER_URL'];
-  let sharedSecret = process.env['MATRIX_REGISTRATION_SHARED_SECRET'];
-  let local: AsyncDisposable | undefined;
-  if (!homeserverUrl || !sharedSecret) {
-    await provisionSynapse();
-    const synapse = await startSynapse();
-    local = synapse;
-    homeserverUrl = synapse.url;
-    sharedSecret = synapse.registrationSharedSecret;
-  }
+  const local = await benchHomeserver();
+  const { url: homeserverUrl, sharedSecret } = local;
   try {
     const environment = {
       date: new Date().toISOString(),
@@ -792,6 +784,6 @@ if (import.meta.main) {
       process.exitCode = 1;
     }
   } finally {
-    await local?.[Symbol.asyncDispose]();
+    await local[Symbol.asyncDispose]();
   }
 }
