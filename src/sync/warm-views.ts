@@ -80,6 +80,11 @@ export class WarmViews {
   /** By token; in order of last read (a read moves its entry to the end). */
   readonly #entries = new Map<string, Entry>();
   readonly #sweep: ReturnType<typeof setInterval>;
+  /**
+   * Tokens whose view went over its own budget, and until when not to warm them again: each new
+   * view starts with a full snapshot, which a token too large to keep would pay on every read.
+   */
+  readonly #tooLarge = new Map<string, number>();
   #bytes = 0;
 
   constructor(options: WarmViewsOptions) {
@@ -121,6 +126,13 @@ export class WarmViews {
   warm(account: SyncAccount): void {
     if (this.#entries.has(account.accessToken)) {
       return;
+    }
+    const until = this.#tooLarge.get(account.accessToken);
+    if (until !== undefined) {
+      if (performance.now() < until) {
+        return;
+      }
+      this.#tooLarge.delete(account.accessToken);
     }
     const askedAt = performance.now();
     let entry: Entry | undefined;
@@ -282,6 +294,7 @@ export class WarmViews {
   #enforceBudgets(entry: Entry): void {
     if ((entry.view?.bytes ?? 0) > this.#options.maxBytesPerView) {
       this.#drop(entry, 'budget');
+      this.#noteTooLarge(entry.accessToken);
     }
     // The least recently read first: the map keeps that order.
     for (const oldest of this.#entries.values()) {
@@ -289,6 +302,15 @@ export class WarmViews {
         break;
       }
       this.#drop(oldest, 'budget');
+    }
+  }
+
+  #noteTooLarge(accessToken: string): void {
+    this.#tooLarge.set(accessToken, performance.now() + this.#options.idleMs);
+    // Bounded like the views themselves: the oldest note goes first.
+    if (this.#tooLarge.size > this.#options.maxViews) {
+      const oldest = this.#tooLarge.keys().next().value as string;
+      this.#tooLarge.delete(oldest);
     }
   }
 

@@ -383,6 +383,12 @@ describe('warm room views', () => {
     const again = await listOnce(small, viewer.user.accessToken);
     expect(again.calls.length).toBeGreaterThan(0);
     expect(again.rooms).toHaveLength(3);
+    // Not warmed again on every read: a new view would take a new snapshot and be dropped again
+    // within this second, counting a second eviction.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await listOnce(small, viewer.user.accessToken);
+    const text = await small.app.metrics?.render();
+    expect(text).toMatch(/matrix_facade_warm_view_evictions_total\{reason="budget"\} 1\n/);
   });
 
   it('should keep a roomList subscription live: the top rooms pushed whole on each change', async () => {
