@@ -18,6 +18,11 @@
  *   npm run bench:soak                      180 s, writes bench/results/warm-soak.json
  *   npm run bench:soak -- --seconds N       N s
  *   npm run bench:soak -- --smoke           20 s, writes bench/results/smoke/warm-soak.json
+ *   npm run bench:soak -- --instances 3 --kill-holder
+ *                                           cluster mode: 3 facades on a Redis of their own, each
+ *                                           read and write to one at random; halfway, the one
+ *                                           running the viewer's sync loop is killed (-9) and
+ *                                           started again 2 s later; writes warm-soak-cluster.json
  *
  * Starts its own Synapse unless MATRIX_HOMESERVER_URL and MATRIX_REGISTRATION_SHARED_SECRET are
  * set. Exits 1 on any violation. `runWarmSoak` is the whole soak against a given homeserver
@@ -31,11 +36,10 @@ import { parseArgs } from 'node:util';
 import { type Agent, request } from 'undici';
 import { registerUser } from '../scripts/synapse/register.ts';
 import { matrix, newAgent } from './lib/client.ts';
+import { startCountingProxy } from './lib/counting-proxy.ts';
 import { synapseVersion } from './lib/environment.ts';
-import { startFacadeProcess } from './lib/facade-process.ts';
 import { graphqlBody, graphqlHeaders } from './lib/graphql-http.ts';
 import { benchHomeserver } from './lib/homeserver.ts';
-import { startRequestIdProxy } from './lib/request-id-proxy.ts';
 import { createRoom, joinRoom, type RegisteredUser, registerUsers, sendText } from './lib/seed.ts';
 import {
   type AnsweredRoom,
@@ -47,8 +51,8 @@ import {
   type ViewerWrite,
   type Violation,
 } from './lib/soak-checks.ts';
+import { startSoakFacades } from './lib/soak-facades.ts';
 import { round, type Summary, summarize } from './lib/stats.ts';
-import { warmViewReads } from './lib/warm-view.ts';
 
 export interface WarmSoakOptions {
   readonly homeserverUrl: string;
@@ -59,17 +63,32 @@ export interface WarmSoakOptions {
   readonly writers?: number;
   /** Rule 4's bound. @default 2000 */
   readonly stalenessMs?: number;
+  /**
+   * Facade instances; more than one run in cluster mode on a Redis of their own, and each read and
+   * write goes to one at random (no sticky sessions). @default 1
+   */
+  readonly instances?: number;
+  /**
+   * Cluster mode: halfway through, kill the instance running the viewer's sync loop (`kill -9`)
+   * and start it again 2 s later. @default false
+   */
+  readonly killHolder?: boolean;
   /** Progress lines. @default none */
   readonly log?: (line: string) => void;
 }
 
 export interface WarmSoakResult {
   readonly seconds: number;
+  readonly instances: number;
+  /** The instance killed and restarted halfway ({@link WarmSoakOptions.killHolder}), if any. */
+  readonly killed: number | null;
   readonly rooms: number;
   readonly reads: number;
   readonly warmReads: number;
   readonly coldReads: number;
   readonly failedReads: number;
+  /** Reads whose instance was killed under them ({@link WarmSoakOptions.killHolder}): not checked. */
+  readonly readsCutByKill: number;
   readonly readErrors: readonly string[];
   /** Cold reads by the endpoints they called (`GET /_matrix/client/v3/account/whoami`, …). */
   readonly coldEndpoints: Record<string, number>;
@@ -83,9 +102,11 @@ export interface WarmSoakResult {
   };
   readonly violations: Record<Rule, number>;
   /** The first violations of each rule, as what the facade answered vs what Synapse had. */
-  readonly violationExamples: readonly Violation[];
+  readonly violationExamples: readonly (Violation & { instance?: number })[];
   /** Read latency in ms (performance.now()), answered warm (0 upstream calls) vs cold. */
   readonly latencyMs: { readonly warm: Summary; readonly cold: Summary };
+  /** Cluster mode: reads, warm reads and warm latency by the instance that answered. */
+  readonly byInstance: readonly { reads: number; warmReads: number; warmMs: Summary }[];
   /** `matrix_facade_warm_view_reads_total` deltas over the run, by outcome. */
   readonly warmViewReadsMetric: Record<string, number>;
   /**
@@ -436,18 +457,24 @@ export async function runWarmSoak(options: WarmSoakOptions): Promise<WarmSoakRes
     }
     log(`seeded ${allRooms.length} rooms, ${everyone.length} users`);
 
-    await using proxy = await startRequestIdProxy(homeserverUrl);
-    await using facade = await startFacadeProcess(proxy.url, { WARM_VIEW_IDLE_MS: '60000' });
-    const metricsBefore = await warmViewReads(facade.url);
+    await using proxy = await startCountingProxy(homeserverUrl, { recordRequestIds: true });
+    const instances = options.instances ?? 1;
+    await using facades = await startSoakFacades(proxy.url, instances, {
+      WARM_VIEW_IDLE_MS: '60000',
+    });
+    const metricsBefore = await facades.warmViewReads();
+    /** Which instance answered each read, by request ID. */
+    const answeredBy = new Map<string, number>();
     // What the homeserver streams to the facade, as far as names go (for a diagnosis).
     const nameTrace: NameTraceEntry[] = [];
-    proxy.syncObserver = (url, body) => traceNames(nameTrace, url, body);
+    proxy.syncObserver = (_token, body, _receivedAt, url) => traceNames(nameTrace, url, body);
 
     const reads: ReadRecord[] = [];
     const viewerWrites: ViewerWrite[] = [];
     const writeErrors: string[] = [];
     const readErrors: string[] = [];
     let otherMessages = 0;
+    let readsCutByKill = 0;
     let otherRenames = 0;
     const deadline = performance.now() + options.seconds * 1000;
     const running = () => performance.now() < deadline;
@@ -488,7 +515,7 @@ export async function runWarmSoak(options: WarmSoakOptions): Promise<WarmSoakRes
           if (rename) {
             await facadeCall(
               agent,
-              facade.url,
+              facades.pick().url,
               viewer.accessToken,
               SET_ROOM_NAME,
               { input: { roomId, name: value } },
@@ -497,7 +524,7 @@ export async function runWarmSoak(options: WarmSoakOptions): Promise<WarmSoakRes
           } else {
             const data = await facadeCall<{ sendMessage: { event: { id: string } } }>(
               agent,
-              facade.url,
+              facades.pick().url,
               viewer.accessToken,
               SEND_MESSAGE,
               { input: { roomId, body: value } },
@@ -529,10 +556,12 @@ export async function runWarmSoak(options: WarmSoakOptions): Promise<WarmSoakRes
         const startPerf = performance.now();
         let rooms: AnsweredRoom[] = [];
         let error: string | undefined;
+        const instance = facades.pick();
         try {
+          answeredBy.set(requestId, instance.index);
           const data = await facadeCall<ListData>(
             agent,
-            facade.url,
+            instance.url,
             viewer.accessToken,
             READ_QUERY,
             {},
@@ -548,6 +577,11 @@ export async function runWarmSoak(options: WarmSoakOptions): Promise<WarmSoakRes
             };
           });
         } catch (caught) {
+          if (facades.killedSince(instance.index, startPerf)) {
+            // Its instance was killed under it: no answer to check (a client would retry).
+            readsCutByKill += 1;
+            continue;
+          }
           error = String(caught);
           readErrors.push(error);
         }
@@ -576,11 +610,24 @@ export async function runWarmSoak(options: WarmSoakOptions): Promise<WarmSoakRes
           `${otherMessages + otherRenames} other writes`,
       );
     }, 10_000);
+    let killed: number | null = null;
+    const chaos = async (): Promise<void> => {
+      if (!options.killHolder) {
+        return;
+      }
+      await sleep((options.seconds * 1000) / 2);
+      const before = reads.length;
+      killed = await facades.killHolder(viewer.accessToken, 2000);
+      log(
+        `killed instance ${killed} (the viewer's loop holder) at read ${before}, started it again after 2 s`,
+      );
+    };
     try {
       await Promise.all([
         reader(),
         viewerWriter(),
         ...others.map((user, k) => otherWriter(k, user)),
+        chaos(),
       ]);
     } finally {
       clearInterval(progress);
@@ -589,7 +636,7 @@ export async function runWarmSoak(options: WarmSoakOptions): Promise<WarmSoakRes
     await sleep(2500);
     const finalRead = await facadeCall<ListData>(
       agent,
-      facade.url,
+      facades.pick().url,
       viewer.accessToken,
       READ_QUERY,
       {},
@@ -608,10 +655,11 @@ export async function runWarmSoak(options: WarmSoakOptions): Promise<WarmSoakRes
         finalNameMismatches.push(`${node.id}: answered "${node.name}", current "${body.name}"`);
       }
     }
-    const metricsAfter = await warmViewReads(facade.url);
+    // A restarted instance counts from its start: the sum is then a lower bound.
+    const metricsAfter = await facades.warmViewReads();
     const warmViewReadsMetric: Record<string, number> = {};
     for (const [outcome, value] of Object.entries(metricsAfter)) {
-      warmViewReadsMetric[outcome] = value - (metricsBefore[outcome] ?? 0);
+      warmViewReadsMetric[outcome] = Math.max(0, value - (metricsBefore[outcome] ?? 0));
     }
 
     // The homeserver's own account of what happened, as the viewer sees it.
@@ -640,11 +688,15 @@ export async function runWarmSoak(options: WarmSoakOptions): Promise<WarmSoakRes
       return body.event.prev_events ?? [];
     });
     const counts = Object.fromEntries(RULES.map((rule) => [rule, 0])) as Record<Rule, number>;
-    const examples: Violation[] = [];
+    const examples: WarmSoakResult['violationExamples'][number][] = [];
     for (const violation of violations) {
       counts[violation.rule] += 1;
       if (counts[violation.rule] <= 5) {
-        examples.push(violation);
+        const read = reads.find((record) => record.index === violation.read);
+        const instance = read === undefined ? undefined : answeredBy.get(read.requestId);
+        examples.push(
+          instances > 1 && instance !== undefined ? { ...violation, instance } : violation,
+        );
       }
     }
     const succeeded = reads.filter((read) => read.error === undefined);
@@ -659,13 +711,21 @@ export async function runWarmSoak(options: WarmSoakOptions): Promise<WarmSoakRes
     }
     const latency = (items: readonly ReadRecord[]) =>
       summarize(items.map((read) => read.endPerf - read.startPerf));
+    const byInstance = Array.from({ length: instances }, (_, index) => {
+      const answered = succeeded.filter((read) => answeredBy.get(read.requestId) === index);
+      const warmHere = answered.filter((read) => read.upstreamCalls === 0);
+      return { reads: answered.length, warmReads: warmHere.length, warmMs: latency(warmHere) };
+    });
     return {
       seconds: options.seconds,
+      instances,
+      killed,
       rooms: allRooms.length,
       reads: reads.length,
       warmReads: warm.length,
       coldReads: cold.length,
       failedReads: reads.length - succeeded.length,
+      readsCutByKill,
       readErrors: readErrors.slice(0, 10),
       coldEndpoints,
       writes: {
@@ -679,11 +739,12 @@ export async function runWarmSoak(options: WarmSoakOptions): Promise<WarmSoakRes
       violations: counts,
       violationExamples: examples,
       latencyMs: { warm: latency(warm), cold: latency(cold) },
+      byInstance,
       warmViewReadsMetric,
       diagnosis,
       nameRegressions,
       finalNameMismatches,
-      facadeWarnings: facade.warnings.slice(0, 20),
+      facadeWarnings: facades.warnings().slice(0, 20),
     };
   } finally {
     await agent.close();
@@ -695,11 +756,19 @@ export function formatSoak(result: WarmSoakResult): string {
   const ms = (summary: Summary) =>
     summary.n === 0 ? 'n/a' : `p50 ${round(summary.p50, 1)} ms, p99 ${round(summary.p99, 1)} ms`;
   const lines = [
-    `warm soak: ${result.seconds} s, ${result.rooms} rooms`,
-    `reads: ${result.reads} (warm ${result.warmReads}, cold ${result.coldReads}, failed ${result.failedReads})`,
+    `warm soak: ${result.seconds} s, ${result.rooms} rooms, ${result.instances} facade instance(s)` +
+      (result.killed === null ? '' : `, instance ${result.killed} killed halfway`),
+    `reads: ${result.reads} (warm ${result.warmReads}, cold ${result.coldReads}, failed ${result.failedReads}` +
+      (result.killed === null ? ')' : `; ${result.readsCutByKill} cut by the kill, not counted)`),
     `writes: viewer ${result.writes.viewerMessages} messages + ${result.writes.viewerRenames} renames (facade); ` +
       `others ${result.writes.otherMessages} messages + ${result.writes.otherRenames} renames (Synapse); failed ${result.writes.failed}`,
     `latency: warm ${ms(result.latencyMs.warm)}; cold ${ms(result.latencyMs.cold)}`,
+    ...(result.instances > 1
+      ? result.byInstance.map(
+          (instance, index) =>
+            `  instance ${index}: ${instance.reads} reads, ${instance.warmReads} warm, warm ${ms(instance.warmMs)}`,
+        )
+      : []),
     `cold reads called: ${
       Object.entries(result.coldEndpoints)
         .map(([endpoint, calls]) => `${endpoint} ×${calls}`)
@@ -716,7 +785,7 @@ export function formatSoak(result: WarmSoakResult): string {
     `violations: ${RULES.map((rule) => `${rule} ${result.violations[rule]}`).join(', ')}`,
     ...result.violationExamples.map(
       (violation) =>
-        `  ${violation.rule} read ${violation.read} ${violation.roomId}: ${violation.detail}`,
+        `  ${violation.rule} read ${violation.read}${violation.instance === undefined ? '' : ` (instance ${violation.instance})`} ${violation.roomId}: ${violation.detail}`,
     ),
     ...result.diagnosis,
     ...result.readErrors.map((error) => `  read error: ${error}`),
@@ -740,14 +809,20 @@ if (import.meta.main) {
       smoke: { type: 'boolean', default: false },
       seconds: { type: 'string' },
       writers: { type: 'string' },
+      instances: { type: 'string' },
+      'kill-holder': { type: 'boolean', default: false },
       'results-dir': { type: 'string' },
     },
   });
   const smoke = values.smoke ?? false;
   const seconds = Number(values.seconds ?? (smoke ? 20 : 180));
   const writers = Number(values.writers ?? 3);
-  if (!(seconds > 0) || !(writers >= 1)) {
-    throw new Error('--seconds and --writers must be positive numbers');
+  const instances = Number(values.instances ?? 1);
+  if (!(seconds > 0) || !(writers >= 1) || !Number.isInteger(instances) || instances < 1) {
+    throw new Error('--seconds, --writers and --instances must be positive numbers');
+  }
+  if (values['kill-holder'] && instances < 2) {
+    throw new Error('--kill-holder needs --instances 2 or more (cluster mode)');
   }
   const root = resolve(import.meta.dirname, '..');
   const resultsDir = resolve(
@@ -773,11 +848,13 @@ if (import.meta.main) {
       sharedSecret,
       seconds,
       writers,
+      instances,
+      killHolder: values['kill-holder'] ?? false,
       log: (line) => console.log(line),
     });
     console.log(formatSoak(result));
     await mkdir(resultsDir, { recursive: true });
-    const file = resolve(resultsDir, 'warm-soak.json');
+    const file = resolve(resultsDir, instances > 1 ? 'warm-soak-cluster.json' : 'warm-soak.json');
     await writeFile(file, `${JSON.stringify({ environment, ...result }, null, 2)}\n`);
     console.log(`wrote ${file}`);
     if (!soakPassed(result)) {

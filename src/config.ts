@@ -302,8 +302,8 @@ export interface Config {
   } | null;
   /**
    * Warm room views (docs/queries.md): each token's room list kept in memory from its sync stream
-   * while it is read or streams; `null` when off (`WARM_VIEW_IDLE_MS=0`, or cluster mode, where
-   * another instance may run the token's loop).
+   * while it is read or streams (in cluster mode, fed through Redis from whichever instance runs
+   * the token's loop); `null` when off (`WARM_VIEW_IDLE_MS=0`).
    */
   readonly warmViews: {
     /** How long a view outlives its last read when its token does not stream. */
@@ -467,7 +467,7 @@ export function loadConfig(
             leaseMs: env.CLUSTER_LEASE_MS,
           }),
     warmViews:
-      env.WARM_VIEW_IDLE_MS === 0 || env.REDIS_URL !== undefined
+      env.WARM_VIEW_IDLE_MS === 0
         ? null
         : Object.freeze({
             idleMs: env.WARM_VIEW_IDLE_MS,

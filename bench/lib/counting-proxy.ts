@@ -3,21 +3,32 @@
  * unchanged and counts them (in all and per endpoint), the `/sync` long-polls in flight, and, when
  * asked, reports each `/sync` response as it arrives from the homeserver (for delivery latency).
  * Every contender goes through one, so each pays the same extra loopback hop.
+ *
+ * With `recordRequestIds`, it also counts the requests it forwards per `X-Request-Id`: the facade
+ * sends each GraphQL operation's request ID upstream with every call that operation makes
+ * (src/matrix/http.ts), so a read sent with its own ID made exactly as many upstream calls as the
+ * proxy counted under that ID, whatever else (a sync loop, other writes) goes upstream at the same
+ * time (the warm-view soak, bench/warm-soak.ts).
  */
-import {
-  Agent,
-  createServer,
-  request as forwardRequest,
-  type IncomingMessage,
-  type ServerResponse,
-} from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type Forward, startForwardingProxy } from './forwarding-proxy.ts';
 
 /**
- * Called with each `/sync` response body the homeserver sent, the bearer token of its request and
- * `performance.now()` when its last byte arrived at the proxy (before it is passed on).
+ * Called with each `/sync` response body the homeserver sent, the bearer token of its request,
+ * `performance.now()` when its last byte arrived at the proxy (before it is passed on) and the
+ * request's path and query (its `since`).
  */
-export type SyncObserver = (token: string, body: string, receivedAt: number) => void;
+export type SyncObserver = (token: string, body: string, receivedAt: number, url: string) => void;
+
+export interface CountingProxyOptions {
+  /**
+   * Keep, per `X-Request-Id`, the endpoints of the requests that carried it, for
+   * {@link CountingProxy.callsOf} and {@link CountingProxy.endpointsOf}. Off by default: they are
+   * kept for the proxy's whole life, one entry per GraphQL operation.
+   * @default false
+   */
+  readonly recordRequestIds?: boolean;
+}
 
 export interface CountingProxy extends AsyncDisposable {
   /** The proxy's base URL, to use as the homeserver URL. */
@@ -44,6 +55,16 @@ export interface CountingProxy extends AsyncDisposable {
   resetEndpoints(): void;
   /** Receives `/sync` responses while set; `null` stops it (bodies are then not kept at all). */
   syncObserver: SyncObserver | null;
+  /**
+   * Requests received so far that carried `X-Request-Id: requestId` (0 when none did).
+   * Throws unless the proxy was started with `recordRequestIds`.
+   */
+  callsOf(requestId: string): number;
+  /**
+   * The endpoints (`GET /_matrix/client/v3/rooms/!abc:hs/state`, IDs left in) those requests went
+   * to, in order. Throws unless the proxy was started with `recordRequestIds`.
+   */
+  endpointsOf(requestId: string): readonly string[];
   close(): Promise<void>;
 }
 
@@ -65,12 +86,10 @@ function isLongPoll(url: string): boolean {
   return timeout !== null && Number(timeout[1]) > 0;
 }
 
-export async function startCountingProxy(targetUrl: string): Promise<CountingProxy> {
-  const target = targetUrl.replace(/\/+$/, '');
-  const targetHost = new URL(target).host;
-  // Its own agent: close() drops the kept-alive connections, and nothing limits how many run at
-  // once (a thousand long-polls are a thousand connections).
-  const agent = new Agent({ keepAlive: true, maxFreeSockets: 1024 });
+export async function startCountingProxy(
+  targetUrl: string,
+  options: CountingProxyOptions = {},
+): Promise<CountingProxy> {
   let requests = 0;
   let syncRequests = 0;
   let byEndpoint = new Map<string, number>();
@@ -80,12 +99,26 @@ export async function startCountingProxy(targetUrl: string): Promise<CountingPro
   let peakPerToken = 0;
   let observer: SyncObserver | null = null;
   let longPollObserver: ((token: string, startedAt: number) => void) | null = null;
+  const byRequestId = options.recordRequestIds ? new Map<string, string[]>() : null;
+  const ofRequestId = (requestId: string): readonly string[] => {
+    if (byRequestId === null) {
+      throw new Error('startCountingProxy keeps request IDs only with { recordRequestIds: true }');
+    }
+    return byRequestId.get(requestId) ?? [];
+  };
 
-  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+  const handle = (req: IncomingMessage, res: ServerResponse, forward: Forward): void => {
     requests += 1;
     const url = req.url ?? '/';
-    const endpoint = endpointOf(req.method ?? 'GET', url);
+    const method = req.method ?? 'GET';
+    const endpoint = endpointOf(method, url);
     byEndpoint.set(endpoint, (byEndpoint.get(endpoint) ?? 0) + 1);
+    const requestId = req.headers['x-request-id'];
+    if (byRequestId !== null && typeof requestId === 'string') {
+      const endpoints = byRequestId.get(requestId) ?? [];
+      endpoints.push(`${method} ${url.split('?')[0] ?? ''}`);
+      byRequestId.set(requestId, endpoints);
+    }
     const isSync = /\/sync(\?|$)/.test(url);
     if (isSync) {
       syncRequests += 1;
@@ -108,11 +141,8 @@ export async function startCountingProxy(targetUrl: string): Promise<CountingPro
         }
       });
     }
-    const upstream = forwardRequest(
-      `${target}${url}`,
-      { method: req.method, headers: { ...req.headers, host: targetHost }, agent },
-      (reply) => {
-        res.writeHead(reply.statusCode ?? 502, reply.headers);
+    forward(req, res, {
+      observe: (reply) => {
         // Decided when the answer starts, not when the request came: a long-poll sent before
         // the observer was set still carries the events that arrive after.
         if (isSync && observer !== null && reply.headers['content-encoding'] === undefined) {
@@ -120,40 +150,16 @@ export async function startCountingProxy(targetUrl: string): Promise<CountingPro
           reply.on('data', (chunk: Buffer) => chunks.push(chunk));
           reply.on('end', () => {
             const receivedAt = performance.now();
-            observer?.(token, Buffer.concat(chunks).toString('utf8'), receivedAt);
+            observer?.(token, Buffer.concat(chunks).toString('utf8'), receivedAt, url);
           });
         }
-        reply.pipe(res);
       },
-    );
-    upstream.on('error', () => res.destroy());
-    // A client that gives up (an aborted long-poll) takes the forwarded request down with it.
-    res.on('close', () => {
-      if (!res.writableFinished) {
-        upstream.destroy();
-      }
     });
-    req.pipe(upstream);
   };
 
-  const server = createServer(handle);
-  server.maxConnections = 100_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject).listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  let closed = false;
-  const close = async (): Promise<void> => {
-    if (closed) {
-      return;
-    }
-    closed = true;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    agent.destroy();
-  };
+  const proxy = await startForwardingProxy(targetUrl, handle);
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: proxy.url,
     get requests() {
       return requests;
     },
@@ -191,7 +197,9 @@ export async function startCountingProxy(targetUrl: string): Promise<CountingPro
     set syncObserver(value) {
       observer = value;
     },
-    close,
-    [Symbol.asyncDispose]: close,
+    callsOf: (requestId) => ofRequestId(requestId).length,
+    endpointsOf: ofRequestId,
+    close: proxy.close,
+    [Symbol.asyncDispose]: proxy.close,
   };
 }

@@ -120,6 +120,133 @@ function describeEvent(room: RoomIndex, position: number): string {
   return `#${position} ${event.eventId} "${what}" ts ${new Date(event.ts).toISOString()}`;
 }
 
+/** A viewer write, with its place in the room's history. */
+type PlacedWrite = ViewerWrite & { readonly position: number };
+
+/** An earlier read's answer on a room: its place in the room's history. */
+interface PlacedAnswer {
+  readonly read: number;
+  readonly position: number;
+}
+
+/** What one read answered for one room, with what the checks of that room share. */
+interface RoomCheck {
+  readonly read: ReadRecord;
+  readonly answered: AnsweredRoom;
+  readonly room: RoomIndex;
+  /** Records that this read broke `rule` on this room. */
+  readonly flag: (rule: Rule, detail: string) => void;
+}
+
+/**
+ * Keeps `current` as the room's furthest answer when it is further than the one kept, and
+ * returns the one kept when `current` is behind it (a rule that never goes back is broken).
+ */
+function behind<T extends PlacedAnswer>(
+  furthest: Map<string, T>,
+  roomId: string,
+  current: T,
+): T | undefined {
+  const previous = furthest.get(roomId);
+  if (!previous || current.position > previous.position) {
+    furthest.set(roomId, current);
+  }
+  return previous && current.position < previous.position ? previous : undefined;
+}
+
+/**
+ * Rules 1 to 4 on the room's reported newest message. False when rule 1 is broken: the answer
+ * then has no place in the history, and the room's other rules are not checked.
+ */
+function checkNewestMessage(
+  { read, answered, room, flag }: RoomCheck,
+  own: PlacedWrite | undefined,
+  furthest: Map<string, PlacedAnswer>,
+  stalenessMs: number,
+): boolean {
+  // 1. The reported newest message is one of the room's.
+  let position = -1;
+  if (answered.newestId !== null) {
+    const found = room.position.get(answered.newestId);
+    if (found === undefined) {
+      flag(
+        'exists',
+        `answered ${answered.newestId} "${answered.newestBody}", not in the room's history`,
+      );
+      return false;
+    }
+    position = found;
+  }
+  const answeredText = describeEvent(room, position);
+  // 2. Read-your-writes: the viewer's messages sent before the read show.
+  if (own && position < own.position) {
+    flag(
+      'readYourWrites',
+      `answered ${answeredText}; the viewer's "${own.value}" (${describeEvent(room, own.position)}) ` +
+        `was sent ${Math.round(read.startPerf - own.endPerf)} ms before the read started`,
+    );
+  }
+  // 3. Monotonic: never back to an older message.
+  const previous = behind(furthest, answered.id, { read: read.index, position });
+  if (previous) {
+    flag(
+      'monotonic',
+      `answered ${answeredText} after read ${previous.read} answered ${describeEvent(room, previous.position)}`,
+    );
+  }
+  // 4. Bounded staleness: messages sent long enough before the read show.
+  const cutoff = read.startWall - stalenessMs;
+  let due = -1;
+  for (const messagePosition of room.messagePositions) {
+    const event = room.events[messagePosition];
+    if (event && event.ts < cutoff) {
+      due = Math.max(due, messagePosition);
+    }
+  }
+  if (position < due) {
+    flag(
+      'boundedStaleness',
+      `answered ${answeredText}; the homeserver had ${describeEvent(room, due)}, ` +
+        `${Math.round(read.startWall - (room.events[due]?.ts ?? 0))} ms before the read started`,
+    );
+  }
+  return true;
+}
+
+/**
+ * Rule 5 on the room's reported name: one the room had, never back to an older one; and
+ * read-your-writes for the viewer's own renames.
+ */
+function checkName(
+  { read, answered, room, flag }: RoomCheck,
+  own: PlacedWrite | undefined,
+  furthest: Map<string, PlacedAnswer & { readonly name: string }>,
+): void {
+  const { name } = answered;
+  if (name === null) {
+    return;
+  }
+  const position = room.namePosition.get(name);
+  if (position === undefined) {
+    flag('names', `answered the name "${name}", never the room's`);
+    return;
+  }
+  const previous = behind(furthest, answered.id, { read: read.index, position, name });
+  if (previous) {
+    flag(
+      'names',
+      `answered the name "${name}" (#${position}) after read ${previous.read} answered "${previous.name}" (#${previous.position})`,
+    );
+  }
+  if (own && position < own.position) {
+    flag(
+      'readYourWrites',
+      `answered the name "${name}" (#${position}); the viewer renamed it ` +
+        `"${own.value}" (#${own.position}) ${Math.round(read.startPerf - own.endPerf)} ms before the read started`,
+    );
+  }
+}
+
 /**
  * Every violation of the soak's rules in `reads` (sequential, in order) given each room's
  * `history` (oldest first) and the viewer's own `writes`.
@@ -132,8 +259,8 @@ export function checkSoak(
 ): Violation[] {
   const rooms = new Map([...history].map(([roomId, events]) => [roomId, indexRoom(events)]));
   const violations: Violation[] = [];
-  const lastMessagePosition = new Map<string, { read: number; position: number }>();
-  const lastNamePosition = new Map<string, { read: number; position: number; name: string }>();
+  const furthestMessage = new Map<string, PlacedAnswer>();
+  const furthestName = new Map<string, PlacedAnswer & { readonly name: string }>();
   // The viewer's writes in the order they completed, to find those done before each read.
   const completed = [...writes].sort((a, b) => a.endPerf - b.endPerf);
 
@@ -141,20 +268,18 @@ export function checkSoak(
     if (read.error !== undefined) {
       continue;
     }
+    const flag = (rule: Rule, roomId: string, detail: string): void => {
+      violations.push({ rule, read: read.index, roomId, detail });
+    };
     const listed = new Set(read.rooms.map((room) => room.id));
     for (const roomId of options.roomIds) {
       if (!listed.has(roomId)) {
-        violations.push({
-          rule: 'complete',
-          read: read.index,
-          roomId,
-          detail: 'the room is missing from the answer',
-        });
+        flag('complete', roomId, 'the room is missing from the answer');
       }
     }
     // Per room: the newest place of a viewer message, and of a viewer rename, done before it.
-    const wroteMessage = new Map<string, ViewerWrite & { position: number }>();
-    const wroteName = new Map<string, ViewerWrite & { position: number }>();
+    const wroteMessage = new Map<string, PlacedWrite>();
+    const wroteName = new Map<string, PlacedWrite>();
     for (const write of completed) {
       if (write.endPerf >= read.startPerf) {
         break;
@@ -179,105 +304,15 @@ export function checkSoak(
       if (!room) {
         continue;
       }
-      // 1. The reported newest message is one of the room's.
-      let position = -1;
-      if (answered.newestId !== null) {
-        const found = room.position.get(answered.newestId);
-        if (found === undefined) {
-          violations.push({
-            rule: 'exists',
-            read: read.index,
-            roomId: answered.id,
-            detail: `answered ${answered.newestId} "${answered.newestBody}", not in the room's history`,
-          });
-          continue;
-        }
-        position = found;
-      }
-      const answeredText = describeEvent(room, position);
-      // 2. Read-your-writes: the viewer's messages sent before the read show.
+      const check: RoomCheck = {
+        read,
+        answered,
+        room,
+        flag: (rule, detail) => flag(rule, answered.id, detail),
+      };
       const own = wroteMessage.get(answered.id);
-      if (own && position < own.position) {
-        violations.push({
-          rule: 'readYourWrites',
-          read: read.index,
-          roomId: answered.id,
-          detail:
-            `answered ${answeredText}; the viewer's "${own.value}" (${describeEvent(room, own.position)}) ` +
-            `was sent ${Math.round(read.startPerf - own.endPerf)} ms before the read started`,
-        });
-      }
-      // 3. Monotonic: never back to an older message.
-      const previous = lastMessagePosition.get(answered.id);
-      if (previous && position < previous.position) {
-        violations.push({
-          rule: 'monotonic',
-          read: read.index,
-          roomId: answered.id,
-          detail: `answered ${answeredText} after read ${previous.read} answered ${describeEvent(room, previous.position)}`,
-        });
-      }
-      if (!previous || position > previous.position) {
-        lastMessagePosition.set(answered.id, { read: read.index, position });
-      }
-      // 4. Bounded staleness: messages sent long enough before the read show.
-      const cutoff = read.startWall - options.stalenessMs;
-      let due = -1;
-      for (const messagePosition of room.messagePositions) {
-        const event = room.events[messagePosition];
-        if (event && event.ts < cutoff) {
-          due = Math.max(due, messagePosition);
-        }
-      }
-      if (position < due) {
-        violations.push({
-          rule: 'boundedStaleness',
-          read: read.index,
-          roomId: answered.id,
-          detail:
-            `answered ${answeredText}; the homeserver had ${describeEvent(room, due)}, ` +
-            `${Math.round(read.startWall - (room.events[due]?.ts ?? 0))} ms before the read started`,
-        });
-      }
-      // 5. Names: one the room had, never back to an older one, and the viewer's own renames.
-      if (answered.name !== null) {
-        const namePosition = room.namePosition.get(answered.name);
-        if (namePosition === undefined) {
-          violations.push({
-            rule: 'names',
-            read: read.index,
-            roomId: answered.id,
-            detail: `answered the name "${answered.name}", never the room's`,
-          });
-          continue;
-        }
-        const previousName = lastNamePosition.get(answered.id);
-        if (previousName && namePosition < previousName.position) {
-          violations.push({
-            rule: 'names',
-            read: read.index,
-            roomId: answered.id,
-            detail: `answered the name "${answered.name}" (#${namePosition}) after read ${previousName.read} answered "${previousName.name}" (#${previousName.position})`,
-          });
-        }
-        if (!previousName || namePosition > previousName.position) {
-          lastNamePosition.set(answered.id, {
-            read: read.index,
-            position: namePosition,
-            name: answered.name,
-          });
-        }
-        const ownName = wroteName.get(answered.id);
-        if (ownName && namePosition < ownName.position) {
-          violations.push({
-            rule: 'readYourWrites',
-            read: read.index,
-            roomId: answered.id,
-            detail:
-              `answered the name "${answered.name}" (#${namePosition}); the viewer renamed it ` +
-              `"${ownName.value}" (#${ownName.position}) ${Math.round(read.startPerf - ownName.endPerf)} ms before the read started`,
-          });
-        }
+      if (checkNewestMessage(check, own, furthestMessage, options.stalenessMs)) {
+        checkName(check, wroteName.get(answered.id), furthestName);
       }
     }
   }

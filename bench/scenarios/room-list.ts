@@ -10,22 +10,30 @@
  * - direct Simplified Sliding Sync (MSC4186), one `POST …/sync?timeout=0` with one list of N rooms,
  *   `timeline_limit` 0 (1), or every member event and the power levels: the baseline, one call.
  *   Each call gets a fresh `conn_id` so Synapse cannot answer from an earlier connection.
- * - without messages and with the latest message, the facade again, warm: a second child with
- *   warm room views (`WARM_VIEW_IDLE_MS=60000`, src/sync/warm-views.ts) behind its own counting
- *   proxy, read until its view answers before timing, and checked to answer exactly as the cold
- *   facade does. Its view's sync loop long-polls through that proxy: its calls per run are the
- *   proxy's requests but that loop's `GET /sync` ones (bench/lib/warm-view.ts). Not in the group
- *   with members (not measured warm yet).
+ * - in every group, the facade again, warm: a second child with warm room views
+ *   (`WARM_VIEW_IDLE_MS=60000`, src/sync/warm-views.ts) behind its own counting proxy, read until
+ *   its view answers before timing, and checked to answer each of the three lists exactly as the
+ *   cold facade does. The view holds every member event of its joined rooms, so the list with
+ *   members is answered from it too. Its view's sync loop long-polls through that proxy: its
+ *   calls per run are the proxy's requests but that loop's `GET /sync` ones
+ *   (bench/lib/warm-view.ts).
  */
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { graphql, mapLimit, matrix, newAgent } from '../lib/client.ts';
 import type { BenchContext } from '../lib/context.ts';
 import { type ContenderResult, interleave } from '../lib/interleave.ts';
 import { registerUsers, seedRoom } from '../lib/seed.ts';
 import { startExtraFacade, startSideBySide } from '../lib/side-by-side.ts';
 import { contenderTable } from '../lib/table.ts';
-import { warmViewReads, withoutSyncLoop } from '../lib/warm-view.ts';
+import {
+  expectOnlyHits,
+  expectWarmAsCold,
+  WARM_CONTENDER as WARM,
+  warmReadTarget,
+  warmUntilFree,
+  warmViewReads,
+  withoutSyncLoop,
+} from '../lib/warm-view.ts';
 
 const MEMBERS = 6;
 const MESSAGES = 10;
@@ -34,10 +42,7 @@ const summaryFields = 'id name topic avatarUrl canonicalAlias joinedMemberCount'
 const fiveMembers = 'members(first: 5) { edges { node { displayName powerLevel } } }';
 const latestMessage =
   'messages(last: 1) { edges { node { id type originServerTs sender { id } ... on MessageEvent { body } } } }';
-/** The warm contender's name; the cold facade's is `facade`. */
-const WARM = 'facade, warm view';
-/** Reads of the warm facade before timing, at most, until its view answers one with no call. */
-const WARMING_READS = 50;
+type ListExtra = 'messages' | 'members' | null;
 
 export async function roomList(ctx: BenchContext): Promise<void> {
   const { url: homeserverUrl, registrationSharedSecret } = ctx.homeserver;
@@ -74,7 +79,7 @@ export async function roomList(ctx: BenchContext): Promise<void> {
 
   const listFrom = async (
     target: { url: string; agent: typeof facadeAgent },
-    extra: 'messages' | 'members' | null,
+    extra: ListExtra,
   ): Promise<{ bytes: number; body: { rooms: { edges: unknown[] } } }> => {
     const fields =
       extra === 'messages' ? ` ${latestMessage}` : extra === 'members' ? ` ${fiveMembers}` : '';
@@ -94,47 +99,27 @@ export async function roomList(ctx: BenchContext): Promise<void> {
   };
   const coldTarget = { url: facade.url, agent: facadeAgent };
   const warmTarget = { url: warmFacade.url, agent: warmSide.agent };
-  const facadeList = async (extra: 'messages' | 'members' | null): Promise<number> =>
+  const facadeList = async (extra: ListExtra): Promise<number> =>
     (await listFrom(coldTarget, extra)).bytes;
-  const warmList = async (extra: 'messages' | null): Promise<number> =>
+  const warmList = async (extra: ListExtra): Promise<number> =>
     (await listFrom(warmTarget, extra)).bytes;
 
-  // Warm it up: read until a read costs no upstream call (its first one starts the view).
   ctx.log('warming: the warm facade reads the list until its view answers');
-  let warmingReads = 0;
-  for (;;) {
-    warmingReads += 1;
-    const before = warmProxy.requests;
-    await warmList('messages');
-    if (warmProxy.requests === before) {
-      break;
-    }
-    if (warmingReads >= WARMING_READS) {
-      throw new Error(`room-list: the warm facade's view did not answer in ${WARMING_READS} reads`);
-    }
-    await sleep(100);
-  }
-  // The same rooms with the same fields as the cold facade's, and both warm lists with no upstream
+  const warmingReads = await warmUntilFree('room-list', warmProxy, () => warmList('messages'));
+  // The same rooms with the same fields as the cold facade's, and every warm list with no upstream
   // call. Compared by room: rooms seeded at once can share a millisecond, which the sliding plan
   // orders by stream position and the view (which sees no stream positions in its snapshot) by
-  // room ID; the order itself is checked by test/integration/warm-views.test.ts.
-  for (const extra of [null, 'messages'] as const) {
-    const cold = JSON.stringify(byRoom((await listFrom(coldTarget, extra)).body));
-    const before = warmProxy.requests;
-    const warm = JSON.stringify(byRoom((await listFrom(warmTarget, extra)).body));
-    const calls = warmProxy.requests - before;
-    if (warm !== cold) {
-      throw new Error(
-        `room-list: the warm facade's list (${extra ?? 'summary'}) differs from the cold one's:\n` +
-          `cold: ${cold.slice(0, 2000)}\nwarm: ${warm.slice(0, 2000)}`,
-      );
-    }
-    if (calls !== 0) {
-      throw new Error(
-        `room-list: a warm read (${extra ?? 'summary'}) made ${calls} upstream calls`,
-      );
-    }
-  }
+  // room ID; the order itself is checked by test/integration/warm-views.test.ts. Within a room,
+  // as is: its members in the same order.
+  await expectWarmAsCold(
+    'room-list',
+    warmProxy,
+    ([null, 'messages', 'members'] as const).map((extra) => ({
+      label: extra ?? 'summary',
+      cold: async () => byRoom((await listFrom(coldTarget, extra)).body),
+      warm: async () => byRoom((await listFrom(warmTarget, extra)).body),
+    })),
+  );
   ctx.log(`warm after ${warmingReads} reads; its answers equal the cold facade's`);
   const warmReadsBefore = await warmViewReads(warmFacade.url);
   const rest = async (withMessages: boolean): Promise<number> => {
@@ -203,6 +188,13 @@ export async function roomList(ctx: BenchContext): Promise<void> {
   const withMessages = 'with latest message';
   // Not one of the issue's targets: how the member lists the list brings along compare.
   const withMembers = 'with 5 members';
+  const warmContender = (group: string, extra: ListExtra) => ({
+    name: WARM,
+    group,
+    proxy: warmProxy,
+    cpuMs: warmCpu,
+    run: () => warmList(extra),
+  });
   ctx.log(`timing: ${warmup} warm-up + ${runs} runs per contender, interleaved`);
   const results = await interleave(
     [
@@ -213,7 +205,7 @@ export async function roomList(ctx: BenchContext): Promise<void> {
         cpuMs: facadeCpu,
         run: () => facadeList(null),
       },
-      { name: WARM, group: without, proxy: warmProxy, cpuMs: warmCpu, run: () => warmList(null) },
+      warmContender(without, null),
       { name: 'joined_rooms + /state', group: without, proxy: directProxy, run: () => rest(false) },
       {
         name: 'sliding sync, timeline 0',
@@ -229,13 +221,7 @@ export async function roomList(ctx: BenchContext): Promise<void> {
         cpuMs: facadeCpu,
         run: () => facadeList('messages'),
       },
-      {
-        name: WARM,
-        group: withMessages,
-        proxy: warmProxy,
-        cpuMs: warmCpu,
-        run: () => warmList('messages'),
-      },
+      warmContender(withMessages, 'messages'),
       {
         name: 'joined_rooms + /state + /messages',
         group: withMessages,
@@ -256,6 +242,7 @@ export async function roomList(ctx: BenchContext): Promise<void> {
         cpuMs: facadeCpu,
         run: () => facadeList('members'),
       },
+      warmContender(withMembers, 'members'),
       {
         name: 'joined_rooms + /state',
         group: withMembers,
@@ -275,26 +262,20 @@ export async function roomList(ctx: BenchContext): Promise<void> {
 
   // Every timed read of the warm facade was a hit: none went cold (a sliding sync would count as
   // a call anyway, but a miss is named here).
-  const warmReadsAfter = await warmViewReads(warmFacade.url);
-  const warmReads = Object.fromEntries(
-    Object.entries(warmReadsAfter).map(([outcome, count]) => [
-      outcome,
-      count - (warmReadsBefore[outcome] ?? 0),
-    ]),
+  const warmReads = await expectOnlyHits(
+    'room-list',
+    warmFacade.url,
+    warmReadsBefore,
+    results.filter((result) => result.name === WARM).length * (warmup + runs),
   );
-  const expectedHits = 2 * (warmup + runs);
-  const warmMisses = Object.entries(warmReads).filter(
-    ([outcome, count]) => outcome !== 'hit' && count !== 0,
-  );
-  if (warmReads['hit'] !== expectedHits || warmMisses.length > 0) {
-    throw new Error(
-      `room-list: the warm facade's timed reads were not all hits (${expectedHits} expected): ` +
-        JSON.stringify(warmReads),
-    );
-  }
 
   const targets = [without, withMessages].map((group) => roomListTarget(results, group));
-  const warmGoal = warmListTarget(results, withMessages, rooms);
+  const warmGoal = warmReadTarget(
+    'room-list',
+    results,
+    withMessages,
+    `warm ${rooms}-room list with latest messages`,
+  );
   ctx.log(`\nroom-list: ${rooms} rooms, ${runs} runs\n${contenderTable(results)}`);
   for (const target of targets) {
     ctx.log(`target (${target.group}): ${target.text}: ${target.met ? 'met' : 'NOT met'}`);
@@ -341,25 +322,6 @@ function roomListTarget(results: readonly ContenderResult[], group: string) {
     nearSliding,
     underRest,
     met: calls && nearSliding && underRest,
-  };
-}
-
-/** The warm list's target: with the latest messages, p50 ≤ 2 ms and no upstream call. */
-function warmListTarget(results: readonly ContenderResult[], group: string, rooms: number) {
-  const warm = results.find((result) => result.group === group && result.name === WARM);
-  if (!warm) {
-    throw new Error(`room-list: the warm contender of ${group} missing`);
-  }
-  const calls = warm.upstreamCalls.max === 0;
-  const fast = warm.latencyMs.p50 <= 2;
-  return {
-    group,
-    text:
-      `warm ${rooms}-room list with latest messages: p50 ≤ 2 ms ` +
-      `(${warm.latencyMs.p50.toFixed(2)}), 0 upstream calls (${warm.upstreamCalls.max})`,
-    calls,
-    fast,
-    met: calls && fast,
   };
 }
 

@@ -12,9 +12,17 @@
  * (`epoch`); a receiver that finds one missing (Redis restarted, its subscription dropped), or a
  * new lineage (a loop that had to start afresh), tells its listeners with a `gap` for each room
  * they follow. Repeated timeline events are dropped by ID in any case.
+ *
+ * Warm room views (src/sync/warm-views.ts) work on any instance. As the holder, a feed answers
+ * snapshot requests on the channel (taken between two syncs, published in line with its
+ * messages), adds each raw response to its message while another instance keeps a view (noted
+ * in Redis with its interest), hands a response to its own views only once it is stored, and
+ * names in each message the nudges (writes, cold reads) received before its response was
+ * requested. Elsewhere, a {@link ViewFollower} (src/cluster/view-follower.ts) keeps the views.
  */
 import { randomUUID } from 'node:crypto';
 import type { UpstreamLogger } from '../matrix/http.ts';
+import type { SyncFilter, SyncResponse } from '../matrix/sync.ts';
 import { RecentIds } from '../sync/recent-ids.ts';
 import type { SyncUpdate } from '../sync/sync-events.ts';
 import type { SyncFeed, SyncFeedFactory, SyncFeedInit } from '../sync/sync-hub.ts';
@@ -26,12 +34,24 @@ import {
   type ClusterMessage,
   fromWire,
   parseClusterMessage,
+  responseToWire,
   toWire,
   type WireUpdate,
 } from './update-wire.ts';
+import { ViewFollower } from './view-follower.ts';
 
 /** Timeline event IDs remembered per room to drop repeats (a loop resumed twice, a replay). */
 const RECENT_PER_ROOM = 64;
+/** Nudges received as the holder, until a response names them. */
+const NUDGES_KEPT = 64;
+/**
+ * How long a write waits for its nudge to be in Redis (so that a read of the same user through
+ * another instance right after it knows to wait): Redis answers in well under a millisecond, and
+ * when it is away a mutation must not wait for it.
+ */
+const NUDGE_WAIT_MS = 100;
+/** How long a snapshot asked of another instance may take, in leases (asked again every round). */
+const SNAPSHOT_LEASES = 5;
 
 /** What the cluster feeds report (src/server/metrics.ts); each call must be cheap. */
 export interface ClusterFeedMetrics {
@@ -56,6 +76,45 @@ export interface ClusterFeedOptions {
 /** The hub's feeds in cluster mode. */
 export function clusterFeeds(options: ClusterFeedOptions): SyncFeedFactory {
   return (init) => new ClusterFeed(options, init);
+}
+
+/**
+ * Tells the cluster of a write of a token this instance has no feed for: the loop's holder syncs
+ * at once, and the views other instances keep of the token wait for a response past it. The
+ * nudge is sent, not awaited (Redis being away must not hold up a mutation).
+ */
+export function announceWrites(
+  options: ClusterFeedOptions,
+): (accessToken: string) => Promise<void> {
+  return (accessToken) =>
+    announce(options.redis, tokenKeys(options.tokenKey(accessToken)), randomUUID(), options.logger);
+}
+
+/**
+ * Publishes nudge `id` on the token's channel; resolves once Redis has it, or after
+ * {@link NUDGE_WAIT_MS} (never rejects: a lost nudge only costs a bounded wait or a cold read).
+ */
+function announce(
+  redis: ClusterRedis,
+  keys: TokenKeys,
+  id: string,
+  logger: UpstreamLogger | undefined,
+): Promise<void> {
+  const message: ClusterMessage = { kind: 'nudge', from: redis.self, id };
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  return Promise.race([
+    redis
+      .send(keys, JSON.stringify(message))
+      .catch((error: unknown) =>
+        logger?.warn(
+          { error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) },
+          'could not announce a write to the cluster',
+        ),
+      ),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, NUDGE_WAIT_MS);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }
 
 class ClusterFeed implements SyncFeed {
@@ -87,6 +146,20 @@ class ClusterFeed implements SyncFeed {
   /** Rooms seen in updates here, for gaps. */
   readonly #rooms = new Set<string>();
   readonly #recent = new Map<string, RecentIds>();
+  /** Resolves once Redis confirms this instance hears the token's channel. */
+  readonly #listening = Promise.withResolvers<void>();
+  /** The views here while another instance runs the loop. */
+  readonly #follower: ViewFollower;
+  /** As the holder: nudges received and when, until a response names them. */
+  #nudgesReceived: { id: string; at: number }[] = [];
+  /** As the holder: another instance keeps a view (Redis said so last round). */
+  #othersViewing = false;
+  /** As the holder: raw responses go out until then at least (a snapshot was asked for). */
+  #rawWantedUntil = 0;
+  /** As the holder: the response in hand, until its updates are published with it. */
+  #pendingRaw: { response: SyncResponse; requestedAt: number } | null = null;
+  /** As the holder: a raw response could not be published; the next message says so. */
+  #rawLost = false;
 
   constructor(options: ClusterFeedOptions, init: SyncFeedInit) {
     this.#redis = options.redis;
@@ -94,11 +167,20 @@ class ClusterFeed implements SyncFeed {
     this.#keys = tokenKeys(options.tokenKey(init.account.accessToken));
     this.#logger = options.logger;
     this.#metrics = options.metrics;
+    this.#follower = new ViewFollower({
+      self: this.#redis.self,
+      send: (message) => this.#send(message),
+      lastPublished: () => this.#redis.lastPublished(this.#keys),
+      respond: (response, requestedAt) => init.respond(response, requestedAt),
+      lost: () => init.lost(),
+      snapshotTimeoutMs: this.#redis.leaseMs * SNAPSHOT_LEASES,
+    });
   }
 
   async run(): Promise<void> {
     const onMessage = (event: CustomEvent) => this.#receive(event.detail);
     this.#redis.events.addEventListener(this.#keys.channel, onMessage);
+    this.#listening.resolve(this.#redis.listening(this.#keys.channel));
     const interval = Math.max(50, Math.floor(this.#redis.leaseMs / 3));
     try {
       while (!this.#stopped && !this.#ended) {
@@ -119,21 +201,68 @@ class ClusterFeed implements SyncFeed {
   stop(): void {
     this.#stopped = true;
     this.#wake?.();
+    // A snapshot waiting to be asked for gives up (it finds the feed stopped).
+    this.#listening.resolve();
+    this.#follower.stop();
+  }
+
+  async snapshot(filter: SyncFilter): Promise<SyncResponse> {
+    // Taken once the channel is heard: a write announced before then ended before the snapshot
+    // is taken, and one announced after is heard here, which a view waits for.
+    await this.#listening.promise;
+    if (this.#loop !== null) {
+      return this.#localSnapshot(this.#loop.loop, filter);
+    }
+    if (this.#stopped || this.#ended) {
+      throw new DOMException('sync feed stopped', 'AbortError');
+    }
+    return this.#follower.ask(filter);
+  }
+
+  current(timeoutMs: number): Promise<boolean> {
+    return this.#follower.current(timeoutMs);
+  }
+
+  /**
+   * A write of the token's here: the loop syncs at once, wherever it runs, and the views on every
+   * instance wait for a response that passed it (read-your-writes without sticky sessions).
+   */
+  nudge(): Promise<void> {
+    const id = randomUUID();
+    this.#follower.heard(id);
+    if (this.#loop !== null) {
+      this.#nudgeLoop(this.#loop.loop, id);
+    }
+    return announce(this.#redis, this.#keys, id, this.#logger);
+  }
+
+  /** As the holder: syncs now, and names `id` in the first response requested after this. */
+  #nudgeLoop(loop: SyncLoop, id: string): void {
+    this.#nudgesReceived.push({ id, at: performance.now() });
+    this.#nudgesReceived.splice(0, this.#nudgesReceived.length - NUDGES_KEPT);
+    loop.nudge();
   }
 
   /** One round: note the interest, then renew the lease held or try to take it. */
   async #tick(): Promise<void> {
     try {
       // Interest lasts two rounds past the next one: a late round does not drop it.
-      const others = await this.#redis.noteInterest(this.#keys, this.#redis.leaseMs * 2);
+      const { others, otherViewers } = await this.#redis.noteInterest(
+        this.#keys,
+        this.#redis.leaseMs * 2,
+        this.#init.observed(),
+      );
+      this.#othersViewing = otherViewers > 0;
       if (this.#loop !== null) {
         if (!(await this.#redis.renew(this.#keys))) {
           this.#logger?.warn({ loopId: this.#init.loopId }, 'sync lease lost to another instance');
-          this.#deposed.add(this.#loop.loop);
+          this.#depose(this.#loop.loop);
           await this.#stopLoop();
         }
       } else if (!this.#stopped && (await this.#redis.acquire(this.#keys))) {
         await this.#startLoop(others > 0);
+      } else {
+        this.#follower.askAgain();
       }
     } catch (error) {
       // Redis is away: a holder goes on delivering here, everyone tries again next round.
@@ -171,6 +300,17 @@ class ClusterFeed implements SyncFeed {
     const loop = this.#init.newLoop({
       resumeFrom: stored?.position,
       onEstablished: () => this.#publish(loop, epoch, []),
+      onResponse: (response, requestedAt) => {
+        this.#pendingRaw = { response, requestedAt };
+        // The response goes to the views here once its position is stored (#publish): a view
+        // never shows what a takeover would not resume after. One without updates is published
+        // for that alone (its updates, if any, come right after this and take it along).
+        queueMicrotask(() => {
+          if (this.#pendingRaw?.response === response) {
+            this.#publish(loop, epoch, []);
+          }
+        });
+      },
       onUpdates: (updates, receivedAt) => {
         this.#deliver(updates, receivedAt);
         this.#publish(loop, epoch, updates);
@@ -184,6 +324,34 @@ class ClusterFeed implements SyncFeed {
       this.#wake?.();
     });
     this.#loop = { loop, done, epoch };
+    this.#follower.takeOver(stored === null ? null : { epoch, seq: stored.seq }, (filter) =>
+      this.#localSnapshot(loop, filter),
+    );
+  }
+
+  /**
+   * A snapshot of the loop running here, handed over in line with its responses: those before it
+   * reach the views here (after their publish) before it does.
+   */
+  #localSnapshot(loop: SyncLoop, filter: SyncFilter): Promise<SyncResponse> {
+    return new Promise((resolve, reject) => {
+      loop.snapshot(filter).then((snapshot) => {
+        this.#publishing = this.#publishing.then(() => resolve(snapshot));
+      }, reject);
+    });
+  }
+
+  /** The loop lost its lease: what it still had to publish is dropped, and with it the views' base. */
+  #depose(loop: SyncLoop): void {
+    this.#deposed.add(loop);
+    if (this.#init.observed()) {
+      this.#init.lost();
+    }
+  }
+
+  /** As the holder: whether another instance needs the raw responses. */
+  #rawWanted(): boolean {
+    return this.#othersViewing || performance.now() < this.#rawWantedUntil;
   }
 
   async #stopLoop(): Promise<void> {
@@ -201,6 +369,14 @@ class ClusterFeed implements SyncFeed {
    */
   #publish(loop: SyncLoop, epoch: string, updates: readonly SyncUpdate[]): void {
     const position = loop.position();
+    const raw = this.#pendingRaw;
+    this.#pendingRaw = null;
+    const withRaw = raw !== null && this.#rawWanted();
+    let passed: string[] | undefined;
+    if (raw !== null && this.#nudgesReceived.length > 0) {
+      passed = this.#nudgesReceived.filter((nudge) => nudge.at < raw.requestedAt).map((n) => n.id);
+      this.#nudgesReceived = this.#nudgesReceived.filter((nudge) => nudge.at >= raw.requestedAt);
+    }
     if (updates.some((update) => update.kind === 'ended')) {
       this.#ended = true;
       this.#wake?.();
@@ -213,23 +389,28 @@ class ClusterFeed implements SyncFeed {
         ...[...this.#unpublished].map((roomId): WireUpdate => ({ kind: 'gap', roomId })),
         ...updates.map(toWire),
       ];
-      const seq = wire.length > 0 ? this.#published + 1 : this.#published;
+      const sent = wire.length > 0 || withRaw || (passed?.length ?? 0) > 0;
+      let stored = false;
+      const seq = sent ? this.#published + 1 : this.#published;
       const message: ClusterMessage = {
         kind: 'updates',
         from: this.#redis.self,
         epoch,
         seq,
         updates: wire,
+        ...(withRaw && !this.#rawLost ? { response: responseToWire(raw.response) } : {}),
+        ...(passed === undefined || passed.length === 0 ? {} : { passed }),
       };
       try {
         const held = await this.#redis.publish(
           this.#keys,
-          wire.length > 0 ? JSON.stringify(message) : '',
+          sent ? JSON.stringify(message) : '',
           JSON.stringify({ epoch, seq, position }),
+          { epoch, seq },
         );
         if (!held) {
           this.#logger?.warn({ loopId: this.#init.loopId }, 'sync lease lost while publishing');
-          this.#deposed.add(loop);
+          this.#depose(loop);
           if (this.#loop?.loop === loop) {
             void this.#stopLoop();
           }
@@ -239,14 +420,28 @@ class ClusterFeed implements SyncFeed {
         this.#epoch = epoch;
         this.#seq = seq;
         this.#unpublished.clear();
+        if (sent) {
+          this.#rawLost = false;
+        }
+        stored = true;
       } catch (error) {
         this.#metrics?.publishFailed();
+        // The views elsewhere cannot go on from a response they never got: the next message
+        // goes without one, which makes them start over.
+        this.#rawLost ||= withRaw;
         for (const update of updates) {
           if ('roomId' in update) {
             this.#unpublished.add(update.roomId);
           }
         }
         this.#warn(error, 'could not publish sync updates; other instances get a gap');
+      }
+      // Stored (or Redis is away, and the loop goes on here regardless): the views here take it.
+      if (raw !== null) {
+        this.#init.respond(raw.response, raw.requestedAt);
+      }
+      if (stored) {
+        this.#follower.applied({ epoch, seq });
       }
     });
   }
@@ -257,11 +452,30 @@ class ClusterFeed implements SyncFeed {
     if (message === null || message.from === this.#redis.self || this.#stopped) {
       return;
     }
-    if (message.kind === 'released') {
-      if (this.#loop === null) {
-        this.#wake?.();
-      }
-      return;
+    switch (message.kind) {
+      case 'released':
+        if (this.#loop === null) {
+          this.#wake?.();
+        }
+        return;
+      case 'snapshot-request':
+        this.#answerSnapshot(message.filter, message.id);
+        return;
+      case 'nudge':
+        // Another instance wrote for the token: the views here wait for a response past it
+        // (told first, so that the response's time, noted after, is not before the write's).
+        if (this.#init.observed()) {
+          this.#init.written();
+          this.#follower.heard(message.id);
+        }
+        // Only views wait for a response past it: without any, the loop need not hurry.
+        if (this.#loop !== null && (this.#init.observed() || this.#rawWanted())) {
+          this.#nudgeLoop(this.#loop.loop, message.id);
+        }
+        return;
+      case 'snapshot':
+        this.#follower.receiveSnapshot(message);
+        return;
     }
     // Running the loop here, this instance delivers its own; another sender is a holder that
     // lost the lease and has not noticed yet.
@@ -269,11 +483,52 @@ class ClusterFeed implements SyncFeed {
       return;
     }
     const receivedAt = performance.now();
+    this.#follower.follow(message);
     const gaps = this.#track(message.epoch, message.seq, false);
     if (gaps === null) {
       return;
     }
     this.#deliver([...gaps, ...message.updates.map(fromWire)], receivedAt);
+  }
+
+  /**
+   * As the holder: takes the snapshot between two syncs and publishes it after the messages
+   * before it, numbered as their last; the responses after it go out raw from now on.
+   */
+  #answerSnapshot(filter: SyncFilter, id: string): void {
+    const running = this.#loop;
+    if (running === null) {
+      return;
+    }
+    this.#rawWantedUntil = performance.now() + this.#redis.leaseMs * 2;
+    running.loop.snapshot(filter).then(
+      (snapshot) => {
+        this.#publishing = this.#publishing.then(async () => {
+          if (this.#deposed.has(running.loop)) {
+            return;
+          }
+          const answer: ClusterMessage = {
+            kind: 'snapshot',
+            from: this.#redis.self,
+            id,
+            epoch: running.epoch,
+            after: this.#published,
+            response: responseToWire(snapshot),
+          };
+          await this.#redis
+            .send(this.#keys, JSON.stringify(answer))
+            .catch((error: unknown) => this.#warn(error, 'could not publish a snapshot'));
+        });
+      },
+      (error: unknown) => this.#warn(error, 'could not take a snapshot asked for'),
+    );
+  }
+
+  /** Publishes a message on the token's channel (a failure only costs a retry or a cold read). */
+  #send(message: ClusterMessage): void {
+    this.#redis
+      .send(this.#keys, JSON.stringify(message))
+      .catch((error: unknown) => this.#warn(error, 'could not publish on the token channel'));
   }
 
   /**

@@ -8,6 +8,10 @@
  *   message any instance received: no gap, no repeat;
  * - `mf:{h}:interest` — the instances with listeners for the token (a sorted set of expiry
  *   times), so that the holder leaving knows whether to hand the loop over or end it;
+ * - `mf:{h}:viewers` — those of them keeping a warm room view of the token (the same way), so
+ *   that the holder publishes its raw responses while anyone else needs them;
+ * - `mf:{h}:seq` — the lineage and number of the last message published (`<epoch> <seq>`), stored
+ *   with the position, which a warm read waits for its instance to have applied;
  * - channel `mf:{h}:updates` — the loop's updates (src/cluster/update-wire.ts), received through
  *   yoga's Redis event target.
  *
@@ -23,6 +27,8 @@ export interface TokenKeys {
   readonly lease: string;
   readonly position: string;
   readonly interest: string;
+  readonly viewers: string;
+  readonly seq: string;
   readonly channel: string;
 }
 
@@ -32,6 +38,8 @@ export function tokenKeys(hash: string): TokenKeys {
     lease: `${prefix}:lease`,
     position: `${prefix}:pos`,
     interest: `${prefix}:interest`,
+    viewers: `${prefix}:viewers`,
+    seq: `${prefix}:seq`,
     channel: `${prefix}:updates`,
   };
 }
@@ -42,20 +50,21 @@ const NOW = `local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + ma
 /**
  * Stores the holder's position and publishes its message, if it still holds the lease; a lease
  * Redis lost (a restart without persistence) is taken back. 1: done; 0: another instance holds it.
- * KEYS: lease, position. ARGV: holder, lease ms, channel, message ('' for none), position,
- * position ms.
+ * KEYS: lease, position, seq. ARGV: holder, lease ms, channel, message ('' for none), position,
+ * position ms, seq.
  */
 const PUBLISH = `
 local holder = redis.call('GET', KEYS[1])
 if holder and holder ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('SET', KEYS[2], ARGV[5], 'PX', ARGV[6])
+redis.call('SET', KEYS[3], ARGV[7], 'PX', ARGV[6])
 if ARGV[4] ~= '' then redis.call('PUBLISH', ARGV[3], ARGV[4]) end
 return 1`;
 
 /**
  * Renews the holder's lease (and keeps its position alive); takes back a lease Redis lost.
- * 1: held; 0: another instance holds it. KEYS: lease, position. ARGV: holder, lease ms,
+ * 1: held; 0: another instance holds it. KEYS: lease, position, seq. ARGV: holder, lease ms,
  * position ms.
  */
 const RENEW = `
@@ -63,33 +72,44 @@ local holder = redis.call('GET', KEYS[1])
 if holder and holder ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('PEXPIRE', KEYS[2], ARGV[3])
+redis.call('PEXPIRE', KEYS[3], ARGV[3])
 return 1`;
 
 /**
- * Notes the instance's interest until now + ttl; returns how many other instances are interested.
- * KEYS: interest. ARGV: instance, ttl ms.
+ * Notes the instance's interest until now + ttl, and whether it keeps a view (ARGV[3] = '1');
+ * returns how many other instances are interested, and how many others keep a view.
+ * KEYS: interest, viewers. ARGV: instance, ttl ms, viewing.
  */
 const INTEREST = `${NOW}
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+local expiry = now + tonumber(ARGV[2])
+for _, key in ipairs(KEYS) do redis.call('ZREMRANGEBYSCORE', key, '-inf', now) end
+redis.call('ZADD', KEYS[1], expiry, ARGV[1])
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) * 2)
-return redis.call('ZCARD', KEYS[1]) - 1`;
+if ARGV[3] == '1' then
+  redis.call('ZADD', KEYS[2], expiry, ARGV[1])
+  redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[2]) * 2)
+else
+  redis.call('ZREM', KEYS[2], ARGV[1])
+end
+local viewers = redis.call('ZCARD', KEYS[2]) - (ARGV[3] == '1' and 1 or 0)
+return {redis.call('ZCARD', KEYS[1]) - 1, viewers}`;
 
 /**
  * The instance has no listeners left for the token. A lease it holds is released, and the other
  * instances still interested are told (`released`) so that one takes over. With none left, or
  * when the loop ended for good (ARGV[4] = '1'), the position goes too: a loop started later
  * serves new subscribers, who want what happens from then on. Returns how many others remain.
- * KEYS: interest, lease, position. ARGV: instance, channel, released message, ended.
+ * KEYS: interest, lease, position, viewers, seq. ARGV: instance, channel, released message, ended.
  */
 const LEAVE = `${NOW}
 redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[4], ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local others = redis.call('ZCARD', KEYS[1])
 local held = redis.call('GET', KEYS[2]) == ARGV[1]
 if held then redis.call('DEL', KEYS[2]) end
 if others == 0 or ARGV[4] == '1' then
-  redis.call('DEL', KEYS[3])
+  redis.call('DEL', KEYS[3], KEYS[5])
 elseif held then
   redis.call('PUBLISH', ARGV[2], ARGV[3])
 end
@@ -98,8 +118,14 @@ return others`;
 interface ClusterScripts {
   mfPublish(...args: (string | number)[]): Promise<number>;
   mfRenew(...args: (string | number)[]): Promise<number>;
-  mfInterest(...args: (string | number)[]): Promise<number>;
+  mfInterest(...args: (string | number)[]): Promise<[number, number]>;
   mfLeave(...args: (string | number)[]): Promise<number>;
+}
+
+/** A message of a token's loop: its lineage and number (update-wire.ts). */
+export interface PublishedMark {
+  readonly epoch: string;
+  readonly seq: number;
 }
 
 /** What a position is stored with: the loop's lineage and message count (update-wire.ts). */
@@ -158,14 +184,22 @@ export class ClusterRedis {
     this.#subscriber = new Redis(options.url, { ...common, maxRetriesPerRequest: null });
     this.#commands.on('error', onError);
     this.#subscriber.on('error', onError);
-    this.#commands.defineCommand('mfPublish', { numberOfKeys: 2, lua: PUBLISH });
-    this.#commands.defineCommand('mfRenew', { numberOfKeys: 2, lua: RENEW });
-    this.#commands.defineCommand('mfInterest', { numberOfKeys: 1, lua: INTEREST });
-    this.#commands.defineCommand('mfLeave', { numberOfKeys: 3, lua: LEAVE });
+    this.#commands.defineCommand('mfPublish', { numberOfKeys: 3, lua: PUBLISH });
+    this.#commands.defineCommand('mfRenew', { numberOfKeys: 3, lua: RENEW });
+    this.#commands.defineCommand('mfInterest', { numberOfKeys: 2, lua: INTEREST });
+    this.#commands.defineCommand('mfLeave', { numberOfKeys: 5, lua: LEAVE });
     this.events = createRedisEventTarget({
       publishClient: this.#commands,
       subscribeClient: this.#subscriber,
     });
+  }
+
+  /**
+   * Resolves once Redis confirms that this instance hears `channel` (which the event target
+   * subscribed to first, on the same connection); never rejects.
+   */
+  async listening(channel: string): Promise<void> {
+    await this.#subscriber.subscribe(channel).catch(() => {});
   }
 
   /** Calls `listener` each time both connections are (again) ready. */
@@ -195,6 +229,7 @@ export class ClusterRedis {
       (await this.#commands.mfRenew(
         keys.lease,
         keys.position,
+        keys.seq,
         this.self,
         this.leaseMs,
         this.positionMs,
@@ -203,19 +238,33 @@ export class ClusterRedis {
   }
 
   /** Stores the position and publishes `message` (JSON, or '' for none) while holding the lease. */
-  async publish(keys: TokenKeys, message: string, position: string): Promise<boolean> {
+  async publish(
+    keys: TokenKeys,
+    message: string,
+    position: string,
+    published: PublishedMark,
+  ): Promise<boolean> {
     return (
       (await this.#commands.mfPublish(
         keys.lease,
         keys.position,
+        keys.seq,
         this.self,
         this.leaseMs,
         keys.channel,
         message,
         position,
         this.positionMs,
+        `${published.epoch} ${published.seq}`,
       )) === 1
     );
+  }
+
+  /** The last message published for the token, if any (`mf:{h}:seq`). */
+  async lastPublished(keys: TokenKeys): Promise<PublishedMark | null> {
+    const text = await this.#commands.get(keys.seq);
+    const [epoch, seq] = text?.split(' ') ?? [];
+    return epoch === undefined || seq === undefined ? null : { epoch, seq: Number(seq) };
   }
 
   /** The stored position of the token's loop, if any. */
@@ -225,11 +274,28 @@ export class ClusterRedis {
   }
 
   /**
-   * Notes that this instance has listeners for the token, for `ttlMs`; resolves with how many
-   * other instances have (or had, if they died within `ttlMs`).
+   * Notes that this instance has listeners for the token, for `ttlMs`, and whether it keeps a
+   * view of it; resolves with how many other instances have listeners, and how many others keep
+   * a view (or had, if they died within `ttlMs`).
    */
-  async noteInterest(keys: TokenKeys, ttlMs: number): Promise<number> {
-    return this.#commands.mfInterest(keys.interest, this.self, ttlMs);
+  async noteInterest(
+    keys: TokenKeys,
+    ttlMs: number,
+    viewing: boolean,
+  ): Promise<{ others: number; otherViewers: number }> {
+    const [others, otherViewers] = await this.#commands.mfInterest(
+      keys.interest,
+      keys.viewers,
+      this.self,
+      ttlMs,
+      viewing ? '1' : '0',
+    );
+    return { others, otherViewers };
+  }
+
+  /** Publishes `message` on the token's channel, whoever holds the lease. */
+  async send(keys: TokenKeys, message: string): Promise<void> {
+    await this.#commands.publish(keys.channel, message);
   }
 
   /** See {@link LEAVE}: hands the loop over, or ends it when nobody else listens. */
@@ -238,6 +304,8 @@ export class ClusterRedis {
       keys.interest,
       keys.lease,
       keys.position,
+      keys.viewers,
+      keys.seq,
       this.self,
       keys.channel,
       released,

@@ -18,7 +18,7 @@ export interface Whoami {
 
 export async function whoami(client: MatrixClient, options?: CallOptions): Promise<Whoami> {
   const body = await client.send<{ user_id: string; device_id?: string; is_guest?: boolean }>(
-    { method: 'GET', path: clientPath`/account/whoami` },
+    { method: 'GET', path: clientPath`/account/whoami`, touchesRooms: false },
     options,
   );
   if (client.accessToken !== null) {

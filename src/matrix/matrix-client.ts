@@ -21,6 +21,13 @@ export interface MatrixRequest {
    */
   idempotent?: boolean;
   /**
+   * Whether the request changes or shows the user's rooms (nearly every one does; not `whoami`):
+   * after one, a warm room view waits for its stream to pass it before answering again, so that
+   * an answer never goes back from what this one wrote or saw (src/sync/warm-views.ts).
+   * @default true
+   */
+  touchesRooms?: boolean;
+  /**
    * Send without the caller's access token (login, public endpoints).
    * @default false
    */

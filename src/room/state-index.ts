@@ -17,6 +17,11 @@ export interface StateEntry {
 /** The current state of one room, one entry per (type, state key). */
 export class StateIndex {
   readonly #entries = new Map<string, StateEntry>();
+  /**
+   * The entries under an empty state key (the room's name, topic, create event…), by type alone:
+   * the fields of a listed room read these, and so look them up without building a key.
+   */
+  readonly #byTypeAlone = new Map<string, StateEntry>();
 
   /**
    * Indexes the state events among `events` (the others are skipped). Later events for the same
@@ -49,11 +54,18 @@ export class StateIndex {
 
   #put(entry: StateEntry): void {
     this.#entries.set(indexKey(entry.type, entry.stateKey), entry);
+    if (entry.stateKey === '') {
+      this.#byTypeAlone.set(entry.type, entry);
+    }
   }
 
   /** The state under (type, key), or `null` when the room has none. */
   get(type: string, stateKey = ''): StateEntry | null {
-    return this.#entries.get(indexKey(type, stateKey)) ?? null;
+    return (
+      (stateKey === ''
+        ? this.#byTypeAlone.get(type)
+        : this.#entries.get(indexKey(type, stateKey))) ?? null
+    );
   }
 
   /** The content of one state event, or `null` when the room has none. */

@@ -7,6 +7,7 @@ import type { RequestSession } from '../session/request-session.ts';
 import type { SyncHub } from '../sync/sync-hub.ts';
 import type { WarmViews } from '../sync/warm-views.ts';
 import { fieldCost } from './cost.ts';
+import ImmediateNodeIdsPlugin from './immediate-node-ids.ts';
 import { nodeIdType } from './node-id.ts';
 
 /** What every resolver receives. Built per request by the server (`src/server/context.ts`). */
@@ -46,7 +47,8 @@ export const builder = new SchemaBuilder<{
   };
 }>({
   defaultFieldNullability: false,
-  plugins: [RelayPlugin, ComplexityPlugin],
+  // After Relay, whose node `id` resolvers it makes synchronous (immediate-node-ids.ts).
+  plugins: [RelayPlugin, ImmediateNodeIdsPlugin, ComplexityPlugin],
   complexity: {
     // Each field weighs the upstream calls it can make (src/schema/cost.ts). The limit is
     // enforced by the server before execution (src/server/yoga.ts), for the whole operation at

@@ -127,34 +127,63 @@ export interface SealedConnection<T> {
 }
 
 /**
- * A page of `items`, each edge's cursor sealed only when something reads it (then once): most
- * queries select the nodes alone, and a cursor costs an HMAC, so a 50-room list with each room's
- * messages would otherwise seal a hundred cursors nobody asked for.
+ * One edge: its cursor sealed only when something reads it, then once. A class rather than an
+ * object literal with a getter: a page of a hundred edges then allocates a hundred small objects
+ * of one shape, not a hundred closures and accessor objects.
  */
-export function sealedConnection<T>(
-  items: readonly { node: T; seal: () => string }[],
+class SealedEdge<I, T> {
+  readonly node: T;
+  readonly #item: I;
+  readonly #seal: (item: I) => string;
+  #cursor: string | undefined;
+
+  constructor(item: I, node: T, seal: (item: I) => string) {
+    this.node = node;
+    this.#item = item;
+    this.#seal = seal;
+  }
+
+  get cursor(): string {
+    this.#cursor ??= this.#seal(this.#item);
+    return this.#cursor;
+  }
+}
+
+/** Where a page stands; its cursors are its first and last edges' (sealed when read). */
+class SealedPageInfo {
+  readonly hasNextPage: boolean;
+  readonly hasPreviousPage: boolean;
+  readonly #edges: readonly { readonly cursor: string }[];
+
+  constructor(
+    edges: readonly { readonly cursor: string }[],
+    pages: { hasNextPage: boolean; hasPreviousPage: boolean },
+  ) {
+    this.hasNextPage = pages.hasNextPage;
+    this.hasPreviousPage = pages.hasPreviousPage;
+    this.#edges = edges;
+  }
+
+  get startCursor(): string | null {
+    return this.#edges[0]?.cursor ?? null;
+  }
+
+  get endCursor(): string | null {
+    return this.#edges.at(-1)?.cursor ?? null;
+  }
+}
+
+/**
+ * A page of `items`, each edge's node made by `edge.node` and its cursor by `edge.cursor`, but
+ * only when something reads it (then once): most queries select the nodes alone, and a cursor
+ * costs an HMAC, so a 50-room list with each room's messages would otherwise seal a hundred
+ * cursors nobody asked for.
+ */
+export function sealedConnection<I, T>(
+  items: readonly I[],
+  edge: { node: (item: I) => T; cursor: (item: I) => string },
   pages: { hasNextPage: boolean; hasPreviousPage: boolean },
 ): SealedConnection<T> {
-  const edges = items.map(({ node, seal }) => {
-    let cursor: string | undefined;
-    return {
-      node,
-      get cursor(): string {
-        cursor ??= seal();
-        return cursor;
-      },
-    };
-  });
-  return {
-    edges,
-    pageInfo: {
-      ...pages,
-      get startCursor() {
-        return edges[0]?.cursor ?? null;
-      },
-      get endCursor() {
-        return edges.at(-1)?.cursor ?? null;
-      },
-    },
-  };
+  const edges = items.map((item) => new SealedEdge(item, edge.node(item), edge.cursor));
+  return { edges, pageInfo: new SealedPageInfo(edges, pages) };
 }

@@ -144,11 +144,12 @@ builder.queryField('publicRooms', (t) =>
         }
         const scope = directoryScope(search);
         return sealedConnection(
-          found.slice(0, size).map(({ room, position }) => ({
-            node: room,
-            seal: () =>
+          found.slice(0, size),
+          {
+            node: ({ room }) => room,
+            cursor: ({ position }) =>
               sealCursor(context.cursorKey, scope, { s: position.since, k: position.skip }),
-          })),
+          },
           { hasNextPage: found.length > size, hasPreviousPage: args.after != null },
         );
       },

@@ -64,7 +64,7 @@ function samePage(a: ListedPage | null, b: ListedPage): boolean {
 builder.subscriptionField('roomList', (t) =>
   t.field({
     type: RoomListPageRef,
-    description: `The first \`first\` rooms of the viewer's list in one membership (joined by default; invites and knocks too, not rooms left), pushed at once and then each time that page changes: a room moving on new activity, a room coming or going, a name, unread count, tag or other field of the view changing. Each push holds the whole page. Answered from the viewer's warm room view (docs/queries.md): fields it holds cost no upstream call. Ends with ROOM_LIST_UNAVAILABLE when the server keeps no view for the viewer (over its memory budget, or in cluster mode).`,
+    description: `The first \`first\` rooms of the viewer's list in one membership (joined by default; invites and knocks too, not rooms left), pushed at once and then each time that page changes: a room moving on new activity, a room coming or going, a name, unread count, tag or other field of the view changing. Each push holds the whole page. Answered from the viewer's warm room view (docs/queries.md): fields it holds cost no upstream call. Ends with ROOM_LIST_UNAVAILABLE when the server keeps no view for the viewer (turned off, over its memory budget, or dropped: subscribe again).`,
     args: {
       first: t.arg.int({ required: true, description: `How many rooms, 1 to ${MAX_FIRST}.` }),
       membership: t.arg({
@@ -91,7 +91,7 @@ builder.subscriptionField('roomList', (t) =>
       }
       const views = context.warmViews;
       if (views === null) {
-        throw unavailable('this server keeps no warm room views (cluster mode, or turned off)');
+        throw unavailable('this server keeps no warm room views (turned off)');
       }
       const account = await context.session.viewer.account();
       const signal = AbortSignal.any([context.session.signal, context.shutdownSignal]);

@@ -21,7 +21,7 @@ import { badCursor, type ConnectionArgs, pageRequest } from './connection-args.t
 import { openCursor, sealCursor, sealedConnection } from './cursor.ts';
 import { MembershipEnum } from './event.ts';
 import { isRoomId } from './matrix-ids.ts';
-import { LISTING_STATE_BY_FIELD, RoomRef } from './room.ts';
+import { LISTING_STATE_BY_FIELD, RoomRef, type RoomShape } from './room.ts';
 import { roomFieldArgs, selectedFields } from './room-prefetch.ts';
 import { requireTagName } from './room-tags.ts';
 
@@ -302,10 +302,12 @@ function keyedConnection(
 ) {
   const scope = roomListScope(filter);
   return sealedConnection(
-    page.items.map((room) => ({
-      node: { roomId: room.listing.roomId, listing: room.listing },
-      seal: () => sealCursor(key, scope, { p: plan, b: room.key.bumpStamp, r: room.key.roomId }),
-    })),
+    page.items,
+    {
+      node: (room): RoomShape => ({ roomId: room.listing.roomId, listing: room.listing }),
+      cursor: (room) =>
+        sealCursor(key, scope, { p: plan, b: room.key.bumpStamp, r: room.key.roomId }),
+    },
     { hasPreviousPage: page.hasPreviousPage, hasNextPage: page.hasNextPage },
   );
 }

@@ -39,6 +39,9 @@ interface MessagesArgs extends ConnectionArgs {
 
 type EventPage = SealedConnection<ClientEvent>;
 
+/** An event page's edges hold the events themselves. */
+const eventNode = (event: ClientEvent): ClientEvent => event;
+
 /**
  * One page of `Room.messages`, with Relay semantics on top of `/messages`.
  *
@@ -65,21 +68,26 @@ type EventPage = SealedConnection<ClientEvent>;
 const pagesByLoaders = new WeakMap<object, Map<string, Promise<EventPage>>>();
 
 /**
- * {@link messagesPage}, once per room and arguments in a request (`room(id:)` may start it), or
- * the page the room list already holds (`rooms` asks for the newest events its rooms' pages
- * want): then no upstream call at all.
+ * The page the room list already holds (`rooms` asks for the newest events its rooms' pages
+ * want), at once: no upstream call, and no promise for graphql to await room by room. Else
+ * {@link messagesPage}, once per room and arguments in a request (`room(id:)` may start it).
  */
 function messagesPageOnce(
   context: Context,
   room: RoomShape,
   args: MessagesArgs,
-): Promise<EventPage> {
-  const { roomId } = room;
+): EventPage | Promise<EventPage> {
   const recent = room.listing?.recentEvents;
-  const listed = recent ? pageFromList(context.cursorKey, roomId, recent, args) : null;
-  if (listed !== null) {
-    return Promise.resolve(listed);
-  }
+  const listed = recent ? pageFromList(context.cursorKey, room.roomId, recent, args) : null;
+  return listed ?? loadedMessagesPage(context, room.roomId, args);
+}
+
+/** {@link messagesPage}, once per room and arguments in a request. */
+function loadedMessagesPage(
+  context: Context,
+  roomId: string,
+  args: MessagesArgs,
+): Promise<EventPage> {
   const loaders = context.session.loaders;
   let pages = pagesByLoaders.get(loaders);
   if (pages === undefined) {
@@ -101,7 +109,7 @@ prefetchRoomField('messages', (context, roomId, field, info) => {
   const args = roomFieldArgs<MessagesArgs>(field, info);
   if (args !== null) {
     // Read (or refused) by the field's resolver; nobody reads it when the room is refused.
-    messagesPageOnce(context, { roomId, listing: null }, args).catch(() => {});
+    loadedMessagesPage(context, roomId, args).catch(() => {});
   }
 });
 
@@ -132,10 +140,8 @@ function pageFromList(
   }
   const scope: TimelineScope = { roomId, types };
   return sealedConnection(
-    events.slice(Math.max(0, events.length - size)).map((node) => ({
-      node,
-      seal: () => encodeTimelineCursor(cursorKey, scope, node.eventId),
-    })),
+    events.slice(Math.max(0, events.length - size)),
+    { node: eventNode, cursor: (event) => encodeTimelineCursor(cursorKey, scope, event.eventId) },
     { hasNextPage: false, hasPreviousPage: events.length > size },
   );
 }
@@ -210,10 +216,11 @@ async function messagesPage(
     nodes.reverse();
   }
   return sealedConnection(
-    nodes.map((node) => ({
-      node,
-      seal: () => encodeTimelineCursor(context.cursorKey, scope, node.eventId),
-    })),
+    nodes,
+    {
+      node: eventNode,
+      cursor: (event) => encodeTimelineCursor(context.cursorKey, scope, event.eventId),
+    },
     {
       // Next to a cursor there is always at least its own event on that side.
       hasNextPage: backward ? anchor !== null : more,

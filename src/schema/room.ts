@@ -1,4 +1,5 @@
 /** Rooms: the `Room` node, `room(id:)`, `roomByAlias` and `directRoom`, and the fields derived from state. */
+import { completeValue } from '@pothos/core';
 import { resolveAlias } from '../matrix/directory.ts';
 import { upstreamStatus } from '../matrix/errors.ts';
 import { absentAsNull } from '../matrix/policy.ts';
@@ -88,15 +89,31 @@ export function summaryStateOf(
   return fullStateOf(context, room);
 }
 
-async function summaryContent(
+/**
+ * `read` applied to the state {@link summaryStateOf} gives `field`: at once when the room list
+ * holds it (a warm or listed room's fields then resolve with no promise, which graphql would
+ * otherwise await field by field, room by room), else once the full state is in.
+ */
+function fromSummaryState<R>(
+  context: Context,
+  room: RoomShape,
+  field: keyof typeof LISTING_STATE_BY_FIELD,
+  read: (state: StateIndex) => R,
+): R | Promise<R> {
+  return completeValue(summaryStateOf(context, room, field), read) as R | Promise<R>;
+}
+
+function summaryContent(
   context: Context,
   room: RoomShape,
   field: keyof typeof LISTING_STATE_BY_FIELD,
   key: string,
-) {
+): string | null | Promise<string | null> {
   const type = LISTING_STATE_BY_FIELD[field]?.[0] ?? '';
-  const content = (await summaryStateOf(context, room, field)).content(type);
-  return content === null ? null : stringIn(content, key);
+  return fromSummaryState(context, room, field, (state) => {
+    const content = state.content(type);
+    return content === null ? null : stringIn(content, key);
+  });
 }
 
 /**
@@ -112,8 +129,8 @@ function roomSetting<T extends string>(
     summaryContent(context, room, field, key);
   return {
     raw,
-    known: async (room: RoomShape, args: unknown, context: Context) =>
-      knownValue(known, await raw(room, args, context)),
+    known: (room: RoomShape, args: unknown, context: Context) =>
+      completeValue(raw(room, args, context), (value) => knownValue(known, value)),
   };
 }
 
@@ -129,30 +146,34 @@ const guestAccess = roomSetting(GUEST_ACCESSES, 'guestAccess', 'guest_access');
  * The room's power levels: its current `m.room.power_levels` (or the spec's defaults) and, from
  * room version 12 on, its privileged creators.
  */
-export async function roomPowerLevels(context: Context, room: RoomShape): Promise<PowerLevels> {
-  return powerLevelsOf(await summaryStateOf(context, room, 'powerLevels'));
+export function roomPowerLevels(
+  context: Context,
+  room: RoomShape,
+): PowerLevels | Promise<PowerLevels> {
+  return fromSummaryState(context, room, 'powerLevels', powerLevelsOf);
 }
 
-async function membershipOf(context: Context, room: RoomShape): Promise<MembershipState | null> {
+function membershipOf(
+  context: Context,
+  room: RoomShape,
+): MembershipState | null | Promise<MembershipState | null> {
   if (room.listing) {
     return room.listing.membership;
   }
-  const [viewer, state] = await Promise.all([
-    context.session.viewer.whoami(),
-    fullStateOf(context, room),
-  ]);
-  return membershipIn(state.content('m.room.member', viewer.userId));
+  return Promise.all([context.session.viewer.whoami(), fullStateOf(context, room)]).then(
+    ([viewer, state]) => membershipIn(state.content('m.room.member', viewer.userId)),
+  );
 }
 
 /**
  * How many members are in `membership`: from the room list's summary when it has one, else counted
  * in the full state. `null` for an invite or knock: the viewer may not see the member list yet.
  */
-async function memberCount(
+function memberCount(
   context: Context,
   room: RoomShape,
   membership: 'join' | 'invite',
-): Promise<number | null> {
+): number | null | Promise<number | null> {
   const fromList =
     membership === 'join' ? room.listing?.joinedMemberCount : room.listing?.invitedMemberCount;
   if (fromList !== null && fromList !== undefined) {
@@ -161,10 +182,11 @@ async function memberCount(
   if (room.listing?.membership === 'invite' || room.listing?.membership === 'knock') {
     return null;
   }
-  const state = await fullStateOf(context, room);
-  return state
-    .entries(['m.room.member'])
-    .filter((entry) => membershipIn(entry.content) === membership).length;
+  return fullStateOf(context, room).then(
+    (state) =>
+      state.entries(['m.room.member']).filter((entry) => membershipIn(entry.content) === membership)
+        .length,
+  );
 }
 
 /**
@@ -262,22 +284,30 @@ builder.node(RoomRef, {
       nullable: true,
       description:
         'Who created the room: the `m.room.create` sender (its `creator` field in room versions before 11).',
-      resolve: async (room, _args, context) => {
-        const create = (await summaryStateOf(context, room, 'creator')).get('m.room.create');
-        return create === null ? null : { userId: creatorOf(create) };
-      },
+      resolve: (room, _args, context) =>
+        fromSummaryState(context, room, 'creator', (state) => {
+          const create = state.get('m.room.create');
+          return create === null ? null : { userId: creatorOf(create) };
+        }),
     }),
     version: t.string({
       nullable: true,
       description: 'From `m.room.create` (`1` when the event does not say).',
-      resolve: async (room, _args, context) =>
-        roomVersionOf((await summaryStateOf(context, room, 'version')).content('m.room.create')),
+      resolve: (room, _args, context) =>
+        fromSummaryState(context, room, 'version', (state) =>
+          roomVersionOf(state.content('m.room.create')),
+        ),
     }),
     isEncrypted: t.boolean({
       description:
         'Whether the room has `m.room.encryption` state (messages are end-to-end encrypted).',
-      resolve: async (room, _args, context) =>
-        (await summaryStateOf(context, room, 'isEncrypted')).get('m.room.encryption') !== null,
+      resolve: (room, _args, context) =>
+        fromSummaryState(
+          context,
+          room,
+          'isEncrypted',
+          (state) => state.get('m.room.encryption') !== null,
+        ),
     }),
     isDirect: t.boolean({
       description:

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Dispatcher } from 'undici';
-import { clusterFeeds } from '../cluster/cluster-feed.ts';
+import { announceWrites, type ClusterFeedOptions, clusterFeeds } from '../cluster/cluster-feed.ts';
 import { ClusterRedis } from '../cluster/cluster-redis.ts';
 import { tokenKey } from '../cluster/token-key.ts';
 import type { Config } from '../config.ts';
@@ -86,6 +86,16 @@ export function buildApp({ config, logger, dispatcher }: AppOptions): App {
   const shutdown = new AbortController();
   const redis = config.cluster === null ? null : connectCluster(config.cluster, logger);
   const syncLogger = logger.child({ component: 'sync' });
+  const clusterFeedOptions: ClusterFeedOptions | null =
+    redis === null
+      ? null
+      : {
+          redis,
+          // Required with REDIS_URL (config.ts): every instance names a token alike.
+          tokenKey: tokenKey(config.cursorSecret ?? ''),
+          logger: syncLogger,
+          metrics: metrics?.cluster,
+        };
   // Made on the first subscription: a server that serves none never starts a loop.
   let hub: SyncHub | undefined;
   const reclaimer = idleMemoryReclaimer(() => hub?.idle ?? true, logger);
@@ -107,17 +117,7 @@ export function buildApp({ config, logger, dispatcher }: AppOptions): App {
       maxStreamsPerToken: config.sync.maxSubscriptionsPerToken,
       onIdle: () => reclaimer.idle(),
       ...(metrics ? { metrics: metrics.sync } : {}),
-      ...(redis === null
-        ? {}
-        : {
-            feeds: clusterFeeds({
-              redis,
-              // Required with REDIS_URL (config.ts): every instance names a token alike.
-              tokenKey: tokenKey(config.cursorSecret ?? ''),
-              logger: syncLogger,
-              metrics: metrics?.cluster,
-            }),
-          }),
+      ...(clusterFeedOptions === null ? {} : { feeds: clusterFeeds(clusterFeedOptions) }),
     });
     return hub;
   };
@@ -131,6 +131,9 @@ export function buildApp({ config, logger, dispatcher }: AppOptions): App {
           maxBytesPerView: config.warmViews.maxBytesPerUser,
           maxViews: config.warmViews.maxViews,
           readYourWritesMs: config.warmViews.readYourWritesMs,
+          ...(clusterFeedOptions === null
+            ? {}
+            : { announceWrite: announceWrites(clusterFeedOptions) }),
           metrics: metrics?.warmViews,
         });
   const yoga = createFacadeYoga({

@@ -63,7 +63,7 @@ export function createContextFactory(shared: SharedContext): (initial: InitialCo
       trace: facadeOperation,
       ...(shared.warmViews === null
         ? {}
-        : { onWrite: (token: string) => shared.warmViews?.written(token) }),
+        : { onRoomsTouched: (token: string) => shared.warmViews?.touched(token) }),
     });
     if (facadeOperation !== undefined) {
       facadeOperation.session = session;

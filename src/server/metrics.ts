@@ -148,12 +148,12 @@ export class FacadeMetrics {
 
   readonly #warmReads = new CounterFamily(
     `${PREFIX}warm_view_reads_total`,
-    "Room list reads by how they were answered: hit (from a warm view, no upstream call), or the miss that sent them cold: cold (no view yet: one starts), warming (its snapshot not in yet), writing (the stream did not pass the token's last write in time).",
+    "Room list reads by how they were answered: hit (from a warm view, no upstream call), or the miss that sent them cold: cold (no view yet: one starts), warming (its snapshot not in yet, or the stream not yet past it), writing (the stream did not pass the token's last write in time), behind (cluster mode: this instance had not received in time what the token's loop had published when the read began).",
     ['outcome'],
   );
   readonly #warmEvictions = new CounterFamily(
     `${PREFIX}warm_view_evictions_total`,
-    'Warm room views dropped, by why: idle (unread for WARM_VIEW_IDLE_MS, not streaming), budget (past WARM_VIEW_MAX_BYTES_PER_USER, or the least recently read past WARM_VIEW_MAX_BYTES), ended (token revoked), failed (snapshot failed).',
+    'Warm room views dropped, by why: idle (unread for WARM_VIEW_IDLE_MS, not streaming), budget (past WARM_VIEW_MAX_BYTES_PER_USER, or the least recently read past WARM_VIEW_MAX_BYTES), ended (token revoked), failed (snapshot failed), lost (cluster mode: a response relayed through Redis went missing; the next read starts a new view).',
     ['reason'],
   );
 

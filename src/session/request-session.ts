@@ -77,30 +77,31 @@ export interface RequestTrace extends DeliveryTrace {
  */
 class BudgetedClient extends MatrixClient {
   readonly #budget: UpstreamBudget;
-  readonly #onWrite: (() => void) | undefined;
+  readonly #onTouch: (() => void | Promise<void>) | undefined;
 
   constructor(
     upstream: Upstream,
     accessToken: string | null,
     options: ClientOptions,
     budget: UpstreamBudget,
-    onWrite?: () => void,
+    onTouch?: () => void | Promise<void>,
   ) {
     super(upstream, accessToken, options);
     this.#budget = budget;
-    this.#onWrite = onWrite;
+    this.#onTouch = onTouch;
   }
 
   override async send<T>(request: MatrixRequest, options?: CallOptions): Promise<T> {
     this.#budget.take();
-    if (this.#onWrite === undefined || request.method === 'GET') {
+    if (this.#onTouch === undefined || request.touchesRooms === false) {
       return super.send<T>(request, options);
     }
     try {
       return await super.send<T>(request, options);
     } finally {
-      // Failed or not, the write may have happened (a timeout after the homeserver acted).
-      this.#onWrite();
+      // Failed or not, a write may have happened (a timeout after the homeserver acted). In
+      // cluster mode this waits (bounded) until the other instances can know of it.
+      await this.#onTouch();
     }
   }
 }
@@ -119,10 +120,12 @@ export interface RequestSessionOptions {
   /** The operation the session serves (request ID, delivery metrics); none in unit tests. */
   trace?: RequestTrace | undefined;
   /**
-   * Told after each call of the token's that is not a GET (a write) ends, with the token: a warm
-   * room view (src/sync/warm-views.ts) then waits for its stream to pass the write.
+   * Told after each call of the token's that wrote or read its rooms ends (every call but those
+   * marked `touchesRooms: false`), with the token: a warm room view (src/sync/warm-views.ts) then
+   * waits for its stream to pass the call, since the call saw or made a state the stream may not
+   * have brought yet.
    */
-  onWrite?: ((accessToken: string) => void) | undefined;
+  onRoomsTouched?: ((accessToken: string) => void | Promise<void>) | undefined;
 }
 
 export class RequestSession {
@@ -173,9 +176,9 @@ export class RequestSession {
                   !options.upstream.acceptedTokens.isRecentlyAccepted(options.accessToken),
               },
               this.#budget,
-              options.onWrite === undefined
+              options.onRoomsTouched === undefined
                 ? undefined
-                : () => options.onWrite?.(options.accessToken as string),
+                : () => options.onRoomsTouched?.(options.accessToken as string),
             ),
             options.accessToken,
             knownViewer,

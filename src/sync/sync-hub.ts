@@ -87,10 +87,22 @@ export interface SyncFeed {
   run(): Promise<void>;
   /** Stops feeding; idempotent. */
   stop(): void;
-  /** A feed with its own sync loop here: a snapshot between two of its syncs (SyncLoop). */
-  snapshot?(filter: SyncFilter): Promise<SyncResponse>;
-  /** A feed with its own sync loop here: sync again now (SyncLoop). */
-  nudge?(): void;
+  /**
+   * A snapshot made with `filter` between two syncs of the token's loop, wherever it runs: every
+   * response the feed hands its observers after it is newer ({@link SyncFeedInit.respond}).
+   */
+  snapshot(filter: SyncFilter): Promise<SyncResponse>;
+  /**
+   * Makes the token's loop sync again now, wherever it runs; resolves once the instances that
+   * need to know have been told (cluster mode, bounded), at once otherwise.
+   */
+  nudge(): void | Promise<void>;
+  /**
+   * Cluster mode: resolves `true` once the responses handed to the observers here include every
+   * one any instance had handed its own when this was called, `false` past `timeoutMs`. Absent: they
+   * always do (the loop runs here).
+   */
+  current?(timeoutMs: number): Promise<boolean>;
 }
 
 /** What {@link SyncHub.observe} hands a token's raw responses to. */
@@ -102,6 +114,16 @@ export interface ResponseObserver {
   onResponse(response: SyncResponse, requestedAt: number): void;
   /** The loop ended for good (the token was rejected); nothing follows. */
   onEnded(): void;
+  /**
+   * The responses no longer follow on from the snapshot (cluster mode: a message missed, the
+   * loop moved without its last responses): what was kept from them is no longer exact.
+   */
+  onLost(): void;
+  /**
+   * The token wrote through another instance (cluster mode): what follows is exact only from a
+   * response requested after now.
+   */
+  onWritten(): void;
 }
 
 /** An observation of a token's loop ({@link SyncHub.observe}). */
@@ -109,7 +131,9 @@ export interface LoopObservation {
   /** The snapshot asked for, taken between two syncs of the loop. */
   readonly snapshot: Promise<SyncResponse>;
   /** Makes the loop sync again now (after a write of the token's, to see it at once). */
-  nudge(): void;
+  nudge(): void | Promise<void>;
+  /** See {@link SyncFeed.current}; `true` at once where the loop always runs here. */
+  current(timeoutMs: number): Promise<boolean>;
   /** Stops observing; the loop stops after the grace period if nothing else listens. */
   close(): void;
 }
@@ -123,10 +147,22 @@ export interface SyncFeedInit {
   readonly deliver: SyncLoopOptions['onUpdates'];
   /** The rooms the token's streams here are about, for a feed that must report gaps in them. */
   readonly listenedRooms: () => Set<string>;
-  /** A sync loop of the token with the hub's settings, from a new or a stored position. */
+  /**
+   * A sync loop of the token with the hub's settings, from a new or a stored position. Its raw
+   * responses go to the hub's observers, or, when `onResponse` is given, to it, which passes them
+   * on ({@link SyncFeedInit.respond}) when the feed sees fit.
+   */
   readonly newLoop: (
-    options: Pick<SyncLoopOptions, 'onUpdates' | 'resumeFrom' | 'onEstablished'>,
+    options: Pick<SyncLoopOptions, 'onUpdates' | 'resumeFrom' | 'onEstablished' | 'onResponse'>,
   ) => SyncLoop;
+  /** Hands a raw response to the token's observers ({@link SyncHub.observe}), in order. */
+  readonly respond: (response: SyncResponse, requestedAt: number) => void;
+  /** Tells the token's observers that the responses no longer follow on ({@link ResponseObserver.onLost}). */
+  readonly lost: () => void;
+  /** Tells the token's observers of a write made elsewhere ({@link ResponseObserver.onWritten}). */
+  readonly written: () => void;
+  /** Whether anything here observes the token's raw responses. */
+  readonly observed: () => boolean;
 }
 
 export type SyncFeedFactory = (init: SyncFeedInit) => SyncFeed;
@@ -197,6 +233,10 @@ interface Subscription {
   readonly roomId?: string | undefined;
   /** Raw responses, for an observer ({@link SyncHub.observe}). */
   readonly onResponse?: ((response: SyncResponse, requestedAt: number) => void) | undefined;
+  /** The responses stopped following on, for an observer ({@link ResponseObserver.onLost}). */
+  readonly onLost?: (() => void) | undefined;
+  /** A write elsewhere, for an observer ({@link ResponseObserver.onWritten}). */
+  readonly onWritten?: (() => void) | undefined;
 }
 
 interface LoopEntry {
@@ -354,18 +394,10 @@ export class SyncHub {
   /**
    * Observes the account's loop (starting it when it has none, and keeping it running like a
    * listener): a snapshot made with `filter` between two of its syncs, then every response after
-   * it, for state kept from the stream (src/sync/warm-views.ts). `null` when the token's feed has
-   * no loop of its own here (cluster mode: another instance may run it).
+   * it, for state kept from the stream (src/sync/warm-views.ts). In cluster mode the loop may run
+   * on another instance, which sends both through Redis.
    */
-  observe(
-    account: SyncAccount,
-    filter: SyncFilter,
-    observer: ResponseObserver,
-  ): LoopObservation | null {
-    const existing = this.#loops.get(account.accessToken);
-    if (existing !== undefined && existing.feed.snapshot === undefined) {
-      return null;
-    }
+  observe(account: SyncAccount, filter: SyncFilter, observer: ResponseObserver): LoopObservation {
     const unsubscribe = this.#subscribe(account, {
       listener: (update) => {
         if (update.kind === 'ended') {
@@ -373,15 +405,14 @@ export class SyncHub {
         }
       },
       onResponse: (response, requestedAt) => observer.onResponse(response, requestedAt),
+      onLost: () => observer.onLost(),
+      onWritten: () => observer.onWritten(),
     });
     const { feed } = this.#loops.get(account.accessToken) as LoopEntry;
-    if (feed.snapshot === undefined) {
-      unsubscribe();
-      return null;
-    }
     return {
       snapshot: feed.snapshot(filter),
-      nudge: () => feed.nudge?.(),
+      nudge: () => feed.nudge(),
+      current: (timeoutMs) => feed.current?.(timeoutMs) ?? Promise.resolve(true),
       close: unsubscribe,
     };
   }
@@ -489,6 +520,11 @@ export class SyncHub {
     const { accessToken, userId } = account;
     const loopId = this.#nextLoopId++;
     const listeners = new Set<Subscription>();
+    const respond = (response: SyncResponse, requestedAt: number) => {
+      for (const subscription of [...listeners]) {
+        subscription.onResponse?.(response, requestedAt);
+      }
+    };
     const feed = this.#feeds({
       account,
       loopId,
@@ -499,7 +535,7 @@ export class SyncHub {
             subscription.roomId === undefined ? [] : [subscription.roomId],
           ),
         ),
-      newLoop: ({ onUpdates, resumeFrom, onEstablished }) =>
+      newLoop: ({ onUpdates, resumeFrom, onEstablished, onResponse }) =>
         new SyncLoop({
           client: this.#upstream.client(accessToken),
           userId,
@@ -512,12 +548,20 @@ export class SyncHub {
           onUpdates,
           resumeFrom,
           onEstablished,
-          onResponse: (response, requestedAt) => {
-            for (const subscription of [...listeners]) {
-              subscription.onResponse?.(response, requestedAt);
-            }
-          },
+          onResponse: onResponse ?? respond,
         }),
+      respond,
+      lost: () => {
+        for (const subscription of [...listeners]) {
+          subscription.onLost?.();
+        }
+      },
+      written: () => {
+        for (const subscription of [...listeners]) {
+          subscription.onWritten?.();
+        }
+      },
+      observed: () => [...listeners].some((subscription) => subscription.onResponse !== undefined),
     });
     const entry: LoopEntry = { loopId, feed, listeners, graceTimer: null };
     this.#loops.set(accessToken, entry);

@@ -322,6 +322,8 @@ export class SyncLoop {
     const memory = this.#memory;
     const snapshots = this.#snapshots.splice(0);
     if (snapshots.length > 0) {
+      // The nudge that asked for it makes the next sync go at once: the first response past the
+      // snapshot, which whoever keeps state from it waits for (warm-views.ts).
       const snapshot = await this.#takeSnapshot(snapshots, signal);
       if (snapshot === null || memory.since !== null) {
         return;

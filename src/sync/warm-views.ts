@@ -3,11 +3,14 @@
  * memory from the token's one sync loop, so that its room list is answered with no upstream call.
  *
  * A view starts with a snapshot the loop takes between two of its syncs, then applies every
- * response after it, in order: it is exactly as fresh as the token's own stream. A write of the
- * token (any upstream call but a GET) makes the loop sync again at once, and the view answers again
- * only from a response requested after the write ended (read-your-writes; a read waits for it a
- * bounded time, then goes cold). Views are keyed by token, never by user: one token's view never
- * answers another's request.
+ * response after it, in order: it is exactly as fresh as the token's own stream, and answers only
+ * once the stream has passed the snapshot. A call of the token's that writes or reads its rooms
+ * upstream (a mutation, a read answered cold) makes the loop sync again at once, and the view
+ * answers again only from a response requested after that call ended (read-your-writes, and no
+ * answer older than one given cold; a read waits for it a bounded time, then goes cold). In
+ * cluster mode a read also waits until this instance has what the loop had published when it
+ * began. Views are keyed by token, never by user: one token's view never answers another's
+ * request.
  *
  * Memory is bounded: a view past its own budget is dropped, and past the overall budget the views
  * read longest ago go first; a view unread for the idle time goes unless its token still streams.
@@ -32,13 +35,18 @@ export interface WarmViewsOptions {
   maxViews: number;
   /** How long a read waits for the stream to catch up with the token's last write. */
   readYourWritesMs: number;
+  /**
+   * Cluster mode: tells the other instances of a write of a token that has no view here, for
+   * theirs (src/cluster/cluster-feed.ts `announceWrites`).
+   */
+  announceWrite?: ((accessToken: string) => Promise<void>) | undefined;
   metrics?: WarmViewMetrics | undefined;
 }
 
 /** Why a read was not answered warm. */
-export type WarmMiss = 'cold' | 'warming' | 'writing';
+export type WarmMiss = 'cold' | 'warming' | 'writing' | 'behind';
 /** Why a view was dropped. */
-export type WarmEviction = 'idle' | 'budget' | 'ended' | 'failed';
+export type WarmEviction = 'idle' | 'budget' | 'ended' | 'failed' | 'lost';
 
 /** What the views report (src/server/metrics.ts); each call must be cheap. */
 export interface WarmViewMetrics {
@@ -57,6 +65,13 @@ interface Entry {
   writtenAt: number;
   /** When the request of the last response applied was sent (the snapshot's: when asked). */
   appliedRequestedAt: number;
+  /**
+   * Whether a response after the snapshot was applied. A snapshot may hold events past the
+   * stream's position (it is taken between two syncs, fresh); until the stream has passed it, the
+   * view is ahead of every other view of the token and of where a takeover of the loop would
+   * resume (cluster mode), and answering from it could make the next answer elsewhere go back.
+   */
+  pastSnapshot: boolean;
   /** Reads waiting for the stream to pass a write, and followers waiting for a change. */
   readonly waiters: Set<() => void>;
   /** Live followers ({@link WarmViews.follow}): the view is not dropped for being idle. */
@@ -114,8 +129,13 @@ export class WarmViews {
       this.#options.metrics?.miss('warming');
       return null;
     }
+    // Cluster mode: not behind what another instance may have answered already.
+    if (!(await entry.observation.current(this.#options.readYourWritesMs))) {
+      this.#options.metrics?.miss('behind');
+      return null;
+    }
     if (!(await this.#caughtUp(entry))) {
-      this.#options.metrics?.miss('writing');
+      this.#options.metrics?.miss(entry.pastSnapshot ? 'writing' : 'warming');
       return null;
     }
     this.#options.metrics?.hit();
@@ -147,10 +167,18 @@ export class WarmViews {
           this.#drop(entry, 'ended');
         }
       },
+      // Cluster mode: a response went missing on its way here; the next read starts afresh.
+      onLost: () => {
+        if (entry !== undefined) {
+          this.#drop(entry, 'lost');
+        }
+      },
+      onWritten: () => {
+        if (entry !== undefined) {
+          entry.writtenAt = performance.now();
+        }
+      },
     });
-    if (observation === null) {
-      return;
-    }
     const created: Entry = {
       accessToken: account.accessToken,
       observation,
@@ -158,6 +186,7 @@ export class WarmViews {
       lastReadAt: askedAt,
       writtenAt: 0,
       appliedRequestedAt: askedAt,
+      pastSnapshot: false,
       waiters: new Set(),
       followers: 0,
       dropped: null,
@@ -182,58 +211,72 @@ export class WarmViews {
   }
 
   /**
-   * A write of the token ended (a mutation's upstream call): the view answers again once the
-   * stream has a response requested after it, which the loop is asked for at once.
+   * A call of the token's wrote or read its rooms upstream (a mutation, or a read answered cold):
+   * it made or saw a state the stream may not have brought yet. The view answers again once the
+   * stream has a response requested after the call, which the loop is asked for at once; so no
+   * answer goes back from what the call did or showed. In cluster mode the other instances are
+   * told too (their views wait the same way).
    */
-  written(accessToken: string): void {
+  async touched(accessToken: string): Promise<void> {
     const entry = this.#entries.get(accessToken);
     if (entry === undefined) {
+      await this.#options.announceWrite?.(accessToken);
       return;
     }
     entry.writtenAt = performance.now();
-    entry.observation.nudge();
+    await entry.observation.nudge();
   }
 
   /**
    * The account's view once its snapshot is in, then again after each response it applies (a
    * consumer that takes its time gets the newest, not every one), until `signal` aborts. The view
-   * is kept while followed, however long since it was read; throws {@link WarmViewDroppedError}
-   * when it is dropped all the same (its budget, its token revoked).
+   * is kept while followed, however long since it was read, and one that lost its stream (cluster
+   * mode) is started again; throws {@link WarmViewDroppedError} when it is dropped all the same
+   * (its budget, its token revoked).
    */
   async *follow(account: SyncAccount, signal: AbortSignal): AsyncGenerator<RoomView> {
-    this.warm(account);
-    const entry = this.#entries.get(account.accessToken);
-    if (entry === undefined) {
-      // No loop of its own here (cluster mode) or dropped at once: nothing to follow.
-      throw new WarmViewDroppedError('failed');
-    }
-    entry.followers += 1;
-    let seen = -1;
-    try {
-      while (!signal.aborted) {
-        const view = entry.view;
-        if (entry.dropped !== null) {
-          throw new WarmViewDroppedError(entry.dropped);
-        }
-        if (view !== null && view.version !== seen) {
-          seen = view.version;
-          entry.lastReadAt = performance.now();
-          yield view;
-          continue;
-        }
-        await new Promise<void>((resolve) => {
-          const wake = () => {
-            entry.waiters.delete(wake);
-            signal.removeEventListener('abort', wake);
-            resolve();
-          };
-          entry.waiters.add(wake);
-          signal.addEventListener('abort', wake, { once: true });
-        });
+    let seen: RoomView | null = null;
+    let version = -1;
+    while (!signal.aborted) {
+      this.warm(account);
+      const entry = this.#entries.get(account.accessToken);
+      if (entry === undefined) {
+        // Over budget at once, or too large to warm again yet: nothing to follow.
+        throw new WarmViewDroppedError('budget');
       }
-    } finally {
-      entry.followers -= 1;
+      entry.followers += 1;
+      try {
+        while (!signal.aborted && entry.dropped === null) {
+          const view = entry.view;
+          if (view !== null && entry.pastSnapshot && (view !== seen || view.version !== version)) {
+            seen = view;
+            version = view.version;
+            entry.lastReadAt = performance.now();
+            yield view;
+            continue;
+          }
+          await this.#changed(entry, signal);
+        }
+      } finally {
+        entry.followers -= 1;
+      }
+      if (entry.dropped !== null && entry.dropped !== 'lost') {
+        throw new WarmViewDroppedError(entry.dropped);
+      }
     }
+  }
+
+  /** Resolves at the entry's next change (a response applied, its drop) or when `signal` aborts. */
+  #changed(entry: Entry, signal: AbortSignal): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const wake = () => {
+        entry.waiters.delete(wake);
+        signal.removeEventListener('abort', wake);
+        resolve();
+      };
+      entry.waiters.add(wake);
+      signal.addEventListener('abort', wake, { once: true });
+    });
   }
 
   /** How many views there are, and what they hold in all (estimated bytes). */
@@ -258,14 +301,21 @@ export class WarmViews {
     const before = view.bytes;
     view.apply(response);
     this.#bytes += view.bytes - before;
-    entry.appliedRequestedAt = requestedAt;
+    // A response relayed from another instance may name no write of this one's (0).
+    entry.appliedRequestedAt = Math.max(entry.appliedRequestedAt, requestedAt);
+    entry.pastSnapshot = true;
     this.#enforceBudgets(entry);
     this.#wakeWaiters(entry);
   }
 
-  /** Whether the view has passed the token's last write, waiting for it a bounded time. */
+  /**
+   * Whether the stream has passed the view's snapshot and the token's last write, waiting for it
+   * a bounded time.
+   */
   #caughtUp(entry: Entry): Promise<boolean> {
-    const passed = () => entry.appliedRequestedAt > entry.writtenAt;
+    // A response relayed through Redis carries the time this instance heard of the write it
+    // passed, which is not before the write's own: hence not strictly after.
+    const passed = () => entry.pastSnapshot && entry.appliedRequestedAt >= entry.writtenAt;
     if (passed()) {
       return Promise.resolve(true);
     }

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { login } from '../../src/matrix/account.ts';
 import { graphql } from '../generated/gql.ts';
+// The AuthRequiredChallenge fragment the operations below spread.
+import '../support/auth-required.ts';
 import { startFacade } from '../support/facade.ts';
 import { newUpstream, newUser } from '../support/homeserver.ts';
 
@@ -12,15 +14,7 @@ const ChangePassword = graphql(`
         changed
         clientMutationId
       }
-      ... on AuthRequired {
-        session
-        flows {
-          stages
-        }
-        completed
-        params
-        clientMutationId
-      }
+      ...AuthRequiredChallenge
     }
   }
 `);
@@ -32,12 +26,7 @@ const DeleteDevice = graphql(`
       ... on DeleteDevicePayload {
         deletedDeviceId
       }
-      ... on AuthRequired {
-        session
-        flows {
-          stages
-        }
-      }
+      ...AuthRequiredChallenge
     }
   }
 `);

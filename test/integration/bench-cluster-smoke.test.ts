@@ -5,13 +5,8 @@
  * summed over its three instances), no token ever has two in flight, and every subscriber got
  * every message. Never timings.
  */
-import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { afterAll, describe, expect, inject, it } from 'vitest';
-
-const root = resolve(import.meta.dirname, '..', '..');
+import { describe, expect, inject, it } from 'vitest';
+import { runBenchSmoke } from '../support/bench-smoke.ts';
 
 interface ContenderResult {
   contender: 'single' | 'cluster';
@@ -22,47 +17,24 @@ interface ContenderResult {
 }
 
 describe('bench/cluster.ts --smoke', () => {
-  let dir = '';
-  afterAll(async () => {
-    if (dir) {
-      await rm(dir, { recursive: true, force: true });
-    }
-  });
-
-  it('holds one long-poll per user on one instance and on three, and delivers every message', async () => {
-    dir = await mkdtemp(join(tmpdir(), 'bench-cluster-smoke-'));
+  it('holds one long-poll per user on one instance and on three, and delivers every message', async ({
+    signal,
+  }) => {
     const homeserver = inject('homeserver');
-    const { code, output } = await new Promise<{ code: number | null; output: string }>(
-      (resolveRun) => {
-        const child = spawn(
-          process.execPath,
-          ['bench/cluster.ts', '--smoke', '--results-dir', dir],
-          {
-            cwd: root,
-            env: {
-              ...process.env,
-              MATRIX_HOMESERVER_URL: homeserver.url,
-              MATRIX_REGISTRATION_SHARED_SECRET: homeserver.registrationSharedSecret,
-            },
-            stdio: ['ignore', 'pipe', 'pipe'],
-          },
-        );
-        let text = '';
-        child.stdout.on('data', (chunk: Buffer) => {
-          text += chunk.toString('utf8');
-        });
-        child.stderr.on('data', (chunk: Buffer) => {
-          text += chunk.toString('utf8');
-        });
-        child.on('exit', (exitCode) => resolveRun({ code: exitCode, output: text }));
+    await using run = await runBenchSmoke('bench/cluster.ts', {
+      env: {
+        MATRIX_HOMESERVER_URL: homeserver.url,
+        MATRIX_REGISTRATION_SHARED_SECRET: homeserver.registrationSharedSecret,
       },
-    );
+      signal,
+    });
+    const { code, output } = run;
     expect(code, output).toBe(0);
 
-    const result = JSON.parse(await readFile(join(dir, 'cluster.json'), 'utf8')) as {
+    const result = await run.readResult<{
       sizes: { users: number };
       contenders: ContenderResult[];
-    };
+    }>('cluster');
     const users = result.sizes.users;
     expect(result.contenders.map((contender) => contender.instances)).toEqual([1, 3]);
     for (const contender of result.contenders) {

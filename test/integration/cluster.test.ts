@@ -6,13 +6,11 @@
  * long-polls.
  */
 import { type Client, createClient } from 'graphql-ws';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import { type CountingProxy, startCountingProxy } from '../../bench/lib/counting-proxy.ts';
+import { loopHolder } from '../../bench/lib/loop-holder.ts';
 import type { RunningRedis } from '../../scripts/redis/redis-server.ts';
-import { tokenKeys } from '../../src/cluster/cluster-redis.ts';
-import { tokenKey } from '../../src/cluster/token-key.ts';
 import { logout } from '../../src/matrix/account.ts';
 import type { Upstream } from '../../src/matrix/http.ts';
 import type { MatrixClient } from '../../src/matrix/matrix-client.ts';
@@ -157,17 +155,7 @@ describe('cluster mode: three instances sharing Redis', () => {
   };
   const settle = () => new Promise((resolve) => setTimeout(resolve, LEASE_MS));
   /** Which instance runs the user's sync loop now (from its lease in Redis). */
-  const holderOf = async (user: RegisteredUser): Promise<number | null> => {
-    const reader = new Redis(redis.url);
-    try {
-      const keys = tokenKeys(tokenKey(CURSOR_SECRET)(user.accessToken));
-      const holder = await reader.get(keys.lease);
-      const match = holder === null ? null : /^facade-(\d+)\//.exec(holder);
-      return match ? Number(match[1]) : null;
-    } finally {
-      reader.disconnect();
-    }
-  };
+  const holderOf = (user: RegisteredUser) => loopHolder(redis.url, CURSOR_SECRET, user.accessToken);
 
   beforeAll(async () => {
     redis = await startTestRedis();

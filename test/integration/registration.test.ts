@@ -9,6 +9,8 @@ import { type RunningSynapse, startSynapse } from '../../scripts/synapse/homeser
 import { registerUser, uniqueLocalpart } from '../../scripts/synapse/register.ts';
 import { createLogger } from '../../src/logger.ts';
 import { graphql } from '../generated/gql.ts';
+// The AuthRequiredChallenge fragment the operations below spread.
+import '../support/auth-required.ts';
 import { startFacade } from '../support/facade.ts';
 import { homeserver } from '../support/homeserver.ts';
 
@@ -22,15 +24,7 @@ const Register = graphql(`
         deviceId
         clientMutationId
       }
-      ... on AuthRequired {
-        session
-        flows {
-          stages
-        }
-        completed
-        params
-        clientMutationId
-      }
+      ...AuthRequiredChallenge
     }
   }
 `);

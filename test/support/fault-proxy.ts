@@ -3,15 +3,9 @@
  * every request unchanged unless an injected fault matches it, and counts how many requests it
  * received and how many of those actually reached the homeserver.
  */
-import {
-  Agent,
-  createServer,
-  request as forwardRequest,
-  type IncomingMessage,
-  type ServerResponse,
-} from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { startForwardingProxy } from '../../bench/lib/forwarding-proxy.ts';
 
 /** The size of each chunk of a generated body (`huge-body`). */
 const GENERATED_CHUNK_BYTES = 64 * 1024;
@@ -102,10 +96,6 @@ export interface FaultProxy extends AsyncDisposable {
 }
 
 export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
-  const target = targetUrl.replace(/\/+$/, '');
-  const targetHost = new URL(target).host;
-  // Its own agent, so that close() can drop the kept-alive connections to the homeserver.
-  const agent = new Agent({ keepAlive: true });
   const closing = new AbortController();
   let rules: { fault: Fault; match: FaultMatch; remaining: number }[] = [];
   let held: { req: IncomingMessage; res: ServerResponse }[] = [];
@@ -128,29 +118,13 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
     return rule?.fault;
   };
 
-  /** Sends the request on to the homeserver; `lose` replaces the homeserver's answer. */
+  /**
+   * Sends the request on to the homeserver; `lose` replaces the homeserver's answer. (`proxy` is
+   * set below, before the first request can arrive.)
+   */
   const forward = (req: IncomingMessage, res: ServerResponse, lose?: () => void): void => {
     requests += 1;
-    const upstream = forwardRequest(
-      `${target}${req.url ?? '/'}`,
-      { method: req.method, headers: { ...req.headers, host: targetHost }, agent },
-      (reply) => {
-        if (lose !== undefined) {
-          reply.resume().on('end', lose);
-          return;
-        }
-        res.writeHead(reply.statusCode ?? 502, reply.headers);
-        reply.pipe(res);
-      },
-    );
-    upstream.on('error', () => res.destroy());
-    // A client that gives up (an aborted long-poll) takes the forwarded request down with it.
-    res.on('close', () => {
-      if (!res.writableFinished) {
-        upstream.destroy();
-      }
-    });
-    req.pipe(upstream);
+    proxy.forward(req, res, lose === undefined ? {} : { lose });
   };
 
   /** Answers in the homeserver's place, reading (and dropping) the request body. */
@@ -264,11 +238,7 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
     }
   };
 
-  const server = createServer((req, res) => void handle(req, res));
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject).listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const proxy = await startForwardingProxy(targetUrl, (req, res) => void handle(req, res));
 
   const close = async (): Promise<void> => {
     if (closing.signal.aborted) {
@@ -277,13 +247,11 @@ export async function startFaultProxy(targetUrl: string): Promise<FaultProxy> {
     closing.abort();
     rules = [];
     held = [];
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    agent.destroy();
+    await proxy.close();
   };
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: proxy.url,
     get seen() {
       return seen;
     },

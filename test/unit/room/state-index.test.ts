@@ -53,4 +53,21 @@ describe('StateIndex', () => {
     });
     expect(state.content('m.room.member', '@me:hs.test')).toEqual({ membership: 'invite' });
   });
+
+  it('should look up state under the empty key and under others alike, and list it in order', () => {
+    const first = stateEvent('m.room.name', '', OWNER, { name: 'First' });
+    const keyed = stateEvent('m.room.name', 'other', OWNER, { name: 'Keyed' });
+    const second = stateEvent('m.room.name', '', OWNER, { name: 'Second' });
+    const state = StateIndex.fromEvents([first, member(OWNER, 'join'), keyed, second]);
+    expect(state.get('m.room.name')?.event).toBe(second);
+    expect(state.get('m.room.name', '')?.event).toBe(second);
+    expect(state.get('m.room.name', 'other')?.event).toBe(keyed);
+    expect(state.get('m.room.topic')).toBeNull();
+    // A replaced entry keeps its place: the order the state was first seen in.
+    expect(state.entries().map((entry) => entry.event)).toEqual([
+      second,
+      state.get('m.room.member', OWNER)?.event,
+      keyed,
+    ]);
+  });
 });

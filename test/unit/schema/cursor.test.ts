@@ -6,6 +6,7 @@ import {
   encodeTimelineCursor,
   openCursor,
   sealCursor,
+  sealedConnection,
   type TimelineScope,
 } from '../../../src/schema/cursor.ts';
 
@@ -111,6 +112,52 @@ describe('schema/cursor', () => {
       // The same layout with a real event ID is accepted, so the refusals above are about the payload.
       const valid = sealCursor(key, scopeKey, { e: eventId });
       expect(decodeTimelineCursor(key, scope, valid, 'after')).toBe(eventId);
+    });
+  });
+
+  describe('sealedConnection', () => {
+    const items = [{ id: 'a' }, { id: 'b' }, { id: 'c' }];
+
+    it('should seal each cursor only when read, once, and make each node at once', () => {
+      const sealed: string[] = [];
+      const page = sealedConnection(
+        items,
+        {
+          node: (item) => ({ name: item.id.toUpperCase() }),
+          cursor: (item) => {
+            sealed.push(item.id);
+            return `cursor-${item.id}`;
+          },
+        },
+        { hasNextPage: true, hasPreviousPage: false },
+      );
+      expect(page.edges.map((edge) => edge.node)).toEqual([
+        { name: 'A' },
+        { name: 'B' },
+        { name: 'C' },
+      ]);
+      expect(sealed).toEqual([]);
+      expect(page.edges[1]?.cursor).toBe('cursor-b');
+      expect(page.edges[1]?.cursor).toBe('cursor-b');
+      expect(sealed).toEqual(['b']);
+      expect(page.pageInfo).toMatchObject({ hasNextPage: true, hasPreviousPage: false });
+      expect(page.pageInfo.startCursor).toBe('cursor-a');
+      expect(page.pageInfo.endCursor).toBe('cursor-c');
+      // The page's ends are its first and last edges' cursors, each sealed once for both.
+      expect(page.edges[0]?.cursor).toBe('cursor-a');
+      expect(sealed).toEqual(['b', 'a', 'c']);
+    });
+
+    it('should have no start or end cursor for an empty page', () => {
+      const page = sealedConnection(
+        [],
+        { node: () => null, cursor: () => 'never' },
+        { hasNextPage: false, hasPreviousPage: true },
+      );
+      expect(page.edges).toEqual([]);
+      expect(page.pageInfo.startCursor).toBeNull();
+      expect(page.pageInfo.endCursor).toBeNull();
+      expect(page.pageInfo.hasPreviousPage).toBe(true);
     });
   });
 });

@@ -4,13 +4,22 @@
  */
 import { MockAgent } from 'undici';
 import { describe, expect, it } from 'vitest';
+import { whoami } from '../../../src/matrix/account.ts';
 import { Upstream } from '../../../src/matrix/http.ts';
+import { sendMessageEvent } from '../../../src/matrix/room-events.ts';
+import { getRoomState } from '../../../src/matrix/room-state.ts';
+import { slidingSync } from '../../../src/matrix/sliding-sync.ts';
 import { RequestSession } from '../../../src/session/request-session.ts';
 
 const origin = 'http://hs.test';
 
 /** A homeserver that refuses every token, 20 ms after each request, counting them. */
 function refusingHomeserver() {
+  return mockHomeserver(401, { errcode: 'M_UNKNOWN_TOKEN', error: 'Invalid access token passed.' });
+}
+
+/** A homeserver that answers every request with `status` and `data`, counting them. */
+function mockHomeserver(status: number, data: object) {
   const agent = new MockAgent();
   agent.disableNetConnect();
   const sent: string[] = [];
@@ -20,8 +29,8 @@ function refusingHomeserver() {
     .reply((options) => {
       sent.push(`${options.method} ${options.path.split('?')[0]}`);
       return {
-        statusCode: 401,
-        data: { errcode: 'M_UNKNOWN_TOKEN', error: 'Invalid access token passed.' },
+        statusCode: status,
+        data,
         responseOptions: { headers: { 'content-type': 'application/json' } },
       };
     })
@@ -89,5 +98,28 @@ describe('RequestSession', () => {
       status: 401,
     });
     expect(homeserver.sent).toHaveLength(3);
+  });
+
+  it('should tell onRoomsTouched of each call that wrote or read the rooms, not of whoami', async () => {
+    await using homeserver = mockHomeserver(200, { event_id: '$sent:hs.test' });
+    const touched: string[] = [];
+    const session = new RequestSession({
+      upstream: homeserver.upstream,
+      accessToken: 'token-a',
+      signal: new AbortController().signal,
+      knownViewer: { userId: '@alice:hs.test', deviceId: null, isGuest: false },
+      onRoomsTouched: (token) => {
+        touched.push(token);
+      },
+    });
+    const { client } = session.viewer;
+
+    await whoami(client).catch(() => {});
+    expect(touched).toEqual([]);
+    await getRoomState(client, '!room:hs.test').catch(() => {});
+    await slidingSync(client, { lists: {} }).catch(() => {});
+    await sendMessageEvent(client, '!room:hs.test', 'm.room.message', 'txn-1', { body: 'hi' });
+    expect(touched).toEqual(['token-a', 'token-a', 'token-a']);
+    expect(homeserver.sent).toHaveLength(4);
   });
 });
