@@ -9,14 +9,21 @@
  * both on `performance.now()` in the bench process. Each round waits for its push, then a short
  * pause. Also: the facade's CPU over the rounds per push (its sync loop's work included; `/proc`
  * counts 10 ms ticks), and its upstream calls during the rounds by endpoint.
+ *
+ * Then the same in cluster mode: two facade instances on a Redis of their own, the viewer's sync
+ * loop on instance 0 (read there first) and the subscriber on instance 1, whose view is fed
+ * through Redis; the time is still from the proxy receiving the holder's `/sync` answer.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from 'graphql-ws';
-import { mapLimit, newAgent } from '../lib/client.ts';
+import type { Agent } from 'undici';
+import { startRedis } from '../../scripts/redis/redis-server.ts';
+import { graphql, mapLimit, newAgent } from '../lib/client.ts';
 import type { BenchContext } from '../lib/context.ts';
-import { startCountingProxy } from '../lib/counting-proxy.ts';
+import { type CountingProxy, startCountingProxy } from '../lib/counting-proxy.ts';
 import { startFacadeProcess } from '../lib/facade-process.ts';
-import { createRoom, joinRoom, registerUsers, sendText } from '../lib/seed.ts';
+import { loopHolder } from '../lib/loop-holder.ts';
+import { createRoom, joinRoom, type RegisteredUser, registerUsers, sendText } from '../lib/seed.ts';
 import { round, summarize } from '../lib/stats.ts';
 import { connect, describe, waitUntilSubscribed } from '../lib/subscribers.ts';
 import { formatTable, ms } from '../lib/table.ts';
@@ -28,6 +35,8 @@ const PAUSE_MS = 200;
 /** How long a round waits for its push. */
 const ROUND_TIMEOUT_MS = 30_000;
 const TARGET_MS = 50;
+/** Cluster mode's CURSOR_SECRET, the same on both instances. */
+const CLUSTER_SECRET = 'room-list-live-cluster-secret-0123456789-abcdefgh';
 
 const subscription = `subscription ($first: Int!) {
   roomList(first: $first) { hasMore rooms { id name } }
@@ -75,12 +84,194 @@ export async function roomListLive(ctx: BenchContext, sizes: RoomListLiveSizes):
     },
   );
 
-  await using proxy = await startCountingProxy(homeserverUrl);
-  await using facade = await startFacadeProcess(proxy.url, { WARM_VIEW_IDLE_MS: '60000' });
+  const setupOf = (
+    proxy: CountingProxy,
+    subscriberUrl: string,
+    cpuMs: () => number,
+  ): LiveSetup => ({
+    proxy,
+    subscriberUrl,
+    cpuMs,
+    viewer,
+    sender,
+    rooms,
+    seedAgent,
+    homeserverUrl,
+    rounds,
+  });
+
+  let facadeEnv: Readonly<Record<string, string>> = {};
+  let facadeWarnings: string[] = [];
+  let clusterWarnings: string[] = [];
+  ctx.log('one facade instance');
+  let single: LiveRun;
+  {
+    await using proxy = await startCountingProxy(homeserverUrl);
+    await using facade = await startFacadeProcess(proxy.url, { WARM_VIEW_IDLE_MS: '60000' });
+    single = await measure(
+      setupOf(proxy, facade.url, () => facade.cpuMs()),
+      ctx.log,
+    );
+    facadeEnv = facade.env;
+    facadeWarnings = facade.warnings.slice(0, 20);
+  }
+
+  // Cluster mode: the viewer's loop runs on instance 0 (it is read there first), the subscriber
+  // is on instance 1, whose view is fed through Redis.
+  ctx.log(
+    'cluster mode: two instances on a Redis of their own, the subscriber on the one without the loop',
+  );
+  let cluster: LiveRun;
+  {
+    await using redis = await startRedis();
+    await using proxy = await startCountingProxy(homeserverUrl);
+    const env = {
+      WARM_VIEW_IDLE_MS: '60000',
+      REDIS_URL: redis.url,
+      CURSOR_SECRET: CLUSTER_SECRET,
+      CLUSTER_LEASE_MS: '1000',
+    };
+    await using holder = await startFacadeProcess(proxy.url, { ...env, INSTANCE_ID: 'facade-0' });
+    await using other = await startFacadeProcess(proxy.url, { ...env, INSTANCE_ID: 'facade-1' });
+    await graphql(
+      seedAgent,
+      holder.url,
+      viewer.accessToken,
+      '{ rooms(first: 1) { edges { node { id } } } }',
+    );
+    const deadline = Date.now() + 10_000;
+    while ((await loopHolder(redis.url, CLUSTER_SECRET, viewer.accessToken)) !== 0) {
+      if (Date.now() > deadline) {
+        throw new Error("room-list-live: instance 0 did not take the viewer's loop");
+      }
+      await sleep(100);
+    }
+    cluster = await measure(
+      setupOf(proxy, other.url, () => holder.cpuMs() + other.cpuMs()),
+      ctx.log,
+    );
+    if ((await loopHolder(redis.url, CLUSTER_SECRET, viewer.accessToken)) !== 0) {
+      throw new Error('room-list-live: the loop moved during the rounds');
+    }
+    clusterWarnings = [...holder.warnings, ...other.warnings].slice(0, 20);
+  }
+  await seedAgent.close();
+
+  const report = (run: LiveRun, label: string) => {
+    const latencyMs = summarize(run.latencies);
+    const allArrived = run.delivered === rounds && run.unmatched === 0;
+    const target = {
+      text:
+        `${label}: a new message in any of the user's rooms reaches a roomList subscriber within ` +
+        `${TARGET_MS} ms of the sync response (p99 ${latencyMs.p99.toFixed(1)} ms, p50 ` +
+        `${latencyMs.p50.toFixed(1)} ms; ${run.delivered}/${rounds} pushes)`,
+      met: allArrived && latencyMs.p99 <= TARGET_MS,
+    };
+    const row = [
+      label,
+      String(roomCount),
+      `${run.delivered}/${rounds}`,
+      ms(latencyMs.p50),
+      ms(latencyMs.p90),
+      ms(latencyMs.p99),
+      ms(latencyMs.max),
+      run.delivered === 0 ? '-' : (run.cpuMs / run.delivered).toFixed(2),
+    ];
+    const result = {
+      firstPushMs: round(run.firstPushMs, 2),
+      firstPage: run.firstPage,
+      delivery: {
+        rounds,
+        pushes: run.delivered,
+        pushesDuringRounds: run.pushesDuringRounds,
+        unmatched: run.unmatched,
+        latencyMs,
+        perRound: run.perRound,
+      },
+      cpu: {
+        ms: run.cpuMs,
+        perPushMs: run.delivered === 0 ? null : round(run.cpuMs / run.delivered, 2),
+        note: 'the facade children over the rounds, their sync loop included; 10 ms ticks',
+      },
+      upstreamCallsDuringRounds: run.upstreamCallsDuringRounds,
+      errors: run.errors.slice(0, 50),
+    };
+    return { target, row, result, allArrived };
+  };
+  const singleReport = report(single, 'one instance');
+  const clusterReport = report(cluster, 'cluster, via Redis');
+  const targets = [singleReport.target, clusterReport.target];
+  ctx.log(`\nroom-list-live: roomList(first: ${FIRST}), ${roomCount} rooms, ${rounds} rounds`);
+  ctx.log(
+    formatTable(
+      ['facade', 'rooms', 'pushes', 'deliv p50', 'p90', 'p99', 'max', 'CPU ms/push'],
+      [singleReport.row, clusterReport.row],
+    ),
+  );
+  for (const target of targets) {
+    ctx.log(`target: ${target.text}: ${target.met ? 'met' : 'NOT met'}`);
+  }
+  for (const [label, run] of [
+    ['one instance', single],
+    ['cluster', cluster],
+  ] as const) {
+    if (run.pushesDuringRounds !== run.delivered) {
+      ctx.log(`(${label}: ${run.pushesDuringRounds} pushes during the rounds in all)`);
+    }
+    if (run.errors.length > 0) {
+      ctx.log(`  ${label} errors (${run.errors.length}): ${run.errors.slice(0, 5).join('; ')}`);
+    }
+  }
+  const path = await ctx.writeResult('room-list-live', {
+    live: { rooms: roomCount, rounds, first: FIRST, pauseMs: PAUSE_MS },
+    facadeEnvironment: facadeEnv,
+    facadeWarnings,
+    ...singleReport.result,
+    cluster: { ...clusterReport.result, facadeWarnings: clusterWarnings },
+    targets,
+  });
+  ctx.log(`wrote ${path}`);
+  for (const [label, { allArrived }, run] of [
+    ['one instance', singleReport, single],
+    ['cluster', clusterReport, cluster],
+  ] as const) {
+    if (!allArrived) {
+      throw new Error(
+        `room-list-live (${label}): ${run.delivered}/${rounds} pushes, ${run.unmatched} unmatched; ` +
+          run.errors.slice(0, 3).join('; '),
+      );
+    }
+  }
+}
+
+interface LiveSetup {
+  readonly proxy: CountingProxy;
+  /** Where the subscriber connects. */
+  readonly subscriberUrl: string;
+  /** The CPU of the facade process(es) so far, in ms. */
+  readonly cpuMs: () => number;
+  readonly viewer: RegisteredUser;
+  readonly sender: RegisteredUser;
+  readonly rooms: readonly string[];
+  readonly seedAgent: Agent;
+  /** Where the sender sends, straight to the homeserver. */
+  readonly homeserverUrl: string;
+  readonly rounds: number;
+}
+
+type LiveRun = Awaited<ReturnType<typeof measure>>;
+
+/**
+ * One measurement: the viewer subscribes at `subscriberUrl`, and each round's message is timed
+ * from the proxy receiving the `/sync` answer that carries it to the push showing its room first.
+ */
+async function measure(setup: LiveSetup, log: (line: string) => void) {
+  const { proxy, subscriberUrl, viewer, sender, rooms, seedAgent, homeserverUrl, rounds } = setup;
+  const facadeCpuMs = setup.cpuMs;
   const errors: string[] = [];
   const pushes: Push[] = [];
   let disposing = false;
-  const wsUrl = `${facade.url.replace(/^http/, 'ws')}/graphql`;
+  const wsUrl = `${subscriberUrl.replace(/^http/, 'ws')}/graphql`;
   const client: Client = await connect(wsUrl, viewer.accessToken, errors);
   const subscribedAt = performance.now();
   client.subscribe<{
@@ -126,7 +317,7 @@ export async function roomListLive(ctx: BenchContext, sizes: RoomListLiveSizes):
   }
   const firstPushMs = (pushes[0]?.at ?? Number.NaN) - subscribedAt;
   const firstPage = pushes[0];
-  ctx.log(
+  log(
     `first push after ${firstPushMs.toFixed(1)} ms: ${firstPage?.rooms} rooms, hasMore ` +
       `${firstPage?.hasMore}`,
   );
@@ -148,7 +339,7 @@ export async function roomListLive(ctx: BenchContext, sizes: RoomListLiveSizes):
     }
   };
   proxy.resetEndpoints();
-  const cpuBefore = facade.cpuMs();
+  const cpuBefore = facadeCpuMs();
   const pushesBefore = pushes.length;
   const latencies: number[] = [];
   const perRound: { roomIndex: number; eventId: string; latencyMs: number | null }[] = [];
@@ -189,80 +380,22 @@ export async function roomListLive(ctx: BenchContext, sizes: RoomListLiveSizes):
     });
     await sleep(PAUSE_MS);
   }
-  const cpuMs = facade.cpuMs() - cpuBefore;
+  const cpuMs = facadeCpuMs() - cpuBefore;
   const pushesDuringRounds = pushes.length - pushesBefore;
   proxy.syncObserver = null;
   const upstreamCallsDuringRounds = Object.fromEntries(proxy.byEndpoint);
   disposing = true;
   await client.dispose();
-  await facade.stop();
-  await seedAgent.close();
-
-  const latencyMs = summarize(latencies);
-  const allArrived = delivered === rounds && unmatched === 0;
-  const targets = [
-    {
-      text:
-        `a new message in any of the user's rooms reaches a roomList subscriber within ` +
-        `${TARGET_MS} ms of the sync response (p99 ${latencyMs.p99.toFixed(1)} ms, p50 ` +
-        `${latencyMs.p50.toFixed(1)} ms; ${delivered}/${rounds} pushes)`,
-      met: allArrived && latencyMs.p99 <= TARGET_MS,
-    },
-  ];
-  ctx.log(`\nroom-list-live: roomList(first: ${FIRST}), ${roomCount} rooms, ${rounds} rounds`);
-  ctx.log(
-    formatTable(
-      ['rooms', 'pushes', 'deliv p50', 'p90', 'p99', 'max', 'CPU ms/push'],
-      [
-        [
-          String(roomCount),
-          `${delivered}/${rounds}`,
-          ms(latencyMs.p50),
-          ms(latencyMs.p90),
-          ms(latencyMs.p99),
-          ms(latencyMs.max),
-          delivered === 0 ? '-' : (cpuMs / delivered).toFixed(2),
-        ],
-      ],
-    ),
-  );
-  for (const target of targets) {
-    ctx.log(`target: ${target.text}: ${target.met ? 'met' : 'NOT met'}`);
-  }
-  if (pushesDuringRounds !== delivered) {
-    ctx.log(`(${pushesDuringRounds} pushes during the rounds in all)`);
-  }
-  if (errors.length > 0) {
-    ctx.log(`  errors (${errors.length}): ${errors.slice(0, 5).join('; ')}`);
-  }
-  const path = await ctx.writeResult('room-list-live', {
-    live: { rooms: roomCount, rounds, first: FIRST, pauseMs: PAUSE_MS },
-    facadeEnvironment: facade.env,
-    facadeWarnings: facade.warnings.slice(0, 20),
-    firstPushMs: round(firstPushMs, 2),
+  return {
+    errors,
+    firstPushMs,
     firstPage,
-    delivery: {
-      rounds,
-      pushes: delivered,
-      pushesDuringRounds,
-      unmatched,
-      latencyMs,
-      perRound,
-    },
-    cpu: {
-      ms: cpuMs,
-      perPushMs: delivered === 0 ? null : round(cpuMs / delivered, 2),
-      note: 'the facade child over the rounds, its sync loop included; 10 ms ticks',
-    },
+    delivered,
+    unmatched,
+    latencies,
+    perRound,
+    cpuMs,
+    pushesDuringRounds,
     upstreamCallsDuringRounds,
-    errors: errors.slice(0, 50),
-    targets,
-  });
-  ctx.log(`wrote ${path}`);
-  if (!allArrived) {
-    throw new Error(
-      `room-list-live: ${delivered}/${rounds} pushes, ${unmatched} unmatched; ` +
-        errors.slice(0, 3).join('; '),
-    );
-  }
+  };
 }
