@@ -45,7 +45,7 @@ const RECENT_PER_ROOM = 64;
 /** Nudges received as the holder, until a response names them. */
 const NUDGES_KEPT = 64;
 /**
- * How long a write waits for its nudge to be in Redis (so that a read of the same user through
+ * How long a write or cold read waits for its nudge to be in Redis (so that a read of the same user through
  * another instance right after it knows to wait): Redis answers in well under a millisecond, and
  * when it is away a mutation must not wait for it.
  */
@@ -79,7 +79,7 @@ export function clusterFeeds(options: ClusterFeedOptions): SyncFeedFactory {
 }
 
 /**
- * Tells the cluster of a write of a token this instance has no feed for: the loop's holder syncs
+ * Tells the cluster of a write or cold read of a token this instance has no feed for: the loop's holder syncs
  * at once, and the views other instances keep of the token wait for a response past it. The
  * nudge is sent, not awaited (Redis being away must not hold up a mutation).
  */
@@ -108,7 +108,7 @@ function announce(
       .catch((error: unknown) =>
         logger?.warn(
           { error: error instanceof Error ? `${error.name}: ${error.message}` : String(error) },
-          'could not announce a write to the cluster',
+          'could not announce a write or cold read to the cluster',
         ),
       ),
     new Promise<void>((resolve) => {
@@ -224,8 +224,9 @@ class ClusterFeed implements SyncFeed {
   }
 
   /**
-   * A write of the token's here: the loop syncs at once, wherever it runs, and the views on every
-   * instance wait for a response that passed it (read-your-writes without sticky sessions).
+   * A write or cold read of the token's here: the loop syncs at once, wherever it runs, and the
+   * views on every instance wait for a response that passed it (read-your-writes, and nothing
+   * older than a cold answer, without sticky sessions).
    */
   nudge(): Promise<void> {
     const id = randomUUID();
@@ -462,10 +463,10 @@ class ClusterFeed implements SyncFeed {
         this.#answerSnapshot(message.filter, message.id);
         return;
       case 'nudge':
-        // Another instance wrote for the token: the views here wait for a response past it
-        // (told first, so that the response's time, noted after, is not before the write's).
+        // Another instance wrote or read cold for the token: the views here wait for a response
+        // past it (told first, so that the response's time, noted after, is not before the call's).
         if (this.#init.observed()) {
-          this.#init.written();
+          this.#init.touched();
           this.#follower.heard(message.id);
         }
         // Only views wait for a response past it: without any, the loop need not hurry.

@@ -120,10 +120,10 @@ export interface ResponseObserver {
    */
   onLost(): void;
   /**
-   * The token wrote through another instance (cluster mode): what follows is exact only from a
-   * response requested after now.
+   * The token wrote, or read its rooms cold, through another instance (cluster mode): an answer
+   * is exact again only from a response requested after now.
    */
-  onWritten(): void;
+  onTouched(): void;
 }
 
 /** An observation of a token's loop ({@link SyncHub.observe}). */
@@ -159,8 +159,8 @@ export interface SyncFeedInit {
   readonly respond: (response: SyncResponse, requestedAt: number) => void;
   /** Tells the token's observers that the responses no longer follow on ({@link ResponseObserver.onLost}). */
   readonly lost: () => void;
-  /** Tells the token's observers of a write made elsewhere ({@link ResponseObserver.onWritten}). */
-  readonly written: () => void;
+  /** Tells the token's observers of a write or cold read made elsewhere ({@link ResponseObserver.onTouched}). */
+  readonly touched: () => void;
   /** Whether anything here observes the token's raw responses. */
   readonly observed: () => boolean;
 }
@@ -235,8 +235,8 @@ interface Subscription {
   readonly onResponse?: ((response: SyncResponse, requestedAt: number) => void) | undefined;
   /** The responses stopped following on, for an observer ({@link ResponseObserver.onLost}). */
   readonly onLost?: (() => void) | undefined;
-  /** A write elsewhere, for an observer ({@link ResponseObserver.onWritten}). */
-  readonly onWritten?: (() => void) | undefined;
+  /** A write or cold read elsewhere, for an observer ({@link ResponseObserver.onTouched}). */
+  readonly onTouched?: (() => void) | undefined;
 }
 
 interface LoopEntry {
@@ -406,7 +406,7 @@ export class SyncHub {
       },
       onResponse: (response, requestedAt) => observer.onResponse(response, requestedAt),
       onLost: () => observer.onLost(),
-      onWritten: () => observer.onWritten(),
+      onTouched: () => observer.onTouched(),
     });
     const { feed } = this.#loops.get(account.accessToken) as LoopEntry;
     return {
@@ -556,9 +556,9 @@ export class SyncHub {
           subscription.onLost?.();
         }
       },
-      written: () => {
+      touched: () => {
         for (const subscription of [...listeners]) {
-          subscription.onWritten?.();
+          subscription.onTouched?.();
         }
       },
       observed: () => [...listeners].some((subscription) => subscription.onResponse !== undefined),

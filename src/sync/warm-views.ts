@@ -61,8 +61,8 @@ interface Entry {
   /** `null` until the snapshot is in. */
   view: RoomView | null;
   lastReadAt: number;
-  /** When the token's last write ended. */
-  writtenAt: number;
+  /** When the token's last write or cold read (upstream call touching its rooms) ended. */
+  touchedAt: number;
   /** When the request of the last response applied was sent (the snapshot's: when asked). */
   appliedRequestedAt: number;
   /**
@@ -173,9 +173,9 @@ export class WarmViews {
           this.#drop(entry, 'lost');
         }
       },
-      onWritten: () => {
+      onTouched: () => {
         if (entry !== undefined) {
-          entry.writtenAt = performance.now();
+          entry.touchedAt = performance.now();
         }
       },
     });
@@ -184,7 +184,7 @@ export class WarmViews {
       observation,
       view: null,
       lastReadAt: askedAt,
-      writtenAt: 0,
+      touchedAt: 0,
       appliedRequestedAt: askedAt,
       pastSnapshot: false,
       waiters: new Set(),
@@ -223,7 +223,7 @@ export class WarmViews {
       await this.#options.announceWrite?.(accessToken);
       return;
     }
-    entry.writtenAt = performance.now();
+    entry.touchedAt = performance.now();
     await entry.observation.nudge();
   }
 
@@ -315,7 +315,7 @@ export class WarmViews {
   #caughtUp(entry: Entry): Promise<boolean> {
     // A response relayed through Redis carries the time this instance heard of the write it
     // passed, which is not before the write's own: hence not strictly after.
-    const passed = () => entry.pastSnapshot && entry.appliedRequestedAt >= entry.writtenAt;
+    const passed = () => entry.pastSnapshot && entry.appliedRequestedAt >= entry.touchedAt;
     if (passed()) {
       return Promise.resolve(true);
     }
