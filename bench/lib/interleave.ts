@@ -1,7 +1,9 @@
 /**
- * Runs contenders interleaved, run by run: every run times each contender once, in alternating
- * order (A B C, then C B A, …) so that none always goes first or last, after warm-up runs that
- * are not kept. Each contender's upstream calls are what its counting proxy received during its
+ * Runs contenders interleaved, run by run: every run times each contender once, in a new random
+ * order, after warm-up runs that are not kept. Random, not alternating (A B C, then C B A): what
+ * runs just before a contender matters on two CPUs (a direct call leaves Synapse finishing its
+ * work while the next contender runs), and in a fixed pattern one contender would always follow
+ * Synapse's calls and another never; shuffled, each follows each alike over the runs. Each contender's upstream calls are what its counting proxy received during its
  * own run (contenders never overlap).
  */
 import type { CountingProxy } from './counting-proxy.ts';
@@ -13,7 +15,8 @@ export interface Contender {
   readonly group: string;
   /** The direct call the group's ratios are taken to. */
   readonly baseline?: boolean;
-  readonly proxy: CountingProxy;
+  /** Counts its upstream calls; none for a contender with no upstream (the floors: 0 calls). */
+  readonly proxy?: CountingProxy;
   /** The facade's CPU time so far (ms), for the facade contenders: CPU per request is reported. */
   readonly cpuMs?: () => number;
   /** One request (or the direct calls it stands for); resolves to the bytes the client received. */
@@ -49,26 +52,23 @@ export async function interleave(
     endpoints: {} as Record<string, number>,
   }));
   for (let run = 0; run < options.warmup + options.runs; run++) {
-    const order = contenders.map((_, index) => index);
-    if (run % 2 === 1) {
-      order.reverse();
-    }
+    const order = shuffled(contenders.map((_, index) => index));
     for (const index of order) {
       const contender = contenders[index] as Contender;
       const sample = samples[index] as (typeof samples)[number];
-      const callsBefore = contender.proxy.requests;
-      const endpointsBefore = new Map(contender.proxy.byEndpoint);
+      const callsBefore = contender.proxy?.requests ?? 0;
+      const endpointsBefore = new Map(contender.proxy?.byEndpoint);
       const cpuBefore = contender.cpuMs?.() ?? 0;
       const started = performance.now();
       const bytes = await contender.run();
       const ms = performance.now() - started;
       if (run >= options.warmup) {
         sample.ms.push(ms);
-        sample.calls.push(contender.proxy.requests - callsBefore);
+        sample.calls.push((contender.proxy?.requests ?? 0) - callsBefore);
         sample.bytes.push(bytes);
         sample.cpu += (contender.cpuMs?.() ?? 0) - cpuBefore;
         sample.endpoints = Object.fromEntries(
-          [...contender.proxy.byEndpoint]
+          [...(contender.proxy?.byEndpoint ?? [])]
             .map(([endpoint, calls]) => [endpoint, calls - (endpointsBefore.get(endpoint) ?? 0)])
             .filter(([, calls]) => calls !== 0),
         );
@@ -91,6 +91,15 @@ export async function interleave(
     };
   });
   return withRatios(results);
+}
+
+/** `items` in a random order (Fisher–Yates). */
+function shuffled<T>(items: T[]): T[] {
+  for (let index = items.length - 1; index > 0; index--) {
+    const other = Math.floor(Math.random() * (index + 1));
+    [items[index], items[other]] = [items[other] as T, items[index] as T];
+  }
+  return items;
 }
 
 /** Sets each result's `ratioP50` to its p50 over its group baseline's p50. */

@@ -197,20 +197,25 @@ export interface WarmTarget {
   readonly text: string;
   /** No upstream call in any run. */
   readonly calls: boolean;
-  /** p50 ≤ 2 ms. */
+  /** p50 ≤ 2 ms, interleaved with the others (each run after someone else's). */
   readonly fast: boolean;
+  /** p50 ≤ 2 ms hot, in a burst of its own (bench/lib/idle-cost.ts). */
+  readonly fastHot: boolean;
+  /** No upstream call, and p50 ≤ 2 ms interleaved: the target as the bench reads it. */
   readonly met: boolean;
 }
 
 /**
  * The issue's target for the warm contender of `group` (`what` names the read, e.g. `warm room
- * page`): p50 ≤ 2 ms and 0 upstream calls in every run.
+ * page`): p50 ≤ 2 ms and 0 upstream calls in every run. Met only interleaved; its p50 hot
+ * (`hotP50Ms`, from the same run's idle cost) is reported beside it.
  */
 export function warmReadTarget(
   scenario: string,
   results: readonly ContenderResult[],
   group: string,
   what: string,
+  hotP50Ms: number,
 ): WarmTarget {
   const warm = results.find((result) => result.group === group && result.name === WARM_CONTENDER);
   if (!warm) {
@@ -221,10 +226,11 @@ export function warmReadTarget(
   return {
     group,
     text:
-      `${what}: p50 ≤ ${WARM_P50_MS} ms (${warm.latencyMs.p50.toFixed(2)}), ` +
-      `0 upstream calls (${warm.upstreamCalls.max})`,
+      `${what}: p50 ≤ ${WARM_P50_MS} ms (${warm.latencyMs.p50.toFixed(2)}; ` +
+      `hot, in a burst: ${hotP50Ms.toFixed(2)}), 0 upstream calls (${warm.upstreamCalls.max})`,
     calls,
     fast,
+    fastHot: hotP50Ms <= WARM_P50_MS,
     met: calls && fast,
   };
 }

@@ -21,6 +21,8 @@
 import { randomBytes } from 'node:crypto';
 import { graphql, mapLimit, matrix, newAgent } from '../lib/client.ts';
 import type { BenchContext } from '../lib/context.ts';
+import { startFloors } from '../lib/floors.ts';
+import { hotP50, IDLE_MS, idleCostTable, warmIdleCost } from '../lib/idle-cost.ts';
 import { type ContenderResult, interleave } from '../lib/interleave.ts';
 import { registerUsers, seedRoom } from '../lib/seed.ts';
 import { startExtraFacade, startSideBySide } from '../lib/side-by-side.ts';
@@ -71,7 +73,9 @@ export async function roomList(ctx: BenchContext): Promise<void> {
 
   await using sides = await startSideBySide(homeserverUrl);
   const { facade, facadeProxy, directProxy, facadeAgent, directAgent } = sides;
-  await using warmSide = await startExtraFacade(homeserverUrl, { WARM_VIEW_IDLE_MS: '60000' });
+  const warmEnv = { WARM_VIEW_IDLE_MS: '60000' };
+  await using warmSide = await startExtraFacade(homeserverUrl, warmEnv);
+  await using floors = await startFloors(homeserverUrl, warmEnv);
   const warmFacade = warmSide.facade;
   // Every request but its view's sync loop: what one warm read costs upstream.
   const warmProxy = withoutSyncLoop(warmSide.proxy);
@@ -104,6 +108,10 @@ export async function roomList(ctx: BenchContext): Promise<void> {
   const warmList = async (extra: ListExtra): Promise<number> =>
     (await listFrom(warmTarget, extra)).bytes;
 
+  const without = 'without messages';
+  const withMessages = 'with latest message';
+  // Not one of the issue's targets: how the member lists the list brings along compare.
+  const withMembers = 'with 5 members';
   ctx.log('warming: the warm facade reads the list until its view answers');
   const warmingReads = await warmUntilFree('room-list', warmProxy, () => warmList('messages'));
   // The same rooms with the same fields as the cold facade's, and every warm list with no upstream
@@ -121,6 +129,12 @@ export async function roomList(ctx: BenchContext): Promise<void> {
     })),
   );
   ctx.log(`warm after ${warmingReads} reads; its answers equal the cold facade's`);
+  // The target's group also times what any answer of the warm list's bytes costs here.
+  const floorContenders = await floors.contenders(
+    withMessages,
+    JSON.stringify({ data: (await listFrom(warmTarget, 'messages')).body }),
+    token,
+  );
   const warmReadsBefore = await warmViewReads(warmFacade.url);
   const rest = async (withMessages: boolean): Promise<number> => {
     const joined = await matrix<{ joined_rooms: string[] }>(
@@ -184,10 +198,6 @@ export async function roomList(ctx: BenchContext): Promise<void> {
 
   const facadeCpu = () => facade.cpuMs();
   const warmCpu = () => warmFacade.cpuMs();
-  const without = 'without messages';
-  const withMessages = 'with latest message';
-  // Not one of the issue's targets: how the member lists the list brings along compare.
-  const withMembers = 'with 5 members';
   const warmContender = (group: string, extra: ListExtra) => ({
     name: WARM,
     group,
@@ -222,6 +232,7 @@ export async function roomList(ctx: BenchContext): Promise<void> {
         run: () => facadeList('messages'),
       },
       warmContender(withMessages, 'messages'),
+      ...floorContenders,
       {
         name: 'joined_rooms + /state + /messages',
         group: withMessages,
@@ -269,18 +280,30 @@ export async function roomList(ctx: BenchContext): Promise<void> {
     results.filter((result) => result.name === WARM).length * (warmup + runs),
   );
 
+  // The warm list and its floors alone: hot, in a burst, and after a moment of idle.
+  const idle = await warmIdleCost(
+    'room-list',
+    warmFacade.url,
+    [warmContender(withMessages, 'messages'), ...floorContenders],
+    runs,
+  );
+
   const targets = [without, withMessages].map((group) => roomListTarget(results, group));
   const warmGoal = warmReadTarget(
     'room-list',
     results,
     withMessages,
     `warm ${rooms}-room list with latest messages`,
+    hotP50(idle, WARM),
   );
   ctx.log(`\nroom-list: ${rooms} rooms, ${runs} runs\n${contenderTable(results)}`);
   for (const target of targets) {
     ctx.log(`target (${target.group}): ${target.text}: ${target.met ? 'met' : 'NOT met'}`);
   }
   ctx.log(`target (${withMessages}): ${warmGoal.text}: ${warmGoal.met ? 'met' : 'NOT met'}`);
+  ctx.log(
+    `\nalone, ${runs} rounds: hot (in a burst), and after a moment of idle\n${idleCostTable(idle, IDLE_MS)}`,
+  );
   const path = await ctx.writeResult('room-list', {
     parameters: { rooms, membersPerRoom: MEMBERS, messagesPerRoom: MESSAGES, runs, warmup },
     facadeEnvironment: facade.env,
@@ -291,6 +314,7 @@ export async function roomList(ctx: BenchContext): Promise<void> {
     contenders: results,
     targets,
     warmTarget: warmGoal,
+    idleCost: { idleMs: IDLE_MS, contenders: idle },
   });
   ctx.log(`wrote ${path}`);
 }
@@ -303,9 +327,7 @@ function roomListTarget(results: readonly ContenderResult[], group: string) {
   const inGroup = results.filter((result) => result.group === group);
   const facade = inGroup.find((result) => result.name === 'facade');
   const sliding = inGroup.find((result) => result.baseline);
-  const rest = inGroup.find(
-    (result) => !result.baseline && result.name !== 'facade' && result.name !== WARM,
-  );
+  const rest = inGroup.find((result) => result.name.startsWith('joined_rooms'));
   if (!facade || !sliding || !rest) {
     throw new Error(`room-list: contenders of ${group} missing`);
   }

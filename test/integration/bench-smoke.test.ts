@@ -61,6 +61,20 @@ describe('bench/run.ts --smoke', () => {
     expect(calls(list, 'without messages', 'facade, warm view')).toBe(0);
     expect(calls(list, 'with latest message', 'facade, warm view')).toBe(0);
     expect(calls(list, 'with 5 members', 'facade, warm view')).toBe(0);
+    // Its floors (bench/lib/floors.ts) beside it: the facade answers `{ __typename }` with no
+    // upstream call; and the same four are timed hot and after idle (bench/lib/idle-cost.ts).
+    expect(calls(list, 'with latest message', 'facade floor: { __typename }')).toBe(0);
+    const idleCostOf = (result: { idleCost: { contenders: { name: string }[] } }) =>
+      result.idleCost.contenders.map((item) => item.name);
+    const floorsAndWarm = [
+      'facade, warm view',
+      'HTTP floor: same bytes, plain node:http',
+      'yoga floor: { __typename }, bare graphql-yoga',
+      'facade floor: { __typename }',
+    ];
+    expect(
+      idleCostOf(await readResult<{ idleCost: { contenders: { name: string }[] } }>('room-list')),
+    ).toEqual(floorsAndWarm);
 
     // Room page: the two direct calls; the facade's /state and its messages page (the smoke
     // room's history is short, so the page reaches its start: one more /messages to be sure).
@@ -80,6 +94,10 @@ describe('bench/run.ts --smoke', () => {
     expect(calls(roomPage.contenders, 'room page', 'facade')).toBe(3);
     // The same page from a warm view: no upstream call per read.
     expect(calls(roomPage.contenders, 'room page', 'facade, warm view')).toBe(0);
+    expect(calls(roomPage.contenders, 'room page', 'facade floor: { __typename }')).toBe(0);
+    expect(
+      idleCostOf(await readResult<{ idleCost: { contenders: { name: string }[] } }>('room-page')),
+    ).toEqual(floorsAndWarm);
 
     // Cheap query: one whoami per request either way, sequentially and at every level.
     const cheap = await readResult<{
