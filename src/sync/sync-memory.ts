@@ -26,6 +26,15 @@ export interface SyncPosition {
   invited: string[];
   /** Per room, its newest delivered event IDs, oldest first. */
   recent: Record<string, string[]>;
+  /**
+   * Per room with any, the viewer's unread counts as last delivered, `[notifications,
+   * highlights]` (a room not named has none). Without them a loop resuming elsewhere would take a
+   * room's counts dropping to 0 for no change, and its subscribers would never hear of it.
+   * Absent from positions stored before they were kept: those resume without, as then.
+   */
+  unread?: Record<string, [number, number]>;
+  /** Per room, its tags as last delivered (see {@link SyncMemory.tags}): none delivered twice. */
+  tags?: Record<string, string>;
 }
 
 /**
@@ -107,7 +116,20 @@ export class SyncMemory {
         recent[roomId] = ids.newest(POSITION_EVENTS_PER_ROOM);
       }
     }
-    return { since: this.since, joined: [...this.joined], invited: [...this.invited], recent };
+    const unread: Record<string, [number, number]> = {};
+    for (const [roomId, { notificationCount, highlightCount }] of this.unreadCounts) {
+      if (notificationCount !== 0 || highlightCount !== 0) {
+        unread[roomId] = [notificationCount, highlightCount];
+      }
+    }
+    return {
+      since: this.since,
+      joined: [...this.joined],
+      invited: [...this.invited],
+      recent,
+      unread,
+      tags: Object.fromEntries(this.tags),
+    };
   }
 
   /** Takes over a position another loop of the same token stored: its next sync continues it. */
@@ -125,6 +147,16 @@ export class SyncMemory {
       for (const id of ids) {
         this.recent(roomId).remember(id);
       }
+    }
+    this.unreadCounts.clear();
+    for (const [roomId, [notificationCount, highlightCount]] of Object.entries(
+      position.unread ?? {},
+    )) {
+      this.unreadCounts.set(roomId, { notificationCount, highlightCount });
+    }
+    this.tags.clear();
+    for (const [roomId, tags] of Object.entries(position.tags ?? {})) {
+      this.tags.set(roomId, tags);
     }
   }
 

@@ -145,6 +145,32 @@ describe('SyncLoop', () => {
     expect(timelineBodies(second.updates)).toEqual(['new']);
   });
 
+  it('should carry unread counts and tags in its position: a resumed loop misses no drop to 0 and repeats no tags', async () => {
+    const withCounts = (notification_count: number, highlight_count: number) => ({
+      ...joined([]),
+      unread_notifications: { notification_count, highlight_count },
+      account_data: { events: [{ type: 'm.tag', content: { tags: { 'u.work': {} } } }] },
+    });
+    const first = startLoop();
+    establish(first.transport);
+    first.transport.answerSync(syncResponse('s2', { join: { [ROOM]: withCounts(3, 1) } }));
+    await settlePromises();
+    expect(first.updates.filter((update) => update.kind !== 'timeline')).toMatchObject([
+      { kind: 'unread', roomId: ROOM, counts: { notificationCount: 3, highlightCount: 1 } },
+      { kind: 'tags', roomId: ROOM },
+    ]);
+    const position = first.loop.position();
+    expect(position?.unread).toEqual({ [ROOM]: [3, 1] });
+
+    // Read elsewhere, the same tags again: the counts' drop to 0 is news, the tags are not.
+    const second = startLoop({ resumeFrom: position ?? undefined });
+    second.transport.answerSync(syncResponse('s3', { join: { [ROOM]: withCounts(0, 0) } }));
+    await settlePromises();
+    expect(second.updates).toEqual([
+      { kind: 'unread', roomId: ROOM, counts: { notificationCount: 0, highlightCount: 0 } },
+    ]);
+  });
+
   it('should take a snapshot between two syncs, then go on from its own position at once', async () => {
     const responses: string[] = [];
     const { transport, loop, updates } = startLoop({
