@@ -30,8 +30,8 @@ export const FACADE_FLOOR = 'facade floor: { __typename }';
 export interface Floors extends AsyncDisposable {
   /**
    * The three floor contenders of `group`: the HTTP floor answering `body` (the warm read's JSON,
-   * as the client received it), and the facade floor asked as `token`. One group at a time: the
-   * HTTP floor answers the body given last.
+   * as the client received it), then bare yoga and the facade asked `{ __typename }` as `token`.
+   * One group at a time: the HTTP floor answers the body given last.
    */
   contenders(group: string, body: string, token: string): Promise<Contender[]>;
 }
