@@ -3,9 +3,8 @@
  * way an operator runs it, so that its CPU time and memory in `/proc/<pid>` are the facade's
  * alone: the bench's clients and proxies live in another process.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
-import { createInterface } from 'node:readline';
+import { startNodeChild } from './node-child.ts';
 import { cpuMs, rssBytes } from './proc.ts';
 
 const repositoryRoot = resolve(import.meta.dirname, '..', '..');
@@ -57,73 +56,32 @@ export async function startFacadeProcess(
       : {}),
     ...env,
   };
-  const child = spawn(process.execPath, [resolve(repositoryRoot, 'src/server/main.ts')], {
-    cwd: repositoryRoot,
-    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...childEnv },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const pid = child.pid;
-  if (pid === undefined) {
-    throw new Error('could not start the facade');
-  }
-  const exited = new Promise<number | null>((resolveExit) => {
-    child.once('exit', (code) => resolveExit(code));
-  });
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString('utf8');
-  });
   const warnings: string[] = [];
-  const lines = createInterface({ input: child.stdout as NonNullable<ChildProcess['stdout']> });
-  const url = await new Promise<string>((resolveUrl, reject) => {
-    const timer = setTimeout(() => {
-      // Not left behind: nobody would hold its PID to stop it.
-      child.kill('SIGKILL');
-      reject(new Error('the facade did not start within 30 s'));
-    }, 30_000);
-    lines.on('line', (line) => {
-      const listening = /listening on (http:\/\/[^\s"]+)\/graphql/.exec(line);
-      if (listening?.[1]) {
-        clearTimeout(timer);
-        resolveUrl(listening[1]);
-      } else if (/"level":([4-6]\d)/.test(line) && warnings.length < 100) {
+  const child = await startNodeChild({
+    name: 'the facade',
+    script: resolve(repositoryRoot, 'src/server/main.ts'),
+    env: childEnv,
+    listening: /listening on (http:\/\/[^\s"]+)\/graphql/,
+    onLine(line) {
+      if (/"level":([4-6]\d)/.test(line) && warnings.length < 100) {
         warnings.push(line);
       }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`the facade exited (code ${code}) before listening:\n${stderr}`));
-    });
+    },
   });
-  const isRunning = () => child.exitCode === null && child.signalCode === null;
-  const kill = async (signal: NodeJS.Signals = 'SIGKILL'): Promise<void> => {
-    if (isRunning()) {
-      child.kill(signal);
-    }
-    await exited;
-  };
-  const stop = async (): Promise<void> => {
-    if (!isRunning()) {
-      return;
-    }
-    child.kill('SIGTERM');
-    const killTimer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(killTimer);
-  };
+  const { pid } = child;
   return {
-    url,
+    url: child.address,
     pid,
     env: childEnv,
     cpuMs: () => cpuMs(pid),
     rssBytes: () => rssBytes(pid),
     warnings,
     get running() {
-      return isRunning();
+      return child.running;
     },
-    exited,
-    kill,
-    stop,
-    [Symbol.asyncDispose]: stop,
+    exited: child.exited,
+    kill: (signal) => child.kill(signal),
+    stop: () => child.stop(),
+    [Symbol.asyncDispose]: () => child.stop(),
   };
 }

@@ -14,12 +14,11 @@
  *   same token: what yoga, the limits, the log line and the metrics cost a request before any
  *   field of ours runs.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { request } from 'undici';
 import { graphql, newAgent } from './client.ts';
 import type { Contender } from './interleave.ts';
+import { startNodeChild } from './node-child.ts';
 import { startExtraFacade } from './side-by-side.ts';
 import { withoutSyncLoop } from './warm-view.ts';
 
@@ -110,24 +109,16 @@ interface ChildServer extends AsyncDisposable {
   readonly url: string;
 }
 
-/** Runs `script` (in this folder) as a child that prints its port once listening. */
+/** Runs `script` (in this folder), a server that prints its port once listening. */
 async function startChildServer(script: string): Promise<ChildServer> {
-  const child: ChildProcess = spawn(process.execPath, [resolve(import.meta.dirname, script)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const exited = new Promise<void>((resolveExit) => child.once('exit', () => resolveExit()));
-  const lines = createInterface({ input: child.stdout as NonNullable<ChildProcess['stdout']> });
-  const port = await new Promise<number>((resolvePort, reject) => {
-    lines.once('line', (line) => resolvePort(Number(line)));
-    void exited.then(() => reject(new Error(`${script} exited before listening`)));
+  const child = await startNodeChild({
+    name: script,
+    script: resolve(import.meta.dirname, script),
+    env: {},
+    listening: /^(\d+)$/,
   });
   return {
-    url: `http://127.0.0.1:${port}`,
-    async [Symbol.asyncDispose]() {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGKILL');
-      }
-      await exited;
-    },
+    url: `http://127.0.0.1:${child.address}`,
+    [Symbol.asyncDispose]: () => child.stop(),
   };
 }

@@ -3,8 +3,9 @@
  * order, after warm-up runs that are not kept. Random, not alternating (A B C, then C B A): what
  * runs just before a contender matters on two CPUs (a direct call leaves Synapse finishing its
  * work while the next contender runs), and in a fixed pattern one contender would always follow
- * Synapse's calls and another never; shuffled, each follows each alike over the runs. Each contender's upstream calls are what its counting proxy received during its
- * own run (contenders never overlap).
+ * Synapse's calls and another never; shuffled, each follows each alike over the runs. Each
+ * contender's upstream calls are what its counting proxy received during its own run (contenders
+ * never overlap).
  */
 import type { CountingProxy } from './counting-proxy.ts';
 import { round, type Summary, summarize } from './stats.ts';

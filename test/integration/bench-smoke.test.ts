@@ -16,6 +16,11 @@ interface Contender {
   upstreamEndpoints: Record<string, number>;
 }
 
+interface IdleCostResult {
+  sizes: { runs: number };
+  idleCost: { contenders: { name: string; hotMs: { n: number }; afterIdleMs: { n: number } }[] };
+}
+
 /** The calls of the contender `name` in `group`, checked to be the same in every run. */
 function calls(contenders: readonly Contender[], group: string, name: string): number {
   const contender = contenders.find((item) => item.group === group && item.name === name);
@@ -64,17 +69,22 @@ describe('bench/run.ts --smoke', () => {
     // Its floors (bench/lib/floors.ts) beside it: the facade answers `{ __typename }` with no
     // upstream call; and the same four are timed hot and after idle (bench/lib/idle-cost.ts).
     expect(calls(list, 'with latest message', 'facade floor: { __typename }')).toBe(0);
-    const idleCostOf = (result: { idleCost: { contenders: { name: string }[] } }) =>
-      result.idleCost.contenders.map((item) => item.name);
     const floorsAndWarm = [
       'facade, warm view',
       'HTTP floor: same bytes, plain node:http',
       'yoga floor: { __typename }, bare graphql-yoga',
       'facade floor: { __typename }',
     ];
-    expect(
-      idleCostOf(await readResult<{ idleCost: { contenders: { name: string }[] } }>('room-list')),
-    ).toEqual(floorsAndWarm);
+    // Each timed alone every round: once after the idle, and the last 10 of a burst.
+    const expectIdleCost = async (scenario: string) => {
+      const result = await readResult<IdleCostResult>(scenario);
+      expect(result.idleCost.contenders.map((item) => item.name)).toEqual(floorsAndWarm);
+      for (const item of result.idleCost.contenders) {
+        expect(item.afterIdleMs.n, `${scenario}: ${item.name}`).toBe(result.sizes.runs);
+        expect(item.hotMs.n, `${scenario}: ${item.name}`).toBe(10 * result.sizes.runs);
+      }
+    };
+    await expectIdleCost('room-list');
 
     // Room page: the two direct calls; the facade's /state and its messages page (the smoke
     // room's history is short, so the page reaches its start: one more /messages to be sure).
@@ -95,9 +105,7 @@ describe('bench/run.ts --smoke', () => {
     // The same page from a warm view: no upstream call per read.
     expect(calls(roomPage.contenders, 'room page', 'facade, warm view')).toBe(0);
     expect(calls(roomPage.contenders, 'room page', 'facade floor: { __typename }')).toBe(0);
-    expect(
-      idleCostOf(await readResult<{ idleCost: { contenders: { name: string }[] } }>('room-page')),
-    ).toEqual(floorsAndWarm);
+    await expectIdleCost('room-page');
 
     // Cheap query: one whoami per request either way, sequentially and at every level.
     const cheap = await readResult<{
